@@ -1,0 +1,197 @@
+"""Domain types shared by the pure strategy core and the daemon shell.
+
+Conventions used everywhere in alvh:
+
+* Prices of SPX and VIX options are in **index points** per share; one contract
+  is worth ``multiplier`` (100) dollars per index point.
+* A leg's ``ratio`` is signed: ``+1`` long (bought), ``-1`` short (sold).
+* A combo's net price is **positive for a debit paid and negative for a credit
+  received** (index points per combo unit). An iron condor opened for a 2.35
+  credit therefore has a net price of ``-2.35``. The Interactive Brokers adapter
+  translates this to IB's BAG convention at its boundary.
+* Volatility is a decimal (0.20 = 20 vol points) unless a name says ``_pts``.
+* Greeks are per one contract-unit *share* (not multiplied by 100): delta per
+  index point, gamma per index point squared, vega per 1.00 of vol (decimal;
+  divide by 100 for one vol point), theta per calendar day.
+* Dates are exchange session dates (America/New_York); DTE is calendar days.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+#: Dollars per index point for one SPX or VIX option contract.
+CONTRACT_MULTIPLIER = 100
+
+
+class Right(StrEnum):
+    """Option right."""
+
+    CALL = "C"
+    PUT = "P"
+
+
+@dataclass(frozen=True, slots=True)
+class OptionContract:
+    """One listed option.
+
+    Attributes:
+        symbol: underlying symbol, ``"SPX"`` or ``"VIX"``.
+        trading_class: ``"SPXW"`` (PM-settled SPX weeklies/dailies), ``"SPX"``
+            (AM-settled monthlies) or ``"VIX"``.
+        expiry: last trading date (session date, America/New_York).
+        strike: strike in index points.
+        right: call or put.
+        multiplier: dollars per index point (100).
+    """
+
+    symbol: str
+    trading_class: str
+    expiry: date
+    strike: float
+    right: Right
+    multiplier: int = CONTRACT_MULTIPLIER
+
+    @property
+    def local_symbol(self) -> str:
+        """Readable, unique key such as ``"SPXW 2023-02-17 P 4000"``."""
+        return f"{self.trading_class} {self.expiry.isoformat()} {self.right.value} {self.strike:g}"
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One leg of a combo: a contract and a signed ratio (+1 long, -1 short)."""
+
+    contract: OptionContract
+    ratio: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChainSlice:
+    """Quotes for one expiry and one right, as parallel arrays sorted by strike.
+
+    All arrays have the same length ``n``. Prices in index points; greeks per
+    share as in the module docstring; ``iv`` decimal. ``forward`` is the price
+    the options are struck against (SPX forward for SPX options; the VIX
+    future of the same expiry for VIX options). ``dte`` is calendar days from
+    the quote date to expiry; ``t_years`` the year fraction the pricing model
+    used.
+    """
+
+    symbol: str
+    trading_class: str
+    expiry: date
+    right: Right
+    dte: int
+    t_years: float
+    forward: float
+    strikes: FloatArray
+    bid: FloatArray
+    ask: FloatArray
+    iv: FloatArray
+    delta: FloatArray
+    gamma: FloatArray
+    vega: FloatArray
+    theta: FloatArray
+
+    @property
+    def mid(self) -> FloatArray:
+        """Mid price per strike, index points."""
+        return (self.bid + self.ask) * 0.5
+
+    def contract(self, index: int) -> OptionContract:
+        """The contract at array position ``index``."""
+        return OptionContract(
+            self.symbol, self.trading_class, self.expiry, float(self.strikes[index]), self.right
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LegQuote:
+    """A quote and model greeks for one contract (per share, index points)."""
+
+    contract: OptionContract
+    bid: float
+    ask: float
+    iv: float
+    delta: float
+    gamma: float
+    vega: float
+    theta: float
+
+    @property
+    def mid(self) -> float:
+        return (self.bid + self.ask) * 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class MarketContext:
+    """The market levels a decision may look at, for one point in time.
+
+    Index levels in index points; ``vix_futures`` maps each VIX futures
+    expiry (final settlement date) to its price in VIX points, front first.
+    ``None`` means the series has no value for that session (e.g. VIX9D before
+    2011). ``advancing``/``declining`` are NYSE issue counts.
+    """
+
+    session: date
+    spx: float
+    vix: float
+    vix9d: float | None = None
+    vix3m: float | None = None
+    vvix: float | None = None
+    skew: float | None = None
+    vix_futures: Mapping[date, float] = field(default_factory=dict)
+    advancing: int | None = None
+    declining: int | None = None
+
+
+class Action(StrEnum):
+    """What a decision asks the engine to do."""
+
+    OPEN = "open"
+    CLOSE = "close"
+    SKIP = "skip"
+    HOLD = "hold"
+
+
+class Structure(StrEnum):
+    """The kind of position a decision is about."""
+
+    CONDOR = "condor"
+    HEDGE_LAYER = "hedge_layer"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome of one strategy rule: data plus the reasons behind it.
+
+    A decision is journaled before it becomes an order. ``limit_price`` is the
+    net combo price per unit in index points (positive debit, negative credit);
+    ``quantity`` the number of combo units (contracts per leg x ratio).
+    ``inputs`` holds every number the rule looked at, so the journal can
+    explain the decision later; ``position_id`` names the position a CLOSE
+    acts on.
+    """
+
+    rule: str
+    action: Action
+    structure: Structure
+    reason: str
+    inputs: Mapping[str, float | int | str | None]
+    legs: tuple[Leg, ...] = ()
+    quantity: int = 0
+    limit_price: float | None = None
+    position_id: str | None = None
+
+    @property
+    def places_order(self) -> bool:
+        return self.action in (Action.OPEN, Action.CLOSE) and self.quantity > 0

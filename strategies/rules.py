@@ -1,0 +1,74 @@
+"""Parameters of the mechanical rules, as plain frozen dataclasses.
+
+The daemon's validated configuration (``daemon.config``) is converted into
+these, so the pure core never depends on pydantic or on file formats. Every
+default here is the shipped paper-trading default and is documented in the
+README's config reference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class CondorRules:
+    """SPX iron-condor entry, sizing and exit rules.
+
+    Attributes:
+        trading_class: option trading class traded (``"SPXW"``, PM-settled).
+        min_dte, max_dte: expiry window, calendar days (inclusive).
+        target_dte: preferred DTE inside the window (closest wins).
+        short_delta: absolute delta of both short strikes (0.16 = 16 delta).
+        wing_width: distance from each short strike to its long wing, index points.
+        min_credit: smallest acceptable net credit, index points per condor.
+        max_risk_dollars: budget for max loss (wing width minus credit, times
+            100 and contracts) across one condor position, dollars.
+        max_contracts: hard cap on condors per position.
+        max_open_condors: how many condor positions may be open at once.
+        profit_target_pct: close when the debit to close is at most
+            ``(1 - pct/100) * credit`` (50 = take half the credit).
+        stop_multiple: close when the debit to close reaches ``stop_multiple * credit``
+            (2.0 = lose one credit on top of the credit received).
+        exit_dte: close any condor with at most this many calendar days left.
+    """
+
+    trading_class: str = "SPXW"
+    min_dte: int = 7
+    max_dte: int = 21
+    target_dte: int = 14
+    short_delta: float = 0.16
+    wing_width: float = 50.0
+    min_credit: float = 1.0
+    max_risk_dollars: float = 25_000.0
+    max_contracts: int = 10
+    max_open_condors: int = 1
+    profit_target_pct: float = 50.0
+    stop_multiple: float = 2.0
+    exit_dte: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class HedgeRules:
+    """First ALVH layer: long VIX calls sized against the condor's short vega.
+
+    Attributes:
+        min_dte, max_dte: VIX option expiry window, calendar days.
+        otm_min, otm_max: strike band as a fraction above the VIX future of the
+            same expiry (0.08-0.12 = 8-12% out of the money).
+        vega_share: share of the condor's short vega (dollars per SPX vol point)
+            that the layer offsets, 0.30-0.40.
+        max_layers: how many hedge layers may be open at once.
+        max_debit_dollars: most that one layer may cost, dollars.
+        close_dte: close a layer with at most this many calendar days left
+            instead of carrying it into settlement.
+    """
+
+    min_dte: int = 45
+    max_dte: int = 90
+    otm_min: float = 0.08
+    otm_max: float = 0.12
+    vega_share: float = 0.35
+    max_layers: int = 1
+    max_debit_dollars: float = 5_000.0
+    close_dte: int = 7
