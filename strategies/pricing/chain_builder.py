@@ -1,0 +1,272 @@
+"""Build :class:`strategies.domain.ChainSlice` quotes from the pricing models.
+
+Time to expiry (:func:`t_years`): calendar days / 365 from a quote at the
+16:00 ET close. PM-settled SPXW options settle at 16:00 ET on the expiry
+date, so ``t = dte / 365`` (0 on expiry day: intrinsic value). AM-settled
+options (monthly ``SPX``, and VIX, whose special opening quotation is taken
+at the 09:30 ET open of the expiry Wednesday) lose the 6.5 hours between the
+open and the close: ``t = (dte - 6.5/24) / 365``, floored at 0.
+
+Spread model (:class:`SpreadParams`, :func:`quote_from_mid`): half-spread
+``h = max(min_half, half_base + half_pct * mid)``; ``bid = mid - h`` rounded
+*down* and ``ask = mid + h`` rounded *up* to the minimum tick for that price
+level, and ``bid >= 0``, so ``bid <= mid <= ask`` always holds. Minimum
+ticks (Cboe SPX/SPXW and VIX contract specifications): SPX/SPXW 0.05 below
+3.00 and 0.10 at or above; VIX (penny-interval class) 0.01 below 3.00 and
+0.05 at or above. The default widths are medians read off Cboe end-of-day
+chains (SPXW 2023-02-03, 5-100 DTE: full spread about 0.10 below a 0.50 mid,
+0.15 at 1-3, 0.30 at 3-10, 0.50 at 10-30; VIX 2023-05-15: 0.04 below 0.50,
+about 0.06 at 1-3, 0.4 at 10-30).
+
+Strike grids (:func:`strike_grid`): multiples of the listing step (SPXW 5
+points, VIX 1 point) within ``forward * exp(+-n_moves * sigma * sqrt(t))``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import numpy.typing as npt
+
+from strategies.domain import ChainSlice, FloatArray, MarketContext, Right
+from strategies.pricing.black import black_greeks, forward_from_spot
+from strategies.pricing.spx_surface import SpxSurfaceParams, spx_surface_from_context
+from strategies.pricing.vix_model import (
+    VixCurveParams,
+    VixOptionParams,
+    vix_futures_curve,
+    vix_option_vol,
+)
+
+__all__ = [
+    "AM_SETTLEMENT_HOURS",
+    "SPX_SPREAD",
+    "VIX_SPREAD",
+    "SpreadParams",
+    "quote_from_mid",
+    "spx_chain_slice",
+    "strike_grid",
+    "t_years",
+    "vix_chain_slice",
+]
+
+#: Hours between the 09:30 ET open (AM settlement) and the 16:00 ET close.
+AM_SETTLEMENT_HOURS = 6.5
+
+
+def t_years(dte: int, *, am_settled: bool = False, days_per_year: float = 365.0) -> float:
+    """Year fraction from a 16:00 ET quote to settlement ``dte`` calendar days later.
+
+    Args:
+        dte: calendar days from the quote session to the expiry date (>= 0).
+        am_settled: True for AM-settled options (SPX monthlies, VIX).
+        days_per_year: day-count denominator.
+
+    Returns:
+        ``max(dte - (6.5/24 if am_settled else 0), 0) / days_per_year``.
+    """
+    days = dte - (AM_SETTLEMENT_HOURS / 24.0 if am_settled else 0.0)
+    return max(days, 0.0) / days_per_year
+
+
+@dataclass(frozen=True, slots=True)
+class SpreadParams:
+    """Bid/ask model around a model mid (see module docstring), index points.
+
+    Attributes:
+        tick_below: minimum tick for prices below ``tick_break``.
+        tick_above: minimum tick at or above ``tick_break``.
+        tick_break: price level where the tick changes.
+        half_base: fixed part of the half-spread.
+        half_pct: part of the half-spread proportional to mid.
+        min_half: floor of the half-spread.
+        round_to_tick: round bid down / ask up to the tick grid.
+    """
+
+    tick_below: float
+    tick_above: float
+    tick_break: float
+    half_base: float
+    half_pct: float
+    min_half: float
+    round_to_tick: bool = True
+
+
+#: SPX/SPXW: ticks 0.05 / 0.10 around 3.00.
+SPX_SPREAD = SpreadParams(0.05, 0.10, 3.0, half_base=0.05, half_pct=0.01, min_half=0.025)
+#: VIX: ticks 0.01 / 0.05 around 3.00.
+VIX_SPREAD = SpreadParams(0.01, 0.05, 3.0, half_base=0.02, half_pct=0.01, min_half=0.005)
+
+
+def quote_from_mid(mid: npt.ArrayLike, spread: SpreadParams) -> tuple[FloatArray, FloatArray]:
+    """Bid and ask arrays around model mids (index points), ``0 <= bid <= mid <= ask``."""
+    m = np.maximum(np.asarray(mid, dtype=np.float64), 0.0)
+    half = np.maximum(spread.min_half, spread.half_base + spread.half_pct * m)
+    bid = np.maximum(m - half, 0.0)
+    ask = m + half
+    if spread.round_to_tick:
+        tb = np.where(bid < spread.tick_break, spread.tick_below, spread.tick_above)
+        bid = np.floor(bid / tb + 1e-9) * tb
+        ta = np.where(ask <= spread.tick_break, spread.tick_below, spread.tick_above)
+        ask = np.ceil(ask / ta - 1e-9) * ta
+        bid = np.minimum(np.round(bid, 4), m)
+        ask = np.maximum(np.round(ask, 4), m)
+    return bid, ask
+
+
+def strike_grid(
+    forward: float,
+    t: float,
+    sigma: float,
+    *,
+    n_moves: float = 4.0,
+    step: float = 5.0,
+) -> FloatArray:
+    """Listed-style strike grid: multiples of ``step`` around ``forward``.
+
+    Args:
+        forward: forward price, index points (> 0).
+        t: years to expiry (>= 0).
+        sigma: ATM vol, decimal, used for the expected move ``sigma sqrt(t)``.
+        n_moves: half-width of the window in expected moves (log space).
+        step: strike spacing (SPXW 5.0, VIX 1.0).
+
+    Returns:
+        Ascending array of strikes (at least the strike nearest ``forward``);
+        all strikes > 0.
+    """
+    move = n_moves * sigma * math.sqrt(max(t, 0.0))
+    lo = math.ceil(forward * math.exp(-move) / step - 1e-9)
+    hi = math.floor(forward * math.exp(move) / step + 1e-9)
+    lo = max(lo, 1)
+    if hi < lo:
+        lo = hi = max(round(forward / step), 1)
+    return np.arange(lo, hi + 1, dtype=np.float64) * step
+
+
+def _slice(
+    symbol: str,
+    trading_class: str,
+    expiry: date,
+    dte: int,
+    right: Right,
+    t: float,
+    forward: float,
+    strikes: FloatArray,
+    iv: FloatArray,
+    rate: float,
+    carry: float,
+    spread: SpreadParams,
+) -> ChainSlice:
+    g = black_greeks(forward, strikes, t, iv, right is Right.CALL, rate, carry)
+    bid, ask = quote_from_mid(g.price, spread)
+    return ChainSlice(
+        symbol=symbol,
+        trading_class=trading_class,
+        expiry=expiry,
+        right=right,
+        dte=dte,
+        t_years=t,
+        forward=forward,
+        strikes=strikes,
+        bid=bid,
+        ask=ask,
+        iv=iv,
+        delta=g.delta,
+        gamma=g.gamma,
+        vega=g.vega,
+        theta=g.theta,
+    )
+
+
+def spx_chain_slice(
+    ctx: MarketContext,
+    expiry: date,
+    dte: int,
+    right: Right,
+    strikes: npt.ArrayLike,
+    params: SpxSurfaceParams | None = None,
+    spread: SpreadParams = SPX_SPREAD,
+    *,
+    rate: float = 0.0,
+    dividend_yield: float = 0.0,
+    trading_class: str = "SPXW",
+    t: float | None = None,
+) -> ChainSlice:
+    """Model SPX option quotes for one expiry and right.
+
+    Args:
+        ctx: market levels (uses ``spx``, ``vix``, ``vix9d``, ``vix3m``, ``skew``).
+        expiry: expiry date; ``dte`` calendar days after ``ctx.session``.
+        right: call or put.
+        strikes: strikes, index points (sorted ascending in the result).
+        params: surface parameters (:class:`SpxSurfaceParams` defaults).
+        spread: bid/ask model.
+        rate, dividend_yield: continuous rates; forward ``F = S e^{(r-q) t}``.
+        trading_class: ``"SPXW"`` (PM-settled) or ``"SPX"`` (AM-settled).
+        t: override of the year fraction (default :func:`t_years`).
+
+    Returns:
+        :class:`ChainSlice` with Black-Scholes-Merton spot greeks (delta
+        ``dV/dS``, gamma, vega per 1.00 vol, theta per calendar day at fixed
+        spot and vol, including discounting), ``forward`` the SPX forward.
+    """
+    tt = t if t is not None else t_years(dte, am_settled=trading_class == "SPX")
+    k = np.sort(np.asarray(strikes, dtype=np.float64).ravel())
+    forward = float(forward_from_spot(ctx.spx, tt, rate, dividend_yield))
+    surface = spx_surface_from_context(ctx, params)
+    iv = surface.vol(k, forward, tt)
+    return _slice(
+        "SPX", trading_class, expiry, dte, right, tt, forward, k, iv,
+        rate, rate - dividend_yield, spread,
+    )  # fmt: skip
+
+
+def vix_chain_slice(
+    ctx: MarketContext,
+    expiry: date,
+    dte: int,
+    right: Right,
+    strikes: npt.ArrayLike,
+    future_price: float | None = None,
+    params: VixOptionParams | None = None,
+    spread: SpreadParams = VIX_SPREAD,
+    *,
+    rate: float = 0.0,
+    curve: VixCurveParams | None = None,
+    t: float | None = None,
+) -> ChainSlice:
+    """Model VIX option quotes for one expiry and right (Black-76 on the VIX future).
+
+    Args:
+        ctx: market levels (uses ``vix``, ``vix3m``, ``vvix``, ``vix_futures``).
+        expiry: option expiry (= the future's final settlement date); ``dte``
+            calendar days after ``ctx.session``.
+        right: call or put.
+        strikes: strikes in VIX points (sorted ascending in the result).
+        future_price: the VIX future of this expiry; None looks up
+            ``ctx.vix_futures[expiry]`` and else uses :func:`vix_futures_curve`.
+        params: option vol parameters.
+        spread: bid/ask model.
+        rate: continuous discount rate.
+        curve: futures-curve parameters for the modelled future.
+        t: override of the year fraction (default AM-settled :func:`t_years`).
+
+    Returns:
+        :class:`ChainSlice`; ``forward`` is the future, delta and gamma are with
+        respect to the future (use ``future_spot_beta`` for spot VIX), theta at
+        fixed future and vol per calendar day.
+    """
+    tt = t if t is not None else t_years(dte, am_settled=True)
+    if future_price is None:
+        future_price = ctx.vix_futures.get(expiry)
+    if future_price is None:
+        future_price = float(vix_futures_curve(ctx.vix, ctx.vix3m, tt, curve))
+    k = np.sort(np.asarray(strikes, dtype=np.float64).ravel())
+    iv = vix_option_vol(k, future_price, tt, ctx.vvix, params)
+    return _slice(
+        "VIX", "VIX", expiry, dte, right, tt, float(future_price), k, iv, rate, 0.0, spread
+    )
