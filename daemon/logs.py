@@ -1,0 +1,195 @@
+"""Structured logging for the daemon (structlog).
+
+:func:`configure_logging` sets up one output stream:
+
+* ``fmt="json"`` (or ``"auto"`` when the stream is not a terminal): one JSON
+  object per line with ``timestamp`` (ISO 8601, UTC, wall clock), ``level``,
+  ``event``, ``logger`` (when set) and every bound or passed field;
+* ``fmt="console"`` (or ``"auto"`` on a terminal): structlog's readable
+  ``ConsoleRenderer``.
+
+Replays run on a virtual clock: :func:`bind_clock` installs a callable whose
+time is added to every event as ``sim_time`` (ISO 8601 with offset), while
+``timestamp`` stays wall time. Records from the standard :mod:`logging`
+module (e.g. ``ib_async``) go to the same stream in the same format.
+
+Loggers are filtering bound loggers cached on first use, so a debug call below
+the configured level costs almost nothing. Configure logging before taking
+loggers with :func:`get_logger`; a logger used before a reconfiguration keeps
+the old configuration.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, MutableMapping
+from datetime import datetime
+from typing import Any, Literal, TextIO
+
+import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+__all__ = [
+    "LEVELS",
+    "bind_clock",
+    "configure_logging",
+    "get_logger",
+    "log_format_for",
+]
+
+#: Accepted level names and their :mod:`logging` numbers.
+LEVELS: dict[str, int] = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+}
+
+LogFormat = Literal["auto", "json", "console"]
+
+_clock: Callable[[], datetime] | None = None
+_handler: logging.Handler | None = None
+
+
+def bind_clock(clock: Callable[[], datetime] | None) -> None:
+    """Stamp every later event with ``sim_time = clock().isoformat()``; ``None`` stops it.
+
+    ``clock`` should return a timezone-aware datetime (the replay's virtual
+    time). It applies to all loggers, including ones already cached.
+    """
+    global _clock
+    _clock = clock
+
+
+def _add_sim_time(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    clock = _clock
+    if clock is not None and "sim_time" not in event_dict:
+        event_dict["sim_time"] = clock().isoformat()
+    return event_dict
+
+
+_LEADING = ("timestamp", "level", "event", "sim_time", "logger")
+
+
+def _leading_keys(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    """Put the fixed keys first so JSON lines read well; other keys keep their order."""
+    ordered = {key: event_dict.pop(key) for key in _LEADING if key in event_dict}
+    ordered.update(event_dict)
+    return ordered
+
+
+def log_format_for(fmt: str, stream: TextIO) -> Literal["json", "console"]:
+    """The renderer ``fmt`` resolves to on ``stream`` (``"auto"``: console on a TTY).
+
+    Raises:
+        ValueError: ``fmt`` is not ``"auto"``, ``"json"`` or ``"console"``.
+    """
+    if fmt == "json":
+        return "json"
+    if fmt == "console":
+        return "console"
+    if fmt == "auto":
+        try:
+            tty = bool(stream.isatty())
+        except (AttributeError, ValueError):  # closed or file-like without isatty
+            tty = False
+        return "console" if tty else "json"
+    raise ValueError(f"log format must be 'auto', 'json' or 'console', got {fmt!r}")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    iso = getattr(value, "isoformat", None)
+    if callable(iso):
+        return iso()
+    return str(value)
+
+
+def configure_logging(
+    level: str = "info",
+    fmt: str = "auto",
+    stream: TextIO | None = None,
+) -> Literal["json", "console"]:
+    """Configure structlog (and the standard ``logging`` root) to write to ``stream``.
+
+    Args:
+        level: minimum level name, case-insensitive: ``debug``, ``info``,
+            ``warning``, ``error`` or ``critical``.
+        fmt: ``"json"``, ``"console"`` or ``"auto"`` (console on a TTY, JSON
+            lines otherwise).
+        stream: text stream to write to; default ``sys.stdout`` at call time.
+
+    Returns:
+        The renderer chosen, ``"json"`` or ``"console"``.
+
+    Raises:
+        ValueError: unknown level or format.
+    """
+    global _handler
+    out = sys.stdout if stream is None else stream
+    try:
+        level_no = LEVELS[level.lower()]
+    except KeyError:
+        raise ValueError(f"log level must be one of {', '.join(LEVELS)}, got {level!r}") from None
+    chosen = log_format_for(fmt, out)
+
+    shared: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
+        _add_sim_time,
+        structlog.processors.StackInfoRenderer(),
+    ]
+    renderer: Processor
+    if chosen == "json":
+        shared.append(structlog.processors.format_exc_info)
+        shared.append(_leading_keys)
+        renderer = structlog.processors.JSONRenderer(default=_json_default)
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=_isatty(out))
+
+    structlog.configure(
+        processors=[*shared, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(level_no),
+        logger_factory=structlog.WriteLoggerFactory(file=out),
+        context_class=dict,
+        cache_logger_on_first_use=True,
+    )
+
+    # Standard-library loggers (ib_async, apscheduler) through the same renderer.
+    root = logging.getLogger()
+    if _handler is not None:
+        root.removeHandler(_handler)
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root.addHandler(handler)
+    root.setLevel(level_no)
+    _handler = handler
+    return chosen
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def get_logger(name: str | None = None, **initial: Any) -> Any:
+    """A bound structlog logger; ``name`` is bound as ``logger``, ``initial`` as fields.
+
+    Use ``log.info("event", key=value)``; ``log.bind(...)`` adds fields to
+    every later event of the returned logger.
+    """
+    context: MutableMapping[str, Any] = dict(initial)
+    if name is not None:
+        context["logger"] = name
+    return structlog.get_logger().bind(**context)
