@@ -1,0 +1,325 @@
+"""The simulated broker used by replay: quotes from the option models, fills at mid plus slippage.
+
+It implements :class:`daemon.brokers.base.Broker` over real daily history:
+the market a decision sees is the close of the session the clock is in (a
+daily-bar replay), so the shipped schedule places every job in the last
+half hour of the session. Fills, commissions and cash settlement follow
+:class:`SimulationCosts` and the settlement rules below.
+
+Settlement (cash, at expiry):
+
+* SPXW (PM-settled): the SPX close of the expiry session, at 16:00 ET.
+* VIX options: the special opening quotation (SOQ) of expiry morning, for
+  which the bundled data has no series; the proxy is the VIX *open* of the
+  expiry session (the previous close when the open is missing), at 09:30 ET.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Protocol
+
+import numpy as np
+
+from daemon.brokers.base import (
+    AccountSnapshot,
+    BrokerError,
+    ComboOrder,
+    Fill,
+    FillListener,
+    OrderResult,
+    OrderStatus,
+    Position,
+    Settlement,
+    SettlementListener,
+)
+from daemon.brokers.listings import spxw_expiries
+from daemon.scheduling.jobs import NEW_YORK
+from strategies.domain import (
+    CONTRACT_MULTIPLIER,
+    ChainSlice,
+    LegQuote,
+    MarketContext,
+    OptionContract,
+    Right,
+)
+from strategies.pricing.market_model import MarketModel
+
+SPX_SETTLEMENT_TIME = time(16, 0)
+VIX_SETTLEMENT_TIME = time(9, 30)
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationCosts:
+    """Fill and cost model of the simulated broker.
+
+    Attributes:
+        slippage_pct_of_half_spread: each leg fills at mid moved against us by
+            this share of its half spread (0 = mid, 1 = the touch).
+        commission_per_contract: broker commission, dollars per contract.
+        spx_fee_per_contract: exchange and regulatory fees per SPX/SPXW contract, dollars.
+        vix_fee_per_contract: exchange and regulatory fees per VIX contract, dollars.
+    """
+
+    slippage_pct_of_half_spread: float = 0.25
+    commission_per_contract: float = 0.65
+    spx_fee_per_contract: float = 0.66
+    vix_fee_per_contract: float = 0.40
+
+    def per_contract(self, contract: OptionContract) -> float:
+        fee = self.vix_fee_per_contract if contract.symbol == "VIX" else self.spx_fee_per_contract
+        return self.commission_per_contract + fee
+
+
+class History(Protocol):
+    """What the simulated broker needs from the market-data bundle."""
+
+    def index_of(self, session: date) -> int: ...
+
+    def context(self, index: int) -> MarketContext: ...
+
+    def spx_settlement(self, session: date) -> float: ...
+
+    def vix_settlement(self, session: date) -> float: ...
+
+    def vix_expiries(self, session: date, min_dte: int, max_dte: int) -> list[date]: ...
+
+
+@dataclass(slots=True)
+class _Holding:
+    quantity: int
+    avg_cost: float
+
+
+class SimulatedBroker:
+    """Replay broker over :class:`History`, priced by a :class:`MarketModel`.
+
+    The clock decides the session: every call looks at the session containing
+    ``clock()`` in New York time.
+    """
+
+    name = "simulated"
+
+    def __init__(
+        self,
+        history: History,
+        model: MarketModel,
+        clock: Callable[[], datetime],
+        is_session: Callable[[date], bool],
+        costs: SimulationCosts,
+        starting_cash: float,
+        account_id: str = "SIM",
+    ) -> None:
+        self._history = history
+        self._model = model
+        self._clock = clock
+        self._is_session = is_session
+        self._costs = costs
+        self._cash = starting_cash
+        self._account_id = account_id
+        self._holdings: dict[OptionContract, _Holding] = {}
+        self._fill_listeners: list[FillListener] = []
+        self._settlement_listeners: list[SettlementListener] = []
+        self._exec_ids = itertools.count(1)
+        self._seen_refs: set[str] = set()
+        self._ctx_cache: tuple[date, MarketContext] | None = None
+
+    # -- connection -------------------------------------------------------
+    async def connect(self) -> None:
+        return None
+
+    async def disconnect(self) -> None:
+        return None
+
+    def add_fill_listener(self, listener: FillListener) -> None:
+        self._fill_listeners.append(listener)
+
+    def add_settlement_listener(self, listener: SettlementListener) -> None:
+        self._settlement_listeners.append(listener)
+
+    # -- market data ------------------------------------------------------
+    def _session(self) -> date:
+        return self._clock().astimezone(NEW_YORK).date()
+
+    def _context(self) -> MarketContext:
+        session = self._session()
+        if self._ctx_cache is None or self._ctx_cache[0] != session:
+            try:
+                index = self._history.index_of(session)
+            except (KeyError, ValueError) as exc:
+                raise BrokerError(f"no market data for session {session}") from exc
+            self._ctx_cache = (session, self._history.context(index))
+        return self._ctx_cache[1]
+
+    async def market_context(self) -> MarketContext:
+        return self._context()
+
+    async def option_chain(
+        self,
+        symbol: str,
+        trading_class: str,
+        min_dte: int,
+        max_dte: int,
+        rights: Sequence[Right] = (Right.PUT, Right.CALL),
+    ) -> list[ChainSlice]:
+        ctx = self._context()
+        if symbol == "SPX" and trading_class == "SPXW":
+            expiries = spxw_expiries(ctx.session, min_dte, max_dte, self._is_session)
+        elif symbol == "VIX" and trading_class == "VIX":
+            expiries = self._history.vix_expiries(ctx.session, min_dte, max_dte)
+        else:
+            raise BrokerError(f"simulated broker lists no {symbol} {trading_class} options")
+        return [
+            self._model.slice(ctx, symbol, trading_class, expiry, right, strikes=None)
+            for expiry in expiries
+            for right in rights
+        ]
+
+    async def quote(self, contracts: Sequence[OptionContract]) -> list[LegQuote]:
+        return self._quotes(contracts)
+
+    def _quotes(self, contracts: Sequence[OptionContract]) -> list[LegQuote]:
+        """Model quotes, one model slice per (class, expiry, right) group."""
+        ctx = self._context()
+        groups: dict[tuple[str, str, date, Right], list[int]] = {}
+        for i, contract in enumerate(contracts):
+            if contract.expiry < ctx.session:
+                raise BrokerError(f"{contract.local_symbol} expired before {ctx.session}")
+            key = (contract.symbol, contract.trading_class, contract.expiry, contract.right)
+            groups.setdefault(key, []).append(i)
+        quotes: list[LegQuote | None] = [None] * len(contracts)
+        for (symbol, trading_class, expiry, right), members in groups.items():
+            strikes = np.array([contracts[i].strike for i in members])
+            sl = self._model.slice(ctx, symbol, trading_class, expiry, right, strikes=strikes)
+            for i in members:
+                j = int(np.searchsorted(sl.strikes, contracts[i].strike))
+                quotes[i] = LegQuote(
+                    contracts[i],
+                    float(sl.bid[j]),
+                    float(sl.ask[j]),
+                    float(sl.iv[j]),
+                    float(sl.delta[j]),
+                    float(sl.gamma[j]),
+                    float(sl.vega[j]),
+                    float(sl.theta[j]),
+                )
+        return [q for q in quotes if q is not None]
+
+    # -- account ----------------------------------------------------------
+    async def account(self) -> AccountSnapshot:
+        value = 0.0
+        if self._holdings:
+            contracts = list(self._holdings)
+            for contract, quote in zip(contracts, self._quotes(contracts), strict=True):
+                value += self._holdings[contract].quantity * quote.mid * contract.multiplier
+        return AccountSnapshot(self._account_id, self._cash, self._cash + value)
+
+    async def positions(self) -> list[Position]:
+        return [Position(c, h.quantity, h.avg_cost) for c, h in self._holdings.items()]
+
+    # -- orders -----------------------------------------------------------
+    async def place_order(self, order: ComboOrder) -> OrderResult:
+        if order.order_ref in self._seen_refs:
+            return OrderResult(
+                order.order_ref, OrderStatus.REJECTED, 0, None, (), "duplicate order_ref"
+            )
+        self._seen_refs.add(order.order_ref)
+        if order.quantity <= 0 or not order.legs:
+            return OrderResult(
+                order.order_ref, OrderStatus.REJECTED, 0, None, (), "empty order or quantity"
+            )
+        quotes = self._quotes([leg.contract for leg in order.legs])
+        slip = self._costs.slippage_pct_of_half_spread
+        leg_prices = []
+        for leg, quote in zip(order.legs, quotes, strict=True):
+            half_spread = (quote.ask - quote.bid) * 0.5
+            price = quote.mid + (slip * half_spread if leg.ratio > 0 else -slip * half_spread)
+            leg_prices.append(max(price, 0.0))
+        net = sum(leg.ratio * p for leg, p in zip(order.legs, leg_prices, strict=True))
+        bound = order.worst_price if order.worst_price is not None else order.limit_price
+        if net > bound + 1e-9:
+            return OrderResult(
+                order.order_ref,
+                OrderStatus.CANCELLED,
+                0,
+                None,
+                (),
+                f"not filled: simulated fill {net:.2f} is worse than the limit bound {bound:.2f}",
+            )
+        now = self._clock()
+        fills = []
+        for leg, price in zip(order.legs, leg_prices, strict=True):
+            qty = leg.ratio * order.quantity
+            commission = abs(qty) * self._costs.per_contract(leg.contract)
+            fill = Fill(
+                f"sim-{next(self._exec_ids)}",
+                order.order_ref,
+                leg.contract,
+                qty,
+                price,
+                commission,
+                now,
+            )
+            self._apply_fill(fill)
+            fills.append(fill)
+        for fill in fills:
+            for listener in self._fill_listeners:
+                listener(fill)
+        return OrderResult(order.order_ref, OrderStatus.FILLED, order.quantity, net, tuple(fills))
+
+    def _apply_fill(self, fill: Fill) -> None:
+        contract = fill.contract
+        self._cash -= fill.quantity * fill.price * contract.multiplier + fill.commission
+        holding = self._holdings.get(contract)
+        if holding is None:
+            self._holdings[contract] = _Holding(fill.quantity, fill.price)
+            return
+        new_qty = holding.quantity + fill.quantity
+        if new_qty == 0:
+            del self._holdings[contract]
+        elif (holding.quantity > 0) == (fill.quantity > 0):
+            total = holding.quantity + fill.quantity
+            holding.avg_cost = (
+                holding.avg_cost * holding.quantity + fill.price * fill.quantity
+            ) / total
+            holding.quantity = new_qty
+        else:
+            holding.quantity = new_qty
+
+    # -- settlement -------------------------------------------------------
+    def process_settlements(self) -> list[Settlement]:
+        """Cash-settle every held option whose settlement time has passed.
+
+        Returns the settlements made (also sent to the settlement listeners).
+        """
+        now = self._clock().astimezone(NEW_YORK)
+        today = now.date()
+        done: list[Settlement] = []
+        for contract in sorted(self._holdings, key=lambda c: (c.expiry, c.local_symbol)):
+            if contract.expiry > today:
+                continue
+            is_vix = contract.symbol == "VIX"
+            settle_time = VIX_SETTLEMENT_TIME if is_vix else SPX_SETTLEMENT_TIME
+            if contract.expiry == today and now.time() < settle_time:
+                continue
+            value = (
+                self._history.vix_settlement(contract.expiry)
+                if is_vix
+                else self._history.spx_settlement(contract.expiry)
+            )
+            if contract.right is Right.CALL:
+                intrinsic = max(value - contract.strike, 0.0)
+            else:
+                intrinsic = max(contract.strike - value, 0.0)
+            holding = self._holdings.pop(contract)
+            cash = holding.quantity * intrinsic * CONTRACT_MULTIPLIER
+            self._cash += cash
+            when = datetime.combine(contract.expiry, settle_time, NEW_YORK)
+            done.append(Settlement(contract, holding.quantity, value, cash, when))
+        for settlement in done:
+            for listener in self._settlement_listeners:
+                listener(settlement)
+        return done

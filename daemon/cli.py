@@ -1,0 +1,177 @@
+"""The ``alvh`` command line.
+
+``alvh replay`` replays real history through the trading engine and journals
+every decision, order and fill; ``alvh journal`` summarises a journal file.
+Errors a user can fix (bad config, range outside the data, unreadable
+journal) print one line to stderr and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A user-fixable problem; printed as one line, exit status 2."""
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="alvh",
+        description="SPX iron condors with an Adaptive Layered VIX Hedge, "
+        "on Interactive Brokers or replayed over real history.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    replay = sub.add_parser("replay", help="replay real daily history through the engine")
+    replay.add_argument("--start", type=_iso_date, required=True, help="first session, YYYY-MM-DD")
+    replay.add_argument("--end", type=_iso_date, required=True, help="last session, YYYY-MM-DD")
+    replay.add_argument("--config", type=Path, help="TOML config (default: built-in defaults)")
+    replay.add_argument(
+        "--journal", type=Path, help="SQLite journal to write (default: config journal.path)"
+    )
+    replay.add_argument(
+        "--log-file",
+        help="where the JSON event log goes: a file, or '-' for stdout "
+        "(default: the journal path with .log appended)",
+    )
+    replay.add_argument(
+        "--no-progress", action="store_true", help="no progress bar even on a terminal"
+    )
+
+    journal = sub.add_parser("journal", help="summarise a journal file")
+    journal.add_argument("file", type=Path, help="journal SQLite file")
+    journal.add_argument("--run", type=int, help="run id (default: the latest run)")
+    journal.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``alvh`` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "replay":
+            return _replay(args)
+        if args.command == "journal":
+            return _journal(args)
+    except CliError as exc:
+        print(f"alvh {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"alvh {args.command}: interrupted", file=sys.stderr)
+        return 130
+    raise AssertionError(f"unhandled command {args.command}")  # pragma: no cover
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from daemon.config import ConfigError, load_config
+    from daemon.journal import JournalError
+    from daemon.logs import configure_logging, get_logger
+    from daemon.marketdata.loader import MarketDataError
+    from daemon.replay import ReplayError, run_replay
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        raise CliError(f"bad config: {exc}") from None
+    journal_path: Path = args.journal or config.journal.path
+    log_target = args.log_file or f"{journal_path}.log"
+    log_stream = sys.stdout if log_target == "-" else open(log_target, "a", encoding="utf-8")  # noqa: SIM115
+    try:
+        configure_logging(config.logging.level, "json", log_stream)
+        log = get_logger("alvh.replay")
+        progress = _Progress(args.start, args.end, enabled=not args.no_progress)
+        try:
+            result = asyncio.run(
+                run_replay(
+                    config, args.start, args.end, journal_path, log, on_session=progress.update
+                )
+            )
+        except (ReplayError, MarketDataError, JournalError) as exc:
+            raise CliError(str(exc)) from None
+        finally:
+            progress.close()
+    finally:
+        if log_stream is not sys.stdout:
+            log_stream.close()
+    summary = result.summary
+    print(f"replayed {result.sessions} sessions, run {result.run_id}, journal {journal_path}")
+    if log_target != "-":
+        print(f"event log: {log_target}")
+    print(summary.render())
+    return 0
+
+
+def _journal(args: argparse.Namespace) -> int:
+    from daemon.journal import Journal, JournalError
+
+    if not args.file.exists():
+        raise CliError(f"{args.file}: no such journal file")
+    try:
+        journal = Journal.open(args.file, read_only=True)
+    except JournalError as exc:
+        raise CliError(str(exc)) from None
+    try:
+        summary = journal.summary(args.run)
+    except JournalError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        journal.close()
+    if args.json:
+        print(json.dumps(_jsonable(asdict(summary)), sort_keys=True))
+    else:
+        print(summary.render())
+    return 0
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+class _Progress:
+    """A tqdm bar over calendar days on a terminal; silent otherwise."""
+
+    def __init__(self, start: date, end: date, enabled: bool) -> None:
+        self._start = start
+        self._bar: Any = None
+        self._done = 0
+        if enabled and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            total = max((end - start).days, 1)
+            self._bar = tqdm(total=total, unit="day", desc="replay", file=sys.stderr)
+
+    def update(self, session: date) -> None:
+        if self._bar is None:
+            return
+        done = (session - self._start).days
+        self._bar.set_postfix_str(session.isoformat(), refresh=False)
+        self._bar.update(done - self._done)
+        self._done = done
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()

@@ -1,0 +1,175 @@
+"""Replay: the trading engine over real daily history on a virtual clock.
+
+The same job definitions the live scheduler uses fire on a
+:class:`~daemon.clock.VirtualClock` over the exchange sessions in the range,
+as fast as the machine allows (no sleeping). The broker is the
+:class:`~daemon.brokers.simulated.SimulatedBroker`; everything else is the
+live engine.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from daemon.brokers.simulated import SimulatedBroker, SimulationCosts
+from daemon.calendars.exchange import ExchangeCalendar, default_calendar
+from daemon.calendars.vix_expiry import vix_expiries_between
+from daemon.clock import VirtualClock
+from daemon.config import AlvhConfig
+from daemon.engine import TradingEngine
+from daemon.journal import Journal, JournalSummary
+from daemon.marketdata.loader import MarketDataError, MarketHistory, load_history
+from daemon.scheduling.jobs import NEW_YORK, JobDefinition, job_definitions, virtual_fire_times
+from strategies.domain import MarketContext
+from strategies.pricing.market_model import MarketModel
+
+
+class ReplayError(RuntimeError):
+    """The replay cannot run as asked (range outside the data, bad input)."""
+
+
+class ReplayMarket:
+    """Adapts :class:`MarketHistory` to what the simulated broker needs."""
+
+    def __init__(self, history: MarketHistory, calendar: ExchangeCalendar) -> None:
+        self.history = history
+        first, last = history.sessions[0], history.sessions[-1]
+        horizon = min(last + timedelta(days=400), calendar.last_session)
+        self._vix_expiries = vix_expiries_between(first, horizon, calendar.is_session)
+        self._contexts: dict[int, MarketContext] = {}
+
+    def index_of(self, session: date) -> int:
+        return self.history.index_of(session)
+
+    def context(self, index: int) -> MarketContext:
+        ctx = self._contexts.get(index)
+        if ctx is None:
+            ctx = self.history.context(index)
+            self._contexts = {index: ctx}
+        return ctx
+
+    def spx_settlement(self, session: date) -> float:
+        """SPX close of ``session``: the PM settlement of SPXW options expiring then."""
+        return float(self.history.spx_close[self.history.index_of(session)])
+
+    def vix_settlement(self, session: date) -> float:
+        """Proxy for the VIX SOQ on ``session``: the VIX open, else the previous close."""
+        i = self.history.index_of(session)
+        value = float(self.history.vix_open[i])
+        if math.isnan(value) and i > 0:
+            value = float(self.history.vix_close[i - 1])
+        return value
+
+    def vix_expiries(self, session: date, min_dte: int, max_dte: int) -> list[date]:
+        lo = bisect.bisect_left(self._vix_expiries, session + timedelta(days=min_dte))
+        hi = bisect.bisect_right(self._vix_expiries, session + timedelta(days=max_dte))
+        return self._vix_expiries[lo:hi]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayResult:
+    """What a finished replay reports: its run id, sessions replayed and journal summary."""
+
+    run_id: int
+    sessions: int
+    summary: JournalSummary
+
+
+def _jobs(config: AlvhConfig) -> tuple[JobDefinition, ...]:
+    times: dict[str, time] = config.schedule.times()
+    return job_definitions(
+        entry=times["entry"],
+        hedge_check=times["hedge_check"],
+        manage=times["manage"],
+        mark=times["mark"],
+    )
+
+
+async def run_replay(
+    config: AlvhConfig,
+    start: date,
+    end: date,
+    journal_path: Path,
+    log: Any,
+    on_session: Callable[[date], None] | None = None,
+    history: MarketHistory | None = None,
+) -> ReplayResult:
+    """Replay ``start..end`` (inclusive session dates) and journal everything.
+
+    Raises:
+        ReplayError: the range is empty, reversed or outside the bundled data.
+        MarketDataError, JournalError: bad data files or journal file.
+    """
+    if end < start:
+        raise ReplayError(f"--end {end} is before --start {start}")
+    calendar = default_calendar()
+    if history is None:
+        history = load_history(calendar=calendar)
+    try:
+        indices = history.range_indices(start, end)
+    except MarketDataError as exc:
+        raise ReplayError(str(exc)) from exc
+    if len(indices) == 0:
+        raise ReplayError(f"no exchange sessions between {start} and {end}")
+    sessions = {history.sessions[i] for i in indices}
+    market = ReplayMarket(history, calendar)
+    first = history.sessions[indices[0]]
+    last = history.sessions[indices[-1]]
+    clock = VirtualClock(datetime.combine(first, time(0, 0), NEW_YORK))
+    broker = SimulatedBroker(
+        market,
+        MarketModel.from_config(rate=config.replay.rate),
+        clock.now,
+        calendar.is_session,
+        SimulationCosts(
+            slippage_pct_of_half_spread=config.replay.slippage_pct_of_half_spread,
+            commission_per_contract=config.replay.commission_per_contract,
+            spx_fee_per_contract=config.replay.spx_fee_per_contract,
+            vix_fee_per_contract=config.replay.vix_fee_per_contract,
+        ),
+        config.replay.starting_cash,
+    )
+    journal = Journal.open(journal_path)
+    try:
+        run_id = journal.start_run(
+            mode="replay", config_json=config.to_json(), replay_start=first, replay_end=last
+        )
+        engine = TradingEngine(
+            broker,
+            journal,
+            run_id,
+            clock.now,
+            config.condor.to_rules(),
+            config.hedge.to_rules(),
+            log.bind(run_id=run_id),
+        )
+        replayed = 0
+        current: date | None = None
+        for fire, job in virtual_fire_times(
+            _jobs(config),
+            datetime.combine(first, time(0, 0), NEW_YORK),
+            datetime.combine(last, time(23, 59), NEW_YORK),
+            lambda when: when.date() in sessions,
+        ):
+            clock.advance_to(fire)
+            if fire.date() != current:
+                current = fire.date()
+                replayed += 1
+                if on_session is not None:
+                    on_session(current)
+            broker.process_settlements()
+            await engine.run_job(job.name)
+        clock.advance_to(datetime.combine(last, time(23, 59), NEW_YORK))
+        broker.process_settlements()
+        journal.flush()
+        summary = journal.summary(run_id)
+        journal.finish_run(run_id, summary)
+    finally:
+        journal.close()
+    return ReplayResult(run_id, replayed, summary)

@@ -1,0 +1,1 @@
+"""Job definitions and the clocks that fire them (virtual in replay, APScheduler live)."""
