@@ -126,6 +126,8 @@ class SimulatedBroker:
         self._exec_ids = itertools.count(1)
         self._seen_refs: set[str] = set()
         self._ctx_cache: tuple[date, MarketContext] | None = None
+        # One daily close per session: quotes cannot change within it, so cache them.
+        self._quote_cache: dict[OptionContract, LegQuote] = {}
 
     # -- connection -------------------------------------------------------
     async def connect(self) -> None:
@@ -152,6 +154,7 @@ class SimulatedBroker:
             except (KeyError, ValueError) as exc:
                 raise BrokerError(f"no market data for session {session}") from exc
             self._ctx_cache = (session, self._history.context(index))
+            self._quote_cache = {}
         return self._ctx_cache[1]
 
     async def market_context(self) -> MarketContext:
@@ -184,19 +187,22 @@ class SimulatedBroker:
     def _quotes(self, contracts: Sequence[OptionContract]) -> list[LegQuote]:
         """Model quotes, one model slice per (class, expiry, right) group."""
         ctx = self._context()
+        cache = self._quote_cache
+        quotes: list[LegQuote | None] = [cache.get(c) for c in contracts]
         groups: dict[tuple[str, str, date, Right], list[int]] = {}
         for i, contract in enumerate(contracts):
+            if quotes[i] is not None:
+                continue
             if contract.expiry < ctx.session:
                 raise BrokerError(f"{contract.local_symbol} expired before {ctx.session}")
             key = (contract.symbol, contract.trading_class, contract.expiry, contract.right)
             groups.setdefault(key, []).append(i)
-        quotes: list[LegQuote | None] = [None] * len(contracts)
         for (symbol, trading_class, expiry, right), members in groups.items():
             strikes = np.array([contracts[i].strike for i in members])
             sl = self._model.slice(ctx, symbol, trading_class, expiry, right, strikes=strikes)
             for i in members:
                 j = int(np.searchsorted(sl.strikes, contracts[i].strike))
-                quotes[i] = LegQuote(
+                quote = LegQuote(
                     contracts[i],
                     float(sl.bid[j]),
                     float(sl.ask[j]),
@@ -206,6 +212,7 @@ class SimulatedBroker:
                     float(sl.vega[j]),
                     float(sl.theta[j]),
                 )
+                quotes[i] = cache[contracts[i]] = quote
         return [q for q in quotes if q is not None]
 
     # -- account ----------------------------------------------------------
