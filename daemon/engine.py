@@ -68,6 +68,8 @@ class TradingEngine:
         order_policy: limit-price concession bounds.
         log: a structlog-style bound logger (``log.info(event, **fields)``).
         entry_guard: optional macro-event guard for new entries.
+        is_session: exchange-session predicate; when given, a job that fires
+            on a date that is not a session does nothing but log that.
     """
 
     def __init__(
@@ -81,6 +83,7 @@ class TradingEngine:
         log: Any,
         order_policy: OrderPolicy | None = None,
         entry_guard: EventGuard | None = None,
+        is_session: Callable[[date], bool] | None = None,
     ) -> None:
         self.broker = broker
         self.journal = journal
@@ -91,6 +94,7 @@ class TradingEngine:
         self.log = log
         self.order_policy = order_policy or OrderPolicy()
         self.entry_guard = entry_guard
+        self.is_session = is_session
         self.book = StructureBook()
         self._seq = itertools.count(1)
         self._peak_net_liq: float | None = None
@@ -106,6 +110,10 @@ class TradingEngine:
             JobName.MANAGE: self.manage_job,
             JobName.MARK: self.mark_job,
         }[job]
+        session = self.session()
+        if self.is_session is not None and not self.is_session(session):
+            self.log.info("job_skipped", job=job.value, reason=f"{session} is not a session")
+            return
         self.log.debug("job", job=job.value)
         await handler()
 

@@ -24,6 +24,7 @@ from daemon.clock import VirtualClock
 from daemon.config import AlvhConfig
 from daemon.engine import TradingEngine
 from daemon.journal import Journal, JournalSummary
+from daemon.logs import bind_clock
 from daemon.marketdata.loader import MarketDataError, MarketHistory, load_history
 from daemon.scheduling.jobs import NEW_YORK, JobDefinition, job_definitions, virtual_fire_times
 from strategies.domain import MarketContext
@@ -117,7 +118,7 @@ async def run_replay(
         raise ReplayError(str(exc)) from exc
     if len(indices) == 0:
         raise ReplayError(f"no exchange sessions between {start} and {end}")
-    sessions = {history.sessions[i] for i in indices}
+    sessions = [history.sessions[i] for i in indices]
     market = ReplayMarket(history, calendar)
     first = history.sessions[indices[0]]
     last = history.sessions[indices[-1]]
@@ -136,6 +137,7 @@ async def run_replay(
         config.replay.starting_cash,
     )
     journal = Journal.open(journal_path)
+    bind_clock(clock.now)
     try:
         run_id = journal.start_run(
             mode="replay", config_json=config.to_json(), replay_start=first, replay_end=last
@@ -148,15 +150,11 @@ async def run_replay(
             config.condor.to_rules(),
             config.hedge.to_rules(),
             log.bind(run_id=run_id),
+            is_session=calendar.is_session,
         )
         replayed = 0
         current: date | None = None
-        for fire, job in virtual_fire_times(
-            _jobs(config),
-            datetime.combine(first, time(0, 0), NEW_YORK),
-            datetime.combine(last, time(23, 59), NEW_YORK),
-            lambda when: when.date() in sessions,
-        ):
+        for fire, job in virtual_fire_times(_jobs(config), sessions):
             clock.advance_to(fire)
             if fire.date() != current:
                 current = fire.date()
@@ -167,9 +165,9 @@ async def run_replay(
             await engine.run_job(job.name)
         clock.advance_to(datetime.combine(last, time(23, 59), NEW_YORK))
         broker.process_settlements()
-        journal.flush()
+        journal.finish_run(run_id, journal.summary(run_id))
         summary = journal.summary(run_id)
-        journal.finish_run(run_id, summary)
     finally:
+        bind_clock(None)
         journal.close()
     return ReplayResult(run_id, replayed, summary)

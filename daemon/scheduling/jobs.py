@@ -3,15 +3,15 @@
 Replay and live use these same definitions: live hands the triggers to
 APScheduler's asyncio scheduler; replay asks the same triggers for their fire
 times on a virtual clock (:func:`virtual_fire_times`). Jobs are defined for
-every weekday; a fire on a date that is not an exchange session is dropped by
-:func:`virtual_fire_times` here and by the engine's session guard live.
+every weekday; replay visits exchange sessions only, and live the engine's
+session guard (``TradingEngine(is_session=...)``) drops fires on non-sessions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -63,34 +63,31 @@ def job_definitions(
 
 
 def virtual_fire_times(
-    jobs: tuple[JobDefinition, ...],
-    start: datetime,
-    end: datetime,
-    is_session: Callable[[datetime], bool],
+    jobs: tuple[JobDefinition, ...], sessions: Iterable[date]
 ) -> Iterator[tuple[datetime, JobDefinition]]:
-    """Yield ``(fire_time, job)`` in time order for ``start <= fire_time <= end``.
+    """Yield ``(fire_time, job)`` for every job firing on each of ``sessions``, in time order.
 
-    Fire times come from each job's own APScheduler trigger, exactly as the live
-    scheduler would compute them; fires for which ``is_session(fire_time)`` is
-    false (weekday holidays) are skipped. Ties keep the definition order.
+    Each fire time comes from the job's own APScheduler trigger, asked for its
+    next fire time from midnight (New York) of the session, exactly as the live
+    scheduler computes it; a trigger whose next fire falls on a later date does
+    not fire that session. Only the given sessions are visited, so nothing
+    fires on a weekend or holiday. Within a session, ties keep the definition
+    order.
 
     Raises:
-        ValueError: ``start``/``end`` naive or ``end`` before ``start``.
+        ValueError: ``sessions`` not strictly increasing.
     """
-    if start.tzinfo is None or end.tzinfo is None:
-        raise ValueError("virtual_fire_times needs timezone-aware start and end")
-    if end < start:
-        raise ValueError(f"end {end} is before start {start}")
-    step = timedelta(microseconds=1)
-    upcoming: list[datetime | None] = [j.trigger.get_next_fire_time(None, start) for j in jobs]
-    while True:
-        candidates = [
-            (fire, i) for i, fire in enumerate(upcoming) if fire is not None and fire <= end
-        ]
-        if not candidates:
-            return
-        fire, i = min(candidates)
-        job = jobs[i]
-        upcoming[i] = job.trigger.get_next_fire_time(fire, fire + step)
-        if is_session(fire):
+    previous: date | None = None
+    for session in sessions:
+        if previous is not None and session <= previous:
+            raise ValueError(f"sessions must increase: {session} after {previous}")
+        previous = session
+        midnight = datetime.combine(session, time(0, 0), NEW_YORK)
+        fires = []
+        for order, job in enumerate(jobs):
+            fire = job.trigger.get_next_fire_time(None, midnight)
+            if fire is not None and fire.astimezone(NEW_YORK).date() == session:
+                fires.append((fire, order, job))
+        fires.sort(key=lambda item: (item[0], item[1]))
+        for fire, _, job in fires:
             yield fire, job
