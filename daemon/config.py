@@ -424,7 +424,7 @@ def _describe(error: Mapping[str, Any]) -> str:
     got = error.get("input")
     got_text = "" if got is None or isinstance(got, dict) else f" (got {got!r})"
     if kind == "extra_forbidden":
-        return "unknown key (check the spelling; see docs/config-reference.md)"
+        return "unknown key (check the spelling; see the README configuration reference)"
     if kind == "missing":
         return "required key is missing"
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):

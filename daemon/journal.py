@@ -1,7 +1,7 @@
 """The SQLite journal: every run, decision, order, fill, settlement, position and mark.
 
 One file holds any number of runs (replay, paper, live, dry-run). The schema is
-documented table by table in ``docs/journal-schema.md``.
+documented table by table in the README (Journal schema).
 
 Writes are buffered in memory and committed by :meth:`Journal.flush` in one
 transaction, so a replay of thousands of sessions costs one commit per flush
