@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from daemon.brokers.base import Fill, Settlement
-from strategies.domain import LegQuote, OptionContract, Structure
+from strategies.domain import LegQuote, OptionContract, Right, Structure
 from strategies.positions import OpenStructure
 
 
@@ -70,19 +70,26 @@ class StructureBook:
         return entry
 
     def apply_settlement(self, settlement: Settlement) -> list[BookEntry]:
-        """Book an expiry's cash against every structure holding that contract."""
+        """Settle every structure's holding of the expired contract at the settlement rate.
+
+        The broker settles the *net* position, but two structures may hold
+        opposite sides of one contract, so each structure's own holding is
+        settled in full at the per-contract cash (intrinsic x multiplier).
+        """
+        contract = settlement.contract
+        if contract.right is Right.CALL:
+            intrinsic = max(settlement.settlement_price - contract.strike, 0.0)
+        else:
+            intrinsic = max(contract.strike - settlement.settlement_price, 0.0)
+        per_contract = intrinsic * contract.multiplier
         touched = []
-        remaining = settlement.quantity
         for entry in self.open_entries():
             held = entry.held.get(settlement.contract, 0)
-            if not held or remaining == 0:
+            if not held:
                 continue
-            share = held if abs(held) <= abs(remaining) else remaining
-            per_contract = settlement.cash / settlement.quantity if settlement.quantity else 0.0
-            entry.cash_flow += share * per_contract
-            entry.settlement_cash += share * per_contract
-            entry.held[settlement.contract] = held - share
-            remaining -= share
+            entry.cash_flow += held * per_contract
+            entry.settlement_cash += held * per_contract
+            entry.held[settlement.contract] = 0
             touched.append(entry)
         return touched
 

@@ -110,6 +110,8 @@ def _replay(args: argparse.Namespace) -> int:
             progress.close()
     finally:
         if log_stream is not sys.stdout:
+            # Point logging back at stderr before the file it writes to is closed.
+            configure_logging(config.logging.level, "auto", sys.stderr)
             log_stream.close()
     summary = result.summary
     print(f"replayed {result.sessions} sessions, run {result.run_id}, journal {journal_path}")

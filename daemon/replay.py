@@ -135,6 +135,7 @@ async def run_replay(
             vix_fee_per_contract=config.replay.vix_fee_per_contract,
         ),
         config.replay.starting_cash,
+        session_close=calendar.session_close,
     )
     journal = Journal.open(journal_path)
     bind_clock(clock.now)

@@ -44,20 +44,22 @@ def spxw_expiries(
     """
     if min_dte < 0 or min_dte > max_dte:
         raise ValueError(f"bad DTE window [{min_dte}, {max_dte}]")
-    found: list[date] = []
-    for offset in range(min_dte, max_dte + 1):
+    found: set[date] = set()
+    # Look up to a week past the window: a Friday holiday just beyond it can
+    # move its expiry back inside.
+    for offset in range(min_dte, max_dte + 8):
         day = session + timedelta(days=offset)
         weekday = day.weekday()
         if weekday > 4 or session < SPXW_WEEKDAY_LAUNCH[weekday]:
             continue
         if is_session(day):
-            found.append(day)
+            if offset <= max_dte:
+                found.add(day)
         elif weekday == 4:
             # A Friday holiday moves that week's Friday expiry to the session before it.
             earlier = day - timedelta(days=1)
             while not is_session(earlier) and earlier > session:
                 earlier -= timedelta(days=1)
-            dte = (earlier - session).days
-            if min_dte <= dte and earlier not in found and is_session(earlier):
-                found.append(earlier)
+            if is_session(earlier) and min_dte <= (earlier - session).days <= max_dte:
+                found.add(earlier)
     return sorted(set(found))

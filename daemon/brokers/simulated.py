@@ -8,7 +8,8 @@ half hour of the session. Fills, commissions and cash settlement follow
 
 Settlement (cash, at expiry):
 
-* SPXW (PM-settled): the SPX close of the expiry session, at 16:00 ET.
+* SPXW (PM-settled): the SPX close of the expiry session, at that session's
+  close (16:00 ET, 13:00 ET on early closes).
 * VIX options: the special opening quotation (SOQ) of expiry morning, for
   which the bundled data has no series; the proxy is the VIX *open* of the
   expiry session (the previous close when the open is missing), at 09:30 ET.
@@ -112,6 +113,7 @@ class SimulatedBroker:
         costs: SimulationCosts,
         starting_cash: float,
         account_id: str = "SIM",
+        session_close: Callable[[date], datetime] | None = None,
     ) -> None:
         self._history = history
         self._model = model
@@ -120,6 +122,7 @@ class SimulatedBroker:
         self._costs = costs
         self._cash = starting_cash
         self._account_id = account_id
+        self._session_close = session_close
         self._holdings: dict[OptionContract, _Holding] = {}
         self._fill_listeners: list[FillListener] = []
         self._settlement_listeners: list[SettlementListener] = []
@@ -294,9 +297,18 @@ class SimulatedBroker:
             ) / total
             holding.quantity = new_qty
         else:
+            if (new_qty > 0) != (holding.quantity > 0):
+                # The fill went through zero: what remains was opened at this fill's price.
+                holding.avg_cost = fill.price
             holding.quantity = new_qty
 
     # -- settlement -------------------------------------------------------
+    def _pm_settlement_time(self, contract: OptionContract) -> time:
+        """The close of the expiry session (13:00 ET on early closes), else 16:00 ET."""
+        if self._session_close is None:
+            return SPX_SETTLEMENT_TIME
+        return self._session_close(contract.expiry).astimezone(NEW_YORK).time()
+
     def process_settlements(self) -> list[Settlement]:
         """Cash-settle every held option whose settlement time has passed.
 
@@ -309,7 +321,7 @@ class SimulatedBroker:
             if contract.expiry > today:
                 continue
             is_vix = contract.symbol == "VIX"
-            settle_time = VIX_SETTLEMENT_TIME if is_vix else SPX_SETTLEMENT_TIME
+            settle_time = VIX_SETTLEMENT_TIME if is_vix else self._pm_settlement_time(contract)
             if contract.expiry == today and now.time() < settle_time:
                 continue
             value = (

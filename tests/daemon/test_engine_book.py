@@ -1,0 +1,235 @@
+"""Unit tests of daemon.book.StructureBook and daemon.engine.OrderPolicy."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+
+from daemon.book import BookEntry, StructureBook
+from daemon.brokers.base import Fill, Settlement
+from daemon.engine import OrderPolicy
+from daemon.scheduling.jobs import NEW_YORK
+from strategies.domain import Leg, LegQuote, OptionContract, Right, Structure
+from strategies.positions import OpenStructure
+
+EXPIRY = date(2020, 2, 14)
+NOW = datetime(2020, 2, 3, 15, 30, tzinfo=NEW_YORK)
+
+
+def _c(strike: float, right: Right, expiry: date = EXPIRY) -> OptionContract:
+    return OptionContract("SPX", "SPXW", expiry, strike, right)
+
+
+LP, SP, SC, LC = (
+    _c(3100, Right.PUT),
+    _c(3150, Right.PUT),
+    _c(3400, Right.CALL),
+    _c(3450, Right.CALL),
+)
+CONDOR_LEGS = (Leg(LP, 1), Leg(SP, -1), Leg(SC, -1), Leg(LC, 1))
+
+
+def _condor(sid: str, qty: int = 1, legs: tuple[Leg, ...] = CONDOR_LEGS) -> OpenStructure:
+    return OpenStructure(sid, Structure.CONDOR, legs, qty, -2.0, date(2020, 2, 3))
+
+
+def _hedge(sid: str) -> OpenStructure:
+    call = OptionContract("VIX", "VIX", date(2020, 3, 18), 20.0, Right.CALL)
+    return OpenStructure(sid, Structure.HEDGE_LAYER, (Leg(call, 1),), 3, 1.5, date(2020, 2, 3))
+
+
+_exec = iter(range(1, 10_000))
+
+
+def _fill(ref: str, contract: OptionContract, qty: int, price: float, comm: float = 1.31) -> Fill:
+    return Fill(f"e{next(_exec)}", ref, contract, qty, price, comm, NOW)
+
+
+def _quote(contract: OptionContract, bid: float, ask: float) -> LegQuote:
+    return LegQuote(contract, bid, ask, 0.2, 0.1, 0.0, 0.0, 0.0)
+
+
+# -- fills --------------------------------------------------------------------------------
+
+
+def test_fill_attributed_by_order_ref() -> None:
+    book = StructureBook()
+    a = book.open(_condor("a"))
+    b = book.open(_condor("b"))
+    book.expect_order("a", "a")
+    book.expect_order("b", "b")
+    book.expect_order("close-a", "a")
+
+    assert book.apply_fill(_fill("a", SP, -2, 3.0, comm=2.62)) is a
+    assert a.held == {SP: -2}
+    assert a.cash_flow == pytest.approx(2 * 3.0 * 100 - 2.62)
+    assert a.commissions == pytest.approx(2.62)
+    assert b.held == {} and b.cash_flow == 0.0
+
+    # A closing order's fills go to the structure it closes.
+    assert book.apply_fill(_fill("close-a", SP, 2, 1.0, comm=2.62)) is a
+    assert a.held == {SP: 0}
+    assert a.cash_flow == pytest.approx(600 - 2.62 - 200 - 2.62)
+    assert a.commissions == pytest.approx(5.24)
+    assert a.is_flat
+
+
+def test_fill_for_unknown_order_is_ignored() -> None:
+    book = StructureBook()
+    entry = book.open(_condor("a"))
+    book.expect_order("a", "a")
+    assert book.apply_fill(_fill("nobody", SP, -1, 3.0)) is None
+    # An order ref mapped to a structure no longer in the book is ignored too.
+    book.expect_order("gone", "removed")
+    assert book.apply_fill(_fill("gone", SP, -1, 3.0)) is None
+    assert entry.held == {} and entry.cash_flow == 0.0
+
+
+def test_full_condor_round_trip_cash_flow() -> None:
+    book = StructureBook()
+    entry = book.open(_condor("a", qty=2))
+    book.expect_order("a", "a")
+    opens = {LP: 0.5, SP: 2.0, SC: 1.8, LC: 0.3}
+    for leg in CONDOR_LEGS:
+        book.apply_fill(_fill("a", leg.contract, leg.ratio * 2, opens[leg.contract], comm=2.62))
+    assert not entry.is_flat
+    credit = (2.0 + 1.8 - 0.5 - 0.3) * 2 * 100
+    assert entry.cash_flow == pytest.approx(credit - 4 * 2.62)
+
+    quotes = {
+        LP: _quote(LP, 0.1, 0.3),
+        SP: _quote(SP, 0.9, 1.1),
+        SC: _quote(SC, 0.4, 0.6),
+        LC: _quote(LC, 0.0, 0.1),
+    }
+    mark = (0.2 - 1.0 - 0.5 + 0.05) * 2 * 100
+    assert entry.mark_value(quotes) == pytest.approx(mark)
+    assert entry.pnl(quotes) == pytest.approx(credit - 4 * 2.62 + mark)
+
+
+def test_is_flat() -> None:
+    entry = BookEntry(_condor("a"))
+    assert entry.is_flat
+    entry.held = {SP: 0, LP: 0}
+    assert entry.is_flat
+    entry.held = {SP: 0, LP: 1}
+    assert not entry.is_flat
+    entry.held = {SP: -1}
+    assert not entry.is_flat
+
+
+def test_mark_value_skips_zero_holdings_without_quotes() -> None:
+    entry = BookEntry(_condor("a"), held={SP: 0, LP: 1})
+    # SP is flat and has no quote: it must not be looked up.
+    assert entry.mark_value({LP: _quote(LP, 1.0, 2.0)}) == pytest.approx(150.0)
+
+
+# -- settlements ------------------------------------------------------------------------
+
+
+def _settle(contract: OptionContract, qty: int, intrinsic: float, price: float) -> Settlement:
+    cash = qty * intrinsic * 100
+    return Settlement(contract, qty, price, cash, datetime(2020, 2, 14, 16, 0, tzinfo=NEW_YORK))
+
+
+def test_settlement_split_across_two_structures_holding_the_same_contract() -> None:
+    book = StructureBook()
+    a = book.open(_condor("a", qty=1))
+    b = book.open(_condor("b", qty=2))
+    book.expect_order("a", "a")
+    book.expect_order("b", "b")
+    book.apply_fill(_fill("a", SP, -1, 2.0, comm=0.0))
+    book.apply_fill(_fill("b", SP, -2, 2.0, comm=0.0))
+    a_before, b_before = a.cash_flow, b.cash_flow
+
+    # The broker nets the two shorts: one settlement of -3 contracts, 10 points ITM.
+    touched = book.apply_settlement(_settle(SP, -3, 10.0, 3140.0))
+    assert touched == [a, b]
+    assert a.cash_flow - a_before == pytest.approx(-1_000.0)
+    assert b.cash_flow - b_before == pytest.approx(-2_000.0)
+    assert a.settlement_cash == pytest.approx(-1_000.0)
+    assert b.settlement_cash == pytest.approx(-2_000.0)
+    assert a.held[SP] == 0 and b.held[SP] == 0
+    assert a.is_flat and b.is_flat
+
+
+def test_settlement_leaves_structures_without_that_contract_alone() -> None:
+    book = StructureBook()
+    a = book.open(_condor("a"))
+    h = book.open(_hedge("h"))
+    book.expect_order("a", "a")
+    book.apply_fill(_fill("a", LP, 1, 0.5, comm=0.0))
+    assert book.apply_settlement(_settle(LP, 1, 0.0, 3300.0)) == [a]
+    assert a.held[LP] == 0
+    assert a.settlement_cash == 0.0
+    assert h.cash_flow == 0.0 and h.held == {}
+
+
+def test_worthless_settlement_closes_without_cash() -> None:
+    book = StructureBook()
+    a = book.open(_condor("a", qty=2))
+    book.expect_order("a", "a")
+    book.apply_fill(_fill("a", SC, -2, 1.0, comm=0.0))
+    touched = book.apply_settlement(Settlement(SC, -2, 3300.0, 0.0, NOW))
+    assert touched == [a]
+    assert a.held[SC] == 0
+    assert a.cash_flow == pytest.approx(200.0)
+
+
+def test_settlement_with_opposite_holdings_in_two_structures() -> None:
+    # Condor a is long the 3150 put (its wing), condor b is short it: the broker nets
+    # +2 and -1 to +1 and settles +1. Each structure's leg must still be settled.
+    other = (Leg(_c(3150, Right.PUT), 1), Leg(_c(3200, Right.PUT), -1))
+    book = StructureBook()
+    a = book.open(_condor("a", qty=2, legs=(*other, *CONDOR_LEGS[2:])))
+    b = book.open(_condor("b", qty=1))
+    book.expect_order("a", "a")
+    book.expect_order("b", "b")
+    book.apply_fill(_fill("a", SP, 2, 1.0, comm=0.0))
+    book.apply_fill(_fill("b", SP, -1, 1.0, comm=0.0))
+    book.apply_settlement(_settle(SP, 1, 10.0, 3140.0))
+    assert a.held[SP] == 0
+    assert b.held[SP] == 0
+    assert a.settlement_cash == pytest.approx(2_000.0)
+    assert b.settlement_cash == pytest.approx(-1_000.0)
+
+
+def test_open_entries_by_kind_and_remove() -> None:
+    book = StructureBook()
+    book.open(_condor("a"))
+    book.open(_hedge("h"))
+    book.open(_condor("b"))
+    assert [e.structure.id for e in book.open_entries()] == ["a", "h", "b"]
+    assert [e.structure.id for e in book.open_entries(Structure.CONDOR)] == ["a", "b"]
+    assert [e.structure.id for e in book.open_entries(Structure.HEDGE_LAYER)] == ["h"]
+    removed = book.remove("a")
+    assert removed.structure.id == "a"
+    assert [e.structure.id for e in book.open_entries()] == ["h", "b"]
+    with pytest.raises(KeyError):
+        book.remove("a")
+
+
+# -- OrderPolicy ----------------------------------------------------------------------------
+
+
+def test_worst_price_credit_concedes_ten_percent() -> None:
+    assert OrderPolicy().worst_price(-2.00) == pytest.approx(-1.80)
+
+
+def test_worst_price_debit_concedes_upwards() -> None:
+    assert OrderPolicy().worst_price(3.00) == pytest.approx(3.30)
+
+
+@pytest.mark.parametrize(("limit", "worst"), [(-0.50, -0.40), (0.20, 0.30), (0.0, 0.10)])
+def test_worst_price_tiny_limits_use_min_concession(limit: float, worst: float) -> None:
+    assert OrderPolicy().worst_price(limit) == pytest.approx(worst)
+
+
+def test_worst_price_custom_policy() -> None:
+    policy = OrderPolicy(max_concession_pct=5.0, min_concession=0.05)
+    assert policy.worst_price(-10.0) == pytest.approx(-9.5)
+    assert policy.worst_price(-0.4) == pytest.approx(-0.35)
+    # The concession never improves the price: worst >= limit for any limit.
+    for limit in (-25.0, -1.0, -0.01, 0.0, 0.01, 1.0, 25.0):
+        assert policy.worst_price(limit) > limit
