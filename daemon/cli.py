@@ -1,7 +1,9 @@
 """The ``alvh`` command line.
 
 ``alvh replay`` replays real history through the trading engine and journals
-every decision, order and fill; ``alvh journal`` summarises a journal file.
+every decision, order and fill; ``alvh journal`` summarises a journal file;
+``alvh calendar`` shows exchange sessions and macro events and imports
+iCalendar schedules.
 Errors a user can fix (bad config, range outside the data, unreadable
 journal) print one line to stderr and exit with status 2.
 """
@@ -60,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     journal.add_argument("file", type=Path, help="journal SQLite file")
     journal.add_argument("--run", type=int, help="run id (default: the latest run)")
     journal.add_argument("--json", action="store_true", help="print one JSON object")
+
+    from daemon import calendar_cli
+
+    calendar_cli.add_parser(sub)
     return parser
 
 
@@ -71,6 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _replay(args)
         if args.command == "journal":
             return _journal(args)
+        if args.command == "calendar":
+            from daemon import calendar_cli
+
+            return calendar_cli.run(args)
     except CliError as exc:
         print(f"alvh {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from daemon.calendars.event_rules import EventRulesConfig
 from strategies.rules import CondorRules, HedgeRules
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "BrokerConfig",
     "CondorConfig",
     "ConfigError",
+    "EventRulesConfig",
     "HedgeConfig",
     "JournalConfig",
     "LoggingConfig",
@@ -336,6 +338,7 @@ class AlvhConfig(BaseSettings):
     replay: ReplayConfig = ReplayConfig()
     journal: JournalConfig = JournalConfig()
     logging: LoggingConfig = LoggingConfig()
+    events: EventRulesConfig = EventRulesConfig()
 
     @classmethod
     def settings_customise_sources(

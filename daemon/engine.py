@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -50,6 +50,14 @@ class OrderPolicy:
     def worst_price(self, limit: float) -> float:
         """Worst acceptable net price (+ debit, - credit) for ``limit``, index points."""
         return limit + max(abs(limit) * self.max_concession_pct / 100.0, self.min_concession)
+
+
+HEDGE_CHECK_RULE = "hedge_check"
+MANAGE_RULE = "manage"
+
+
+def _nothing_to_do(rule: str, structure: Structure) -> Decision:
+    return Decision(rule, Action.HOLD, structure, "no open position to act on", {})
 
 
 EventGuard = Callable[[date], str | None]
@@ -96,26 +104,41 @@ class TradingEngine:
         self.entry_guard = entry_guard
         self.is_session = is_session
         self.book = StructureBook()
+        self._trigger: str | None = None
         self._seq = itertools.count(1)
         self._peak_net_liq: float | None = None
         broker.add_fill_listener(self.on_fill)
         broker.add_settlement_listener(self.on_settlement)
 
     # -- jobs -------------------------------------------------------------
-    async def run_job(self, job: JobName) -> None:
-        """Run one scheduled job now."""
-        handler = {
-            JobName.ENTRY: self.entry_job,
-            JobName.HEDGE_CHECK: self.hedge_check_job,
-            JobName.MANAGE: self.manage_job,
-            JobName.MARK: self.mark_job,
-        }[job]
+    async def run_job(self, job: JobName, trigger: str | None = None) -> None:
+        """Run one job now.
+
+        ``trigger`` names why an extra (event) job runs, e.g. ``"hedge check
+        before FOMC 2024-03-20 14:00 ET (grade A)"``; every decision the job
+        makes then carries it at the start of its reason and in its inputs,
+        and a job with nothing to act on still journals that.
+        """
         session = self.session()
         if self.is_session is not None and not self.is_session(session):
             self.log.info("job_skipped", job=job.value, reason=f"{session} is not a session")
             return
-        self.log.debug("job", job=job.value)
-        await handler()
+        self.log.debug("job", job=job.value, trigger=trigger)
+        self._trigger = trigger
+        try:
+            if job is JobName.POST_EVENT_REEVALUATION:
+                await self.manage_job()
+                await self.hedge_check_job()
+            else:
+                await {
+                    JobName.ENTRY: self.entry_job,
+                    JobName.HEDGE_CHECK: self.hedge_check_job,
+                    JobName.PRE_EVENT_HEDGE_CHECK: self.hedge_check_job,
+                    JobName.MANAGE: self.manage_job,
+                    JobName.MARK: self.mark_job,
+                }[job]()
+        finally:
+            self._trigger = None
 
     def session(self) -> date:
         return self.clock().astimezone(NEW_YORK).date()
@@ -140,6 +163,8 @@ class TradingEngine:
         """Add the ALVH layer sized against the open condors' short vega."""
         condors = self.book.open_entries(Structure.CONDOR)
         if not condors:
+            if self._trigger:
+                await self.execute(_nothing_to_do(HEDGE_CHECK_RULE, Structure.HEDGE_LAYER))
             return
         quotes = await self._quote_entries(condors)
         vega = sum(condor_short_vega_dollars(e.structure, quotes) for e in condors)
@@ -159,6 +184,8 @@ class TradingEngine:
         session = self.session()
         entries = self.book.open_entries()
         if not entries:
+            if self._trigger:
+                await self.execute(_nothing_to_do(MANAGE_RULE, Structure.CONDOR))
             return
         quotes = await self._quote_entries(entries)
         condor_open = False
@@ -222,6 +249,12 @@ class TradingEngine:
     async def execute(self, decision: Decision) -> OrderResult | None:
         """Journal ``decision``; if it trades, send the order and book the outcome."""
         now = self.clock()
+        if self._trigger:
+            decision = replace(
+                decision,
+                reason=f"{self._trigger}: {decision.reason}",
+                inputs={**decision.inputs, "trigger": self._trigger},
+            )
         decision_id = f"r{self.run_id}-{next(self._seq)}"
         self.journal.record_decision(decision_id, self.run_id, self.session(), now, decision)
         self.log.info(

@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from daemon.brokers.simulated import SimulatedBroker, SimulationCosts
+from daemon.calendars.event_rules import (
+    EventJob,
+    EventJobKind,
+    event_jobs,
+    make_entry_guard,
+    merge_fire_times,
+)
 from daemon.calendars.exchange import ExchangeCalendar, default_calendar
+from daemon.calendars.macro import CalendarFileError
 from daemon.calendars.vix_expiry import vix_expiries_between
 from daemon.clock import VirtualClock
 from daemon.config import AlvhConfig
@@ -26,7 +34,13 @@ from daemon.engine import TradingEngine
 from daemon.journal import Journal, JournalSummary
 from daemon.logs import bind_clock
 from daemon.marketdata.loader import MarketDataError, MarketHistory, load_history
-from daemon.scheduling.jobs import NEW_YORK, JobDefinition, job_definitions, virtual_fire_times
+from daemon.scheduling.jobs import (
+    NEW_YORK,
+    JobDefinition,
+    JobName,
+    job_definitions,
+    virtual_fire_times,
+)
 from strategies.domain import MarketContext
 from strategies.pricing.market_model import MarketModel
 
@@ -82,6 +96,15 @@ class ReplayResult:
     summary: JournalSummary
 
 
+def _event_trigger(job: EventJob) -> str:
+    what = (
+        "hedge check before"
+        if job.kind is EventJobKind.PRE_EVENT_HEDGE_CHECK
+        else ("re-evaluation after")
+    )
+    return f"{what} {job.event.label()}"
+
+
 def _jobs(config: AlvhConfig) -> tuple[JobDefinition, ...]:
     times: dict[str, time] = config.schedule.times()
     return job_definitions(
@@ -119,6 +142,10 @@ async def run_replay(
     if len(indices) == 0:
         raise ReplayError(f"no exchange sessions between {start} and {end}")
     sessions = [history.sessions[i] for i in indices]
+    try:
+        macro = config.events.load_calendar()
+    except CalendarFileError as exc:
+        raise ReplayError(str(exc)) from exc
     market = ReplayMarket(history, calendar)
     first = history.sessions[indices[0]]
     last = history.sessions[indices[-1]]
@@ -151,11 +178,26 @@ async def run_replay(
             config.condor.to_rules(),
             config.hedge.to_rules(),
             log.bind(run_id=run_id),
+            entry_guard=(
+                make_entry_guard(macro, config.events, clock.now) if config.events.enabled else None
+            ),
             is_session=calendar.is_session,
         )
         replayed = 0
         current: date | None = None
-        for fire, job in virtual_fire_times(_jobs(config), sessions):
+        fires = merge_fire_times(
+            virtual_fire_times(_jobs(config), sessions),
+            event_jobs(
+                datetime.combine(first, time(0, 0), NEW_YORK),
+                datetime.combine(last, time(23, 59), NEW_YORK),
+                macro,
+                config.events,
+                calendar,
+            )
+            if config.events.enabled
+            else (),
+        )
+        for fire, job in fires:
             clock.advance_to(fire)
             if fire.date() != current:
                 current = fire.date()
@@ -163,7 +205,10 @@ async def run_replay(
                 if on_session is not None:
                     on_session(current)
             broker.process_settlements()
-            await engine.run_job(job.name)
+            if isinstance(job, EventJob):
+                await engine.run_job(JobName(job.kind.value), _event_trigger(job))
+            else:
+                await engine.run_job(job.name)
         clock.advance_to(datetime.combine(last, time(23, 59), NEW_YORK))
         broker.process_settlements()
         journal.finish_run(run_id, journal.summary(run_id))

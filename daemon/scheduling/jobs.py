@@ -21,7 +21,7 @@ NEW_YORK = ZoneInfo("America/New_York")
 
 
 class JobName(StrEnum):
-    """The daemon's scheduled jobs, in their order within a session."""
+    """The daemon's jobs: four daily cron jobs, in session order, and two event jobs."""
 
     ENTRY = "entry"
     """Open a new iron condor if the rules allow."""
@@ -31,6 +31,10 @@ class JobName(StrEnum):
     """Apply exits (profit target, stop, DTE floor) to condors and hedge layers."""
     MARK = "mark"
     """Mark every position, journal daily P&L and greeks."""
+    PRE_EVENT_HEDGE_CHECK = "pre_event_hedge_check"
+    """One-off hedge check before a macro event (see daemon.calendars.event_rules)."""
+    POST_EVENT_REEVALUATION = "post_event_reevaluation"
+    """One-off re-evaluation (manage, then hedge check) after a macro event."""
 
 
 @dataclass(frozen=True, slots=True)

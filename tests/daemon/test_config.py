@@ -49,7 +49,10 @@ def test_example_sets_every_key_explicitly() -> None:
         model = field.annotation
         assert model is not None
         keys = set(model.model_fields)
-        optional_unset = {"account"} if section == "broker" else set()
+        optional_unset = {
+            "broker": {"account"},
+            "events": {"user_calendar", "custom"},
+        }.get(section, set())
         assert set(data[section]) == keys - optional_unset, section
 
 
