@@ -78,7 +78,12 @@ class BrokerConfig(_Section):
     ``trading_mode`` defaults to ``"paper"``; ``"live"`` requires an explicit
     live ``account`` (paper accounts start with ``DU``). ``market_data_type``
     is IB's code: 1 live, 2 frozen, 3 delayed, 4 delayed-frozen.
-    ``connect_timeout_s`` is in seconds.
+    ``connect_timeout_s`` is in seconds. The remaining keys tune the
+    Interactive Brokers adapter (:class:`daemon.brokers.ib.adapter.IBSettings`
+    documents each): market-data line budget and pacing, the strike window in
+    expected moves, limit-price walking (``walk_step`` index points every
+    ``walk_interval_s`` seconds, cancelled after ``walk_timeout_s``), and
+    reconnect behaviour.
     """
 
     trading_mode: Literal["paper", "live"] = "paper"
@@ -88,6 +93,24 @@ class BrokerConfig(_Section):
     account: str | None = None
     market_data_type: int = Field(default=3, ge=1, le=4)
     connect_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    request_timeout_s: float = Field(default=15.0, gt=0, le=120)
+    market_data_lines: int = Field(default=100, ge=1, le=10_000)
+    max_msgs_per_s: int = Field(default=45, ge=1, le=50)
+    strike_window_sd: float = Field(default=2.0, gt=0, le=5)
+    quote_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    walk_step: float = Field(default=0.05, gt=0, le=5)
+    walk_interval_s: float = Field(default=10.0, gt=0, le=300)
+    walk_timeout_s: float = Field(default=120.0, gt=0, le=3600)
+    combo_tick: float = Field(default=0.05, gt=0, le=1)
+    commission_wait_s: float = Field(default=5.0, gt=0, le=60)
+    connect_attempts: int = Field(default=3, ge=1, le=100)
+    client_id_attempts: int = Field(default=3, ge=1, le=32)
+    reconnect_initial_s: float = Field(default=1.0, gt=0, le=600)
+    reconnect_max_s: float = Field(default=60.0, gt=0, le=600)
+    link_grace_s: float = Field(default=30.0, gt=0, le=600)
+    order_disconnect_grace_s: float = Field(default=300.0, gt=0, le=3600)
+    vix_futures_count: int = Field(default=8, ge=1, le=12)
+    vix_option_iv: float = Field(default=1.0, gt=0, le=5)
 
     @field_validator("account")
     @classmethod

@@ -1,0 +1,166 @@
+"""IBBroker market data against the fake TWS: context, chains with greeks, quotes."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+import numpy as np
+import pytest
+
+from daemon.brokers.base import BrokerError
+from daemon.brokers.ib.contracts import expected_move, years_to_expiry
+from strategies.domain import Right
+from tests.fake_tws import ErrorRule, In, Quote, Scenario
+from tests.fake_tws.server import FakeTWS
+from tests.ib.test_adapter_helpers import option, running_broker, session_clock
+
+
+def max_open_lines(tws: FakeTWS) -> int:
+    """Most market-data lines the client had open at once (from the wire)."""
+    open_lines: set[str] = set()
+    peak = 0
+    for m in tws.received:
+        if m.msg_id == In.REQ_MKT_DATA:
+            open_lines.add(m.fields[2])
+        elif m.msg_id == In.CANCEL_MKT_DATA:
+            open_lines.discard(m.fields[2])
+        peak = max(peak, len(open_lines))
+    return peak
+
+
+async def test_market_context_reads_indices_and_the_vix_futures_curve() -> None:
+    scenario = Scenario()
+    async with running_broker(scenario) as (tws, broker, _log, _fills):
+        ctx = await broker.market_context()
+        assert ctx.session == scenario.today
+        assert (ctx.spx, ctx.vix) == (5000.0, 15.0)
+        # the fake lists no VIX9D/VIX3M/VVIX/SKEW: None, not a failure
+        assert (ctx.vix9d, ctx.vix3m, ctx.vvix, ctx.skew) == (None, None, None, None)
+        futures = [c for c in scenario.contracts if c.sec_type == "FUT"]
+        expected = {
+            datetime.strptime(c.last_trade_date, "%Y%m%d").date(): scenario.underlying_price(c)
+            for c in futures
+        }
+        assert dict(ctx.vix_futures) == pytest.approx(expected)
+        assert list(ctx.vix_futures) == sorted(expected)
+        # every line opened was closed again
+        opened = len(tws.messages(In.REQ_MKT_DATA))
+        assert opened == 2 + len(futures)
+        await tws.wait_until(lambda: len(tws.messages(In.CANCEL_MKT_DATA)) == opened)
+
+
+async def test_spxw_chain_quotes_only_the_window_within_the_line_budget() -> None:
+    scenario = Scenario()
+    async with running_broker(
+        scenario, market_data_lines=40, expiry_targets={"SPXW": 14}, strike_window_sd=1.5
+    ) as (tws, broker, log, _fills):
+        slices = await broker.option_chain("SPX", "SPXW", 7, 21)
+        assert {s.right for s in slices} == {Right.PUT, Right.CALL}
+        [expiry] = {s.expiry for s in slices}
+        dte = (expiry - scenario.today).days
+        assert 7 <= dte <= 21
+        listed = [
+            (datetime.strptime(e, "%Y%m%d").date() - scenario.today).days
+            for e in scenario.chain("SPXW").expirations
+        ]
+        assert abs(dte - 14) == min(abs(d - 14) for d in listed if 7 <= d <= 21)
+
+        puts = next(s for s in slices if s.right is Right.PUT)
+        calls = next(s for s in slices if s.right is Right.CALL)
+        years = years_to_expiry(session_clock(scenario.today)(), expiry, "SPX", "SPXW")
+        move = expected_move(5000.0, 0.15, years, 1.5)
+        assert puts.strikes.min() >= 5000.0 - move and puts.strikes.max() <= 5005.0
+        assert calls.strikes.max() <= 5000.0 + move and calls.strikes.min() >= 4995.0
+        assert np.all(np.diff(puts.strikes) > 0)
+        assert puts.dte == dte and puts.t_years == pytest.approx(years)
+        assert puts.forward == pytest.approx(5000.0)
+
+        # values are IB's: bid/ask and model greeks, vega converted to per 1.00 vol
+        i = int(np.flatnonzero(puts.strikes == 4800.0)[0])
+        spec = scenario.option("SPXW", expiry.strftime("%Y%m%d"), 4800.0, "P")
+        quote = scenario.quote_for(spec)
+        assert quote is not None and quote.greeks is not None
+        assert (puts.bid[i], puts.ask[i]) == (quote.bid, quote.ask)
+        assert puts.delta[i] == pytest.approx(quote.greeks.delta)
+        assert puts.iv[i] == pytest.approx(quote.greeks.implied_vol)
+        assert puts.vega[i] == pytest.approx(quote.greeks.vega * 100)
+        assert puts.theta[i] == pytest.approx(quote.greeks.theta)
+        assert np.isfinite(puts.bid).all() and np.isfinite(calls.delta).all()
+
+        # the line budget held, and the decision's requests were counted and logged
+        lines = len(puts.strikes) + len(calls.strikes)
+        assert lines > 40
+        assert max_open_lines(tws) <= 40
+        [requests] = log.events("ib_chain_requests")
+        assert requests["lines"] == lines and requests["quoted"] == lines
+        assert requests["messages"] >= 2 * lines
+        [plan] = log.events("ib_chain_plan")
+        assert plan["batches"] == math.ceil(lines / 40)
+
+
+async def test_chain_has_nan_where_ib_sends_no_quote() -> None:
+    scenario = Scenario()
+    expiry_text = scenario.chain("SPXW").expirations[10]
+    dead = scenario.option("SPXW", expiry_text, 4900.0, "P")
+    scenario.quotes[dead.con_id] = Quote()  # listed, but nothing quoted
+    async with running_broker(scenario, quote_timeout_s=0.5) as (_tws, broker, _log, _fills):
+        expiry = datetime.strptime(expiry_text, "%Y%m%d").date()
+        dte = (expiry - scenario.today).days
+        slices = await broker.option_chain("SPX", "SPXW", dte, dte, rights=(Right.PUT,))
+        [puts] = slices
+        i = int(np.flatnonzero(puts.strikes == 4900.0)[0])
+        assert math.isnan(puts.bid[i]) and math.isnan(puts.ask[i]) and math.isnan(puts.delta[i])
+        assert np.isfinite(np.delete(puts.bid, i)).all()
+
+
+async def test_vix_chain_is_priced_off_the_future_of_the_same_expiry() -> None:
+    scenario = Scenario()
+    async with running_broker(scenario) as (_tws, broker, _log, _fills):
+        slices = await broker.option_chain("VIX", "VIX", 20, 120, rights=(Right.CALL,))
+        assert slices and all(s.right is Right.CALL for s in slices)
+        futures = {c.last_trade_date: c for c in scenario.contracts if c.sec_type == "FUT"}
+        for s in slices:
+            future = futures[s.expiry.strftime("%Y%m%d")]
+            assert s.forward == pytest.approx(scenario.underlying_price(future))
+            assert s.strikes.min() >= s.forward - 1.0  # out-of-the-money calls (+1 ITM strike)
+            assert np.isfinite(s.ask).all() and (s.delta > 0).all()
+
+
+async def test_quote_returns_leg_quotes_in_order() -> None:
+    scenario = Scenario()
+    legs = [
+        option(scenario, "SPXW", 10, 5200.0, Right.CALL),
+        option(scenario, "VIX", 1, 20.0, Right.CALL),
+        option(scenario, "SPXW", 10, 4800.0, Right.PUT),
+    ]
+    async with running_broker(scenario) as (_tws, broker, _log, _fills):
+        quotes = await broker.quote(legs)
+        assert [q.contract for q in quotes] == legs
+        for leg, q in zip(legs, quotes, strict=True):
+            spec = scenario.option(
+                leg.trading_class, leg.expiry.strftime("%Y%m%d"), leg.strike, leg.right.value
+            )
+            expected = scenario.quote_for(spec)
+            assert expected is not None and expected.greeks is not None
+            assert (q.bid, q.ask) == (expected.bid, expected.ask)
+            assert q.delta == pytest.approx(expected.greeks.delta)
+        with pytest.raises(BrokerError, match="lists 0 contracts"):
+            await broker.quote([option(scenario, "SPXW", 10, 4801.0, Right.PUT)])
+
+
+async def test_unsubscribed_market_data_is_logged_clearly_and_does_not_stall() -> None:
+    scenario = Scenario(
+        error_rules=[ErrorRule(In.REQ_MKT_DATA, 354, "Requested market data is not subscribed.")]
+    )
+    leg = option(scenario, "SPXW", 10, 4800.0, Right.PUT)
+    async with running_broker(scenario, quote_timeout_s=3.0) as (_tws, broker, log, _fills):
+        loop_time = __import__("asyncio").get_running_loop().time
+        started = loop_time()
+        [q] = await broker.quote([leg])
+        assert loop_time() - started < 2.0  # the failed line ends the wait
+        assert math.isnan(q.bid) and math.isnan(q.delta)
+        [error] = [f for f in log.events("ib_error") if f["code"] == 354]
+        assert "OPRA" in error["meaning"]
+        [level] = [lvl for lvl, e, f in log.records if e == "ib_error" and f["code"] == 354]
+        assert level == "error"

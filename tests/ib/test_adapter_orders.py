@@ -1,0 +1,203 @@
+"""IBBroker orders against the fake TWS: BAG combos, walking, partials, rejections, restarts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import pytest
+from ib_async import IB, LimitOrder
+
+from daemon.brokers.base import ComboOrder, Fill, OrderStatus
+from daemon.brokers.ib import IBBroker
+from daemon.brokers.ib.orders import bag_contract
+from strategies.domain import Leg, Right
+from tests.fake_tws import FakeTWS, FillPolicy, In, Scenario
+from tests.fake_tws import protocol as p
+from tests.ib.test_adapter_helpers import (
+    HOST,
+    option,
+    running_broker,
+    session_clock,
+    short_iron_condor,
+    until,
+)
+
+
+def placed(tws: FakeTWS) -> list[p.OrderRequest]:
+    """Every placeOrder the fake received, parsed."""
+    return [p.parse_place_order(m.fields) for m in tws.messages(In.PLACE_ORDER)]
+
+
+async def test_iron_condor_is_one_bag_walked_until_it_crosses_then_filled() -> None:
+    scenario = Scenario(fill_policy=FillPolicy.when_crosses(-2.20))
+    legs = short_iron_condor(scenario)
+    async with running_broker(scenario) as (tws, broker, log, fills):
+        order = ComboOrder("r1-1", legs, 2, -2.35, -2.10)
+        result = await broker.place_order(order)
+
+        assert result.status is OrderStatus.FILLED
+        assert (result.filled_quantity, result.avg_price, result.reason) == (2, -2.20, "")
+        sent = placed(tws)
+        # one order id, walked up in 0.05 steps from the mid toward (never past) the worst
+        assert [r.lmt_price for r in sent] == [-2.35, -2.30, -2.25, -2.20]
+        assert len({r.order_id for r in sent}) == 1
+        first = sent[0]
+        assert first.contract.sec_type == "BAG"
+        assert (first.action, first.total_quantity, first.order_type) == ("BUY", 2.0, "LMT")
+        assert (first.order_ref, first.account, first.tif) == ("r1-1", "DU1234567", "DAY")
+        assert first.smart_combo_routing_params == []  # guaranteed: no NonGuaranteed tag
+        actions = [(leg.action, leg.ratio) for leg in first.combo_legs]
+        assert actions == [("SELL", 1), ("BUY", 1), ("SELL", 1), ("BUY", 1)]
+
+        # four leg fills, signed like our ratios, each with its commission, delivered once
+        assert len(result.fills) == 4 and sorted(fills, key=lambda f: f.exec_id) == list(
+            result.fills
+        )
+        by_contract = {f.contract: f for f in fills}
+        assert {c: f.quantity for c, f in by_contract.items()} == {
+            leg.contract: 2 * leg.ratio for leg in legs
+        }
+        assert all(f.commission == pytest.approx(1.30) for f in fills)  # 0.65 x 2 contracts
+        assert all(f.order_ref == "r1-1" and f.time.tzinfo is not None for f in fills)
+        net = sum(f.quantity * f.price for f in fills) / 2
+        assert net == pytest.approx(-2.20, abs=1e-6)
+        assert [w["ib_limit"] for w in log.events("ib_order_walk")] == [-2.30, -2.25, -2.20]
+
+
+async def test_unfilled_order_walks_to_worst_and_is_cancelled_after_the_timeout() -> None:
+    scenario = Scenario(fill_policy=FillPolicy.never())
+    async with running_broker(scenario) as (tws, broker, _log, fills):
+        order = ComboOrder("r1-2", short_iron_condor(scenario), 1, -2.37, -2.23)
+        result = await broker.place_order(order)
+        assert result.status is OrderStatus.CANCELLED
+        assert (result.filled_quantity, result.avg_price, result.fills) == (0, None, ())
+        assert "not filled within 2s" in result.reason and "worst -2.25" in result.reason
+        limits = [r.lmt_price for r in placed(tws) if r.lmt_price is not None]
+        # rounded to the 0.05 combo tick toward our side: -2.37 -> -2.40, -2.23 -> -2.25
+        assert limits == [-2.40, -2.35, -2.30, -2.25]
+        assert max(limits) <= -2.23
+        await tws.wait_for_message(In.CANCEL_ORDER)
+        assert tws.orders[0].status == "Cancelled"
+        assert not fills
+
+
+async def test_partial_fill_is_reported_with_the_filled_quantity() -> None:
+    scenario = Scenario(fill_policy=FillPolicy.partial(1))
+    legs = short_iron_condor(scenario)
+    async with running_broker(scenario) as (tws, broker, _log, fills):
+        result = await broker.place_order(ComboOrder("r1-3", legs, 3, -2.35, -2.30))
+        assert result.status is OrderStatus.PARTIAL
+        assert result.filled_quantity == 1
+        assert result.avg_price == pytest.approx(-2.35)
+        assert result.reason.startswith("filled 1 of 3")
+        assert sorted(abs(f.quantity) for f in fills) == [1, 1, 1, 1]
+        assert len(result.fills) == 4
+        assert tws.orders[0].status == "Cancelled"  # the rest was cancelled
+
+
+async def test_rejected_order_returns_rejected_with_ibs_reason() -> None:
+    scenario = Scenario(fill_policy=FillPolicy.reject("Insufficient margin"))
+    async with running_broker(scenario) as (tws, broker, log, fills):
+        result = await broker.place_order(
+            ComboOrder("r1-4", short_iron_condor(scenario), 1, -2.35, -2.10)
+        )
+        assert result.status is OrderStatus.REJECTED
+        assert "Insufficient margin" in result.reason
+        assert (result.filled_quantity, result.fills) == (0, ())
+        assert len(placed(tws)) == 1  # no walking after a rejection
+        assert not fills
+        assert any(f["code"] == 201 for f in log.events("ib_error"))
+
+
+async def test_vix_hedge_layer_is_a_single_leg_option_order() -> None:
+    scenario = Scenario()
+    call = option(scenario, "VIX", 2, 20.0, Right.CALL)
+    async with running_broker(scenario) as (tws, broker, _log, fills):
+        result = await broker.place_order(ComboOrder("r1-5", (Leg(call, 1),), 7, 1.23, 1.40))
+        assert result.status is OrderStatus.FILLED
+        [req] = placed(tws)
+        assert req.contract.sec_type == "OPT" and req.contract.trading_class == "VIX"
+        assert (req.action, req.total_quantity, req.lmt_price) == ("BUY", 7.0, 1.20)
+        [fill] = fills
+        assert (fill.contract, fill.quantity, fill.price) == (call, 7, 1.20)
+        assert fill.commission == pytest.approx(0.65 * 7)
+        assert result.avg_price == pytest.approx(1.20)
+
+
+async def test_closing_a_long_call_sells_at_the_positive_price() -> None:
+    scenario = Scenario()
+    call = option(scenario, "VIX", 2, 20.0, Right.CALL)
+    async with running_broker(scenario) as (tws, broker, _log, fills):
+        # sell 3 calls for 0.80 each: our net is a -0.80 credit
+        result = await broker.place_order(ComboOrder("r1-6", (Leg(call, -1),), 3, -0.80, -0.70))
+        assert result.status is OrderStatus.FILLED
+        [req] = placed(tws)
+        assert (req.action, req.total_quantity, req.lmt_price) == ("SELL", 3.0, 0.80)
+        assert [f.quantity for f in fills] == [-3]
+        assert result.avg_price == pytest.approx(-0.80)
+
+
+async def test_order_ref_already_executed_at_ib_is_not_resubmitted() -> None:
+    scenario = Scenario()
+    legs = short_iron_condor(scenario)
+    async with running_broker(scenario, connect=False) as (tws, broker, _log, fills):
+        # a previous run (another client id) placed and filled r7-1 before a crash
+        earlier = IB()
+        await earlier.connectAsync(HOST, tws.port, clientId=5, timeout=5)
+        con_ids = [
+            scenario.option(
+                "SPXW",
+                leg.contract.expiry.strftime("%Y%m%d"),
+                leg.contract.strike,
+                leg.contract.right.value,
+            ).con_id
+            for leg in legs
+        ]
+        trade = earlier.placeOrder(
+            bag_contract(legs, con_ids), LimitOrder("BUY", 1, -2.35, orderRef="r7-1")
+        )
+        await until(lambda: trade.orderStatus.status == "Filled")
+        earlier.disconnect()
+
+        await broker.connect()
+        # the day's executions came in at connect, with commissions
+        assert len(fills) == 4 and {f.order_ref for f in fills} == {"r7-1"}
+        before = len(tws.messages(In.PLACE_ORDER))
+        result = await broker.place_order(ComboOrder("r7-1", legs, 1, -2.35, -2.10))
+        assert len(tws.messages(In.PLACE_ORDER)) == before
+        assert result.status is OrderStatus.FILLED
+        assert result.filled_quantity == 1 and result.avg_price == pytest.approx(-2.35)
+        assert "not resubmitted" in result.reason
+        assert len(fills) == 4
+
+
+async def test_order_ref_working_at_ib_is_adopted_after_a_restart() -> None:
+    scenario = Scenario(order_policies=[FillPolicy.when_crosses(-2.25)])
+    legs = short_iron_condor(scenario)
+    async with running_broker(scenario) as (tws, broker, _log, _fills):
+        # the daemon sends r8-1, then dies before the order ends (the order stays at IB)
+        crashed = asyncio.ensure_future(
+            broker.place_order(ComboOrder("r8-1", legs, 1, -2.40, -2.40))
+        )
+        await until(lambda: bool(tws.orders) and tws.orders[0].status == "Submitted")
+        crashed.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await crashed
+        await broker.disconnect()
+
+        restarted = IBBroker(broker.settings, clock=session_clock(scenario.today))
+        fills: list[Fill] = []
+        restarted.add_fill_listener(fills.append)
+        try:
+            await restarted.connect()
+            result = await restarted.place_order(ComboOrder("r8-1", legs, 1, -2.40, -2.20))
+        finally:
+            await restarted.disconnect()
+        assert result.status is OrderStatus.FILLED
+        assert result.avg_price == pytest.approx(-2.25)
+        sent = placed(tws)
+        assert len({r.order_id for r in sent}) == 1  # the same IB order, modified
+        assert [r.lmt_price for r in sent] == [-2.40, -2.35, -2.30, -2.25]
+        assert len(fills) == 4
+        assert Counter(f.exec_id for f in fills).most_common(1)[0][1] == 1
