@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from daemon.brokers.base import Fill, Settlement
-from strategies.domain import LegQuote, OptionContract, Right, Structure
+from strategies.domain import LegQuote, OptionContract, Structure
 from strategies.positions import OpenStructure
 
 
@@ -77,11 +77,7 @@ class StructureBook:
         settled in full at the per-contract cash (intrinsic x multiplier).
         """
         contract = settlement.contract
-        if contract.right is Right.CALL:
-            intrinsic = max(settlement.settlement_price - contract.strike, 0.0)
-        else:
-            intrinsic = max(contract.strike - settlement.settlement_price, 0.0)
-        per_contract = intrinsic * contract.multiplier
+        per_contract = contract.intrinsic(settlement.settlement_price) * contract.multiplier
         touched = []
         for entry in self.open_entries():
             held = entry.held.get(settlement.contract, 0)

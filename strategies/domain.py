@@ -60,6 +60,12 @@ class OptionContract:
     right: Right
     multiplier: int = CONTRACT_MULTIPLIER
 
+    def intrinsic(self, underlying: float) -> float:
+        """Exercise value per share at ``underlying`` (index points), never negative."""
+        if self.right is Right.CALL:
+            return max(underlying - self.strike, 0.0)
+        return max(self.strike - underlying, 0.0)
+
     @property
     def local_symbol(self) -> str:
         """Readable, unique key such as ``"SPXW 2023-02-17 P 4000"``."""

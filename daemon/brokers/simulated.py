@@ -40,7 +40,6 @@ from daemon.brokers.base import (
 from daemon.brokers.listings import spxw_expiries
 from daemon.scheduling.jobs import NEW_YORK
 from strategies.domain import (
-    CONTRACT_MULTIPLIER,
     ChainSlice,
     LegQuote,
     MarketContext,
@@ -329,12 +328,8 @@ class SimulatedBroker:
                 if is_vix
                 else self._history.spx_settlement(contract.expiry)
             )
-            if contract.right is Right.CALL:
-                intrinsic = max(value - contract.strike, 0.0)
-            else:
-                intrinsic = max(contract.strike - value, 0.0)
             holding = self._holdings.pop(contract)
-            cash = holding.quantity * intrinsic * CONTRACT_MULTIPLIER
+            cash = holding.quantity * contract.intrinsic(value) * contract.multiplier
             self._cash += cash
             when = datetime.combine(contract.expiry, settle_time, NEW_YORK)
             done.append(Settlement(contract, holding.quantity, value, cash, when))
