@@ -1,56 +1,68 @@
 """SPX implied-volatility surface driven only by the day's daily index data.
 
 Inputs: VIX9D, VIX, VIX3M (Cboe 9-, 30- and 93-calendar-day implied-variance
-indexes, vol points), the Cboe SKEW index, and the SPX forward.
+indexes, vol points), the Cboe SKEW index, the SPX forward and, optionally,
+the exchange holidays and scheduled macro events (CPI, FOMC) between the
+quote and the expiry.
+
+Variance clock
+    Implied variance does not accrue evenly over calendar time: a weekend or
+    holiday carries far less variance than a session, and a CPI or FOMC day
+    more. Each calendar day ``d`` after the quote session counts
+    ``1`` if it is a session, ``nonsession_weight`` otherwise, plus
+    ``cpi_weight``/``fomc_weight`` extra session-days on event days; a
+    partial last day (AM settlement at 09:30, 17.5 h after the previous
+    close) counts pro rata. :meth:`SpxSurface.tau` converts that weighted day
+    count to years by dividing by :data:`CLOCK_DAYS_PER_YEAR` weighted days
+    (so ``tau`` is close to calendar years). Without a session date the
+    clock is calendar time (``tau = t``).
 
 ATM term structure
-    Cboe's VIX-family indexes are model-free 30-day (9-, 93-day) **variance
-    swap** levels (Cboe VIX White Paper, 2019 ed.), which sit above ATM implied
-    vol by the skew/variance premium. ATM vol at each index tenor is therefore
-    ``atm_ratio * index / 100``; total ATM variance ``w(T) = sigma_atm^2 T``
-    is interpolated linearly in ``T`` between the 9-, 30- and 93-day knots
-    (forced non-decreasing, i.e. no calendar arbitrage; Gatheral, *The
-    Volatility Surface*, 2006, ch. 3), and extrapolated with flat vol before
-    9 days and after 93 days.
-
-    Fallbacks for missing indexes (None, NaN or <= 0), regressions on Cboe
-    daily closes 2009-2024 (``index = c0 + c1 * VIX``):
-    VIX9D (before 2011) ``= -3.74 + 1.170 * VIX`` (rms 1.9 pts);
-    VIX3M (before 2009-09) ``= 4.41 + 0.866 * VIX`` (rms 1.4 pts).
-    SKEW missing uses ``skew_ref``.
+    Cboe's VIX-family indexes are model-free 9/30/93-calendar-day **variance
+    swap** levels (Cboe VIX White Paper, 2019 ed.), which sit above ATM
+    implied vol by the skew premium. The ATM vol over each index window is
+    ``ratio_j * index_j / 100`` with
+    ``ln ratio_j = ln atm_ratio + atm_ratio_skew * x_s + atm_ratio_vix * x_v
+    + atm_ratio_term * ln(days_j / 30)``, ``x_s = (SKEW - skew_ref) / 10``,
+    ``x_v = ln(VIX / vix_ref)``. Knot total variances
+    ``w_j = (ratio_j index_j / 100)^2 days_j / 365`` sit at the clock times
+    ``tau_j`` of the index windows and are interpolated linearly in ``tau``
+    (forced non-decreasing: no calendar arbitrage, Gatheral, *The Volatility
+    Surface*, 2006, ch. 3), with constant ``w / tau`` outside the knots.
 
 Smile
-    In normalised moneyness ``k = ln(K/F) / (sigma_atm(T) sqrt(T))``:
-    ``sigma(K) = sigma_atm(T) * clip(1 + a k + b k^2, min_ratio, max_ratio)``
-    with ``(a, b) = (-put_slope * s(T) * m(SKEW), put_curvature)`` for ``k < 0``
-    and ``(-call_slope * s(T), call_curvature)`` for ``k >= 0``, the call
-    wing held flat beyond the quadratic's minimum (real call wings turn up
-    again past about +2 std devs, but extrapolating the upturn makes far-OTM
-    call deltas non-monotone);
-    ``s(T) = (T / 30d)^slope_term_exponent`` and
-    ``m(SKEW) = ((SKEW - 100) / (skew_ref - 100))^skew_exponent`` (the SKEW
-    index is ``100 - 10 * risk-neutral skewness`` of 30-day returns, Cboe SKEW
-    White Paper 2010, so ``SKEW - 100`` measures the left tail). The final vol
-    is clipped to ``[min_vol, max_vol]``. The form is a one-sided quadratic in
-    ``k``, easy to refit by least squares.
+    In normalised moneyness ``k = ln(K/F) / sqrt(w_atm)``:
+    ``sigma(K) = sigma_atm * clip(1 + a k + b k^2, min_ratio, max_ratio)``
+    with, for ``k < 0``,
+    ``a = -(put_slope + put_slope_skew x_s + put_slope_vix x_v) s``,
+    ``b = put_curvature + put_curvature_skew x_s`` and, for ``k >= 0``,
+    ``a = -(call_slope + call_slope_vix x_v) s``, ``b = call_curvature``
+    (the call wing held flat past the quadratic's minimum, which keeps far
+    call deltas monotone); ``s = (tau / 30d)^slope_term_exponent``. The SKEW
+    index is ``100 - 10 * risk-neutral skewness`` of 30-day returns (Cboe
+    SKEW White Paper, 2010), so ``x_s`` measures the left tail.
 
-Defaults were fitted (roughly) to Cboe end-of-day SPXW chains of 16 dates in
-2022-2024, 5-60 DTE, ``-4 < k < 2.5``: smile rms error about 5 % of ATM vol;
-ATM/index ratio median 0.81-0.83 (range 0.75-0.89 by date).
+Calibration
+    The shipped defaults come from :mod:`strategies.pricing.calibrated`
+    (fitted by ``scripts/fit_models.py`` on Cboe end-of-day SPX/SPXW chains,
+    provenance and validation there and in the README (Option model validation)).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 import numpy as np
 import numpy.typing as npt
 
 from strategies.domain import FloatArray, MarketContext
+from strategies.pricing import calibrated as _cal
 
 __all__ = [
+    "CLOCK_DAYS_PER_YEAR",
     "T_VIX",
     "T_VIX3M",
     "T_VIX9D",
@@ -59,42 +71,70 @@ __all__ = [
     "build_spx_surface",
     "smile_ratio",
     "spx_surface_from_context",
+    "variance_days",
 ]
 
 #: Constant maturities of the Cboe indexes, years (calendar days / 365).
 T_VIX9D = 9.0 / 365.0
 T_VIX = 30.0 / 365.0
 T_VIX3M = 93.0 / 365.0
+_KNOT_DAYS = (9, 30, 93)
+
+#: Weighted clock days per year used to express ``tau`` in years: a fixed
+#: normalisation (252 sessions + 113 non-session days at weight 0.15 + 12 CPI
+#: and 8 FOMC days at 0.5 extra), independent of the parameters so that the
+#: smile's term factor means the same thing whatever the fitted weights;
+#: ``tau`` is then close to calendar time. Part of the calibration: changing
+#: it requires a refit.
+CLOCK_DAYS_PER_YEAR = 278.95
 
 
 @dataclass(frozen=True, slots=True)
 class SpxSurfaceParams:
-    """Parameters of the SPX vol surface (see the module docstring for the formulas).
+    """Parameters of the SPX vol surface (formulas in the module docstring).
 
     Attributes:
-        atm_ratio: ATM implied vol / VIX-family index level (dimensionless).
-        put_slope: put-side slope of the vol ratio per unit ``k`` at 30 days
-            and ``SKEW == skew_ref`` (positive = vol rises as strikes fall).
-        put_curvature: put-side ``k^2`` coefficient.
-        call_slope: call-side slope (positive = vol falls as strikes rise).
-        call_curvature: call-side ``k^2`` coefficient (makes the call wing turn up).
-        slope_term_exponent: ``beta`` in ``s(T) = (T/30d)^beta``.
-        skew_ref: SKEW level at which ``put_slope`` applies unscaled.
-        skew_exponent: elasticity of the put slope to ``SKEW - 100``.
+        nonsession_weight: variance of a weekend/holiday day in session-days.
+        cpi_weight, fomc_weight: extra session-days of variance on a CPI/FOMC day.
+        atm_ratio: ATM vol / VIX-family index at ``SKEW = skew_ref``,
+            ``VIX = vix_ref``, 30 days (dimensionless).
+        atm_ratio_skew: d ln(ratio) per 10 SKEW points.
+        atm_ratio_vix: d ln(ratio) / d ln(VIX).
+        atm_ratio_term: d ln(ratio) / d ln(index tenor / 30 days).
+        put_slope, put_slope_skew, put_slope_vix: put-side slope of the vol
+            ratio per unit ``k`` at 30 days (positive = vol rises as strikes
+            fall) and its sensitivities to ``x_s`` and ``x_v``.
+        put_curvature, put_curvature_skew: put-side ``k^2`` coefficient.
+        call_slope, call_slope_vix: call-side slope (positive = vol falls as
+            strikes rise) and its sensitivity to ``x_v``.
+        call_curvature: call-side ``k^2`` coefficient.
+        slope_term_exponent: ``beta`` in ``s = (tau / 30d)^beta``.
+        skew_ref: SKEW reference level; vix_ref: VIX reference level (points).
         min_ratio, max_ratio: clip of ``sigma / sigma_atm``.
         min_vol, max_vol: absolute clip of the vol, decimal.
         vix9d_fallback, vix3m_fallback: ``(c0, c1)`` of ``index = c0 + c1 VIX``
-            used when the index is missing.
+            used when the index is missing (regressions on Cboe daily closes
+            2009-2024; rms 1.9 and 1.4 points).
     """
 
-    atm_ratio: float = 0.83
-    put_slope: float = 0.22
-    put_curvature: float = 0.006
-    call_slope: float = 0.26
-    call_curvature: float = 0.084
-    slope_term_exponent: float = 0.22
+    nonsession_weight: float = _cal.SPX["nonsession_weight"]
+    cpi_weight: float = _cal.SPX["cpi_weight"]
+    fomc_weight: float = _cal.SPX["fomc_weight"]
+    atm_ratio: float = _cal.SPX["atm_ratio"]
+    atm_ratio_skew: float = _cal.SPX["atm_ratio_skew"]
+    atm_ratio_vix: float = _cal.SPX["atm_ratio_vix"]
+    atm_ratio_term: float = _cal.SPX["atm_ratio_term"]
+    put_slope: float = _cal.SPX["put_slope"]
+    put_slope_skew: float = _cal.SPX["put_slope_skew"]
+    put_slope_vix: float = _cal.SPX["put_slope_vix"]
+    put_curvature: float = _cal.SPX["put_curvature"]
+    put_curvature_skew: float = _cal.SPX["put_curvature_skew"]
+    call_slope: float = _cal.SPX["call_slope"]
+    call_slope_vix: float = _cal.SPX["call_slope_vix"]
+    call_curvature: float = _cal.SPX["call_curvature"]
+    slope_term_exponent: float = _cal.SPX["slope_term_exponent"]
     skew_ref: float = 130.0
-    skew_exponent: float = 0.4
+    vix_ref: float = 18.0
     min_ratio: float = 0.5
     max_ratio: float = 3.0
     min_vol: float = 0.01
@@ -107,29 +147,84 @@ def _present(x: float | None) -> bool:
     return x is not None and math.isfinite(x) and x > 0.0
 
 
-def smile_ratio(k: npt.ArrayLike, t: float, skew: float, params: SpxSurfaceParams) -> FloatArray:
+def _x_skew(skew: float, p: SpxSurfaceParams) -> float:
+    return (skew - p.skew_ref) / 10.0
+
+
+def _x_vix(vix: float | None, p: SpxSurfaceParams) -> float:
+    return math.log(vix / p.vix_ref) if vix is not None and _present(vix) else 0.0
+
+
+def smile_ratio(
+    k: npt.ArrayLike,
+    t: float,
+    skew: float,
+    params: SpxSurfaceParams,
+    vix: float | None = None,
+) -> FloatArray:
     """Vol ratio ``sigma(K) / sigma_atm`` as a function of normalised moneyness ``k``.
 
     Args:
-        k: ``ln(K/F) / (sigma_atm sqrt(t))``, scalar or array.
-        t: years to expiry, > 0.
+        k: ``ln(K/F) / sqrt(w_atm)`` (ATM total std), scalar or array.
+        t: clock time to expiry in years (``tau``), > 0.
         skew: Cboe SKEW index level (e.g. 130).
         params: surface parameters.
+        vix: VIX level (points) for the vol-level terms; None = ``vix_ref``.
 
     Returns:
         Array of the shape of ``k``, clipped to ``[min_ratio, max_ratio]``.
     """
+    p = params
     kk = np.asarray(k, dtype=np.float64)
-    term = (t / T_VIX) ** params.slope_term_exponent
-    m = (max(skew - 100.0, 1.0) / (params.skew_ref - 100.0)) ** params.skew_exponent
-    a_put = -params.put_slope * term * m
-    a_call = -params.call_slope * term
-    put = 1.0 + kk * (a_put + params.put_curvature * kk)
+    term = (max(t, 1e-6) / T_VIX) ** p.slope_term_exponent
+    xs, xv = _x_skew(skew, p), _x_vix(vix, p)
+    a_put = -max(p.put_slope + p.put_slope_skew * xs + p.put_slope_vix * xv, 0.0) * term
+    b_put = max(p.put_curvature + p.put_curvature_skew * xs, 0.0)
+    a_call = -max(p.call_slope + p.call_slope_vix * xv, 0.0) * term
+    put = 1.0 + kk * (a_put + b_put * kk)
     kc = kk
-    if params.call_curvature > 0.0:
-        kc = np.minimum(kk, -a_call / (2.0 * params.call_curvature))  # flat past the vertex
-    call = 1.0 + kc * (a_call + params.call_curvature * kc)
-    return np.clip(np.where(kk < 0.0, put, call), params.min_ratio, params.max_ratio)
+    if p.call_curvature > 0.0:
+        kc = np.minimum(kk, -a_call / (2.0 * p.call_curvature))  # flat past the vertex
+    call = 1.0 + kc * (a_call + p.call_curvature * kc)
+    return np.clip(np.where(kk < 0.0, put, call), p.min_ratio, p.max_ratio)
+
+
+def variance_days(
+    session: date,
+    t_years: float,
+    params: SpxSurfaceParams,
+    holidays: Collection[date] = (),
+    events: Mapping[date, Collection[str]] | None = None,
+) -> float:
+    """Weighted day count of the variance clock from the ``session`` close.
+
+    Args:
+        session: quote session (the clock starts at its 16:00 ET close).
+        t_years: calendar time to settlement, years (days / 365); a
+            fractional last day (AM settlement) counts pro rata.
+        params: supplies ``nonsession_weight``, ``cpi_weight``, ``fomc_weight``.
+        holidays: weekday exchange holidays (count as non-session days).
+        events: date -> event kinds (``"CPI"``, ``"FOMC"``; others ignored).
+
+    Returns:
+        Session-day equivalents (>= 0).
+    """
+    days = max(t_years, 0.0) * 365.0
+    total = 0.0
+    j = 1
+    while days > j - 1:
+        d = session + timedelta(days=j)
+        frac = min(days - (j - 1), 1.0)
+        is_session = d.weekday() < 5 and d not in holidays
+        total += frac * (1.0 if is_session else params.nonsession_weight)
+        if events and frac > 0.5 and d in events:
+            kinds = events[d]
+            if "CPI" in kinds:
+                total += params.cpi_weight
+            if "FOMC" in kinds and frac >= 1.0:
+                total += params.fomc_weight
+        j += 1
+    return total
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,8 +235,11 @@ class SpxSurface:
         params: the parameters used.
         vix9d, vix, vix3m: index levels used (vol points, after fallbacks).
         skew: SKEW level used (after fallback).
-        knot_w: total ATM variance at ``(T_VIX9D, T_VIX, T_VIX3M)``, year units,
-            non-decreasing.
+        knot_w: total ATM variance (year units) over the 9-, 30- and 93-day
+            index windows, non-decreasing.
+        knot_tau: clock times of the knots, years.
+        session: quote session (None: calendar clock).
+        holidays, events: calendar inputs of the clock.
     """
 
     params: SpxSurfaceParams
@@ -150,43 +248,74 @@ class SpxSurface:
     vix3m: float
     skew: float
     knot_w: tuple[float, float, float]
+    knot_tau: tuple[float, float, float] = (T_VIX9D, T_VIX, T_VIX3M)
+    session: date | None = None
+    holidays: frozenset[date] = frozenset()
+    events: Mapping[date, Collection[str]] = field(default_factory=dict)
 
-    def atm_vol(self, t: npt.ArrayLike) -> FloatArray:
-        """ATM (``K = F``) implied vol at ``t`` years (> 0), decimal; shape of ``t``."""
-        tt = np.asarray(t, dtype=np.float64)
-        kt = np.array([T_VIX9D, T_VIX, T_VIX3M])
+    def tau(self, t: float) -> float:
+        """Clock time (years) for ``t`` calendar years after the session close."""
+        if self.session is None:
+            return max(t, 0.0)
+        days = variance_days(self.session, t, self.params, self.holidays, self.events)
+        return days / CLOCK_DAYS_PER_YEAR
+
+    def atm_total_variance(self, tau: npt.ArrayLike) -> FloatArray:
+        """ATM total implied variance ``sigma_atm^2 t`` (years) at clock time ``tau``."""
+        tt = np.asarray(tau, dtype=np.float64)
+        kt = np.array(self.knot_tau)
         kw = np.array(self.knot_w)
         w = np.interp(tt, kt, kw)
-        w = np.where(tt < T_VIX9D, kw[0] * tt / T_VIX9D, w)
-        w = np.where(tt > T_VIX3M, kw[2] * tt / T_VIX3M, w)
+        w = np.where(tt < kt[0], kw[0] * tt / kt[0], w)
+        return np.where(tt > kt[2], kw[2] * tt / kt[2], w)
+
+    def atm_vol(self, t: npt.ArrayLike, tau: npt.ArrayLike | None = None) -> FloatArray:
+        """ATM (``K = F``) implied vol at ``t`` calendar years (> 0), decimal; shape of ``t``.
+
+        ``tau`` overrides the clock time (default :meth:`tau` of each ``t``).
+        """
+        tt = np.asarray(t, dtype=np.float64)
+        if tau is None:
+            taus = np.vectorize(self.tau, otypes=[np.float64])(tt)
+        else:
+            taus = np.asarray(tau, dtype=np.float64)
+        w = self.atm_total_variance(taus)
         with np.errstate(divide="ignore", invalid="ignore"):
             vol = np.sqrt(w / tt)
-        return np.where(tt > 0.0, vol, math.sqrt(kw[0] / T_VIX9D))
+        fallback = math.sqrt(self.knot_w[0] / self.knot_tau[0])
+        return np.where((tt > 0.0) & (np.asarray(taus) > 0.0), vol, fallback)
 
-    def vol(self, strikes: npt.ArrayLike, forward: float, t: float) -> FloatArray:
-        """Implied vol (decimal) at ``strikes`` for one expiry.
+    def vol(
+        self, strikes: npt.ArrayLike, forward: float, t: float, tau: float | None = None
+    ) -> FloatArray:
+        """Implied vol (decimal, calendar-time convention) at ``strikes`` for one expiry.
 
         Args:
             strikes: strikes in index points, scalar or array.
             forward: SPX forward for the expiry, index points.
-            t: years to expiry; ``t <= 0`` returns the 9-day ATM vol everywhere
-                (the value is irrelevant at expiry; avoids division by zero).
+            t: calendar years to expiry (from the quote); ``t <= 0`` returns
+                the 9-day ATM vol everywhere (irrelevant at expiry).
+            tau: clock time override, years (default :meth:`tau`).
 
         Returns:
             Array of the shape of ``strikes``.
         """
-        atm = float(self.atm_vol(t))
-        if t <= 0.0:
-            return np.full(np.shape(strikes), atm)
-        k = np.log(np.asarray(strikes, dtype=np.float64) / forward) / (atm * math.sqrt(t))
-        vol = atm * smile_ratio(k, t, self.skew, self.params)
+        ta = self.tau(t) if tau is None else tau
+        if t <= 0.0 or ta <= 0.0:
+            atm0 = math.sqrt(self.knot_w[0] / self.knot_tau[0])
+            return np.full(np.shape(strikes), atm0)
+        w = float(self.atm_total_variance(ta))
+        k = np.log(np.asarray(strikes, dtype=np.float64) / forward) / math.sqrt(w)
+        ratio = smile_ratio(k, ta, self.skew, self.params, self.vix)
+        vol = math.sqrt(w / t) * ratio
         return np.clip(vol, self.params.min_vol, self.params.max_vol)
 
     def sigma_fn(self, forward: float, t: float) -> Callable[[FloatArray], FloatArray]:
         """``strike -> vol`` for one expiry, e.g. for :func:`black.strike_from_delta`."""
+        ta = self.tau(t)
 
         def fn(strikes: FloatArray) -> FloatArray:
-            return self.vol(strikes, forward, t)
+            return self.vol(strikes, forward, t, ta)
 
         return fn
 
@@ -197,11 +326,17 @@ def build_spx_surface(
     vix3m: float | None = None,
     skew: float | None = None,
     params: SpxSurfaceParams | None = None,
+    *,
+    session: date | None = None,
+    holidays: Collection[date] = (),
+    events: Mapping[date, Collection[str]] | None = None,
 ) -> SpxSurface:
     """Build the day's surface from Cboe index closes (vol points, e.g. 18.33).
 
     Missing ``vix9d``/``vix3m``/``skew`` (None, NaN, <= 0) use the documented
-    fallbacks.
+    fallbacks. With ``session`` the variance clock counts weekends,
+    ``holidays`` and ``events`` (see the module docstring); without it time
+    is calendar time.
 
     Raises:
         ValueError: if ``vix`` is missing or not positive.
@@ -214,17 +349,39 @@ def build_spx_surface(
     v3 = float(vix3m) if vix3m is not None and _present(vix3m) else c3[0] + c3[1] * vix
     v9, v3 = max(v9, 1.0), max(v3, 1.0)
     sk = float(skew) if skew is not None and _present(skew) else p.skew_ref
-    w = [
-        (p.atm_ratio * level / 100.0) ** 2 * tk
-        for level, tk in ((v9, T_VIX9D), (float(vix), T_VIX), (v3, T_VIX3M))
-    ]
+    base = math.log(p.atm_ratio) + p.atm_ratio_skew * _x_skew(sk, p)
+    base += p.atm_ratio_vix * _x_vix(vix, p)
+    w: list[float] = []
+    for level, days in zip((v9, float(vix), v3), _KNOT_DAYS, strict=True):
+        ratio = math.exp(base + p.atm_ratio_term * math.log(days / 30.0))
+        w.append((ratio * level / 100.0) ** 2 * days / 365.0)
+    hol = frozenset(holidays)
+    ev = dict(events) if events else {}
+    if session is None:
+        taus = (T_VIX9D, T_VIX, T_VIX3M)
+    else:
+        t9, t30, t93 = (
+            variance_days(session, d / 365.0, p, hol, ev) / CLOCK_DAYS_PER_YEAR for d in _KNOT_DAYS
+        )
+        taus = (t9, t30, t93)
     w1 = max(w[1], w[0])
     w2 = max(w[2], w1)
-    return SpxSurface(p, v9, float(vix), v3, sk, (w[0], w1, w2))
+    return SpxSurface(p, v9, float(vix), v3, sk, (w[0], w1, w2), taus, session, hol, ev)
 
 
 def spx_surface_from_context(
-    ctx: MarketContext, params: SpxSurfaceParams | None = None
+    ctx: MarketContext,
+    params: SpxSurfaceParams | None = None,
+    *,
+    holidays: Collection[date] = (),
+    events: Mapping[date, Collection[str]] | None = None,
 ) -> SpxSurface:
-    """:func:`build_spx_surface` from a :class:`MarketContext` (uses vix, vix9d, vix3m, skew)."""
-    return build_spx_surface(ctx.vix, ctx.vix9d, ctx.vix3m, ctx.skew, params)
+    """:func:`build_spx_surface` from a :class:`MarketContext` (vix, vix9d, vix3m, skew).
+
+    The clock starts at ``ctx.session`` (weekends always count as
+    non-session days; pass ``holidays``/``events`` for the rest).
+    """
+    return build_spx_surface(
+        ctx.vix, ctx.vix9d, ctx.vix3m, ctx.skew, params,
+        session=ctx.session, holidays=holidays, events=events,
+    )  # fmt: skip

@@ -22,6 +22,17 @@ Futures curve
     futures changes on spot changes (0.43 at 44 days, 0.33 at 72 days) within
     about 0.05 over 40-90 days.
 
+Where the futures come from
+    Replay (:class:`strategies.pricing.market_model.MarketModel`) prices a VIX
+    option on the real daily **settlement** of the future of the same expiry
+    from the bundle (``vix_futures.csv``, CFE settlements to 2024-12-31,
+    mapped to expiries by the Cboe rule). From 2025 on, and for any expiry
+    beyond M7, no settlement exists and the future is the modelled curve
+    above (VIX, VIX3M anchor, ``kappa``), so replay results after 2024 carry
+    that curve's error (median 0.66 pts at 45-90 DTE over 2009-2024).
+    ``alvh model-check`` on a VIX chain uses the future implied by put-call
+    parity of each expiry instead (the market's own forward).
+
 Option vol
     ATM vol of vol ``sigma_atm(T) = vvix_ratio * VVIX / 100 * (T / 30d)^-alpha``
     (VVIX is the 30-day variance-swap vol of VIX, Cboe VVIX White Paper 2012;
@@ -30,10 +41,15 @@ Option vol
     ``sigma = sigma_atm * clip(1 + a y + b y^2, min_ratio, max_ratio)`` with
     ``(a, b) = (call_slope, call_curvature)`` for ``y >= 0`` (the upward call
     skew; ``y`` is capped at the quadratic's peak when ``b < 0``) and
-    ``(put_slope, put_curvature)`` for ``y < 0``. Defaults were fitted to the
-    Cboe VIX chain of 2023-05-15 11:47 ET (VVIX 94.65), expiries 9-247 days,
-    ``-0.4 < ln(K/F) < 1.2``: smile rms error 3.5 % of ATM vol; ``vvix_ratio``
-    is nudged from the fitted 0.85 to 0.87 to favour the 45-90 DTE hedge window.
+    ``(put_slope, put_curvature)`` for ``y < 0``. ``vvix_ratio``,
+    ``term_exponent``, ``skew_term_exponent``, ``call_slope`` and
+    ``call_curvature`` come from :mod:`strategies.pricing.calibrated` (fitted
+    by ``scripts/fit_models.py`` on the calls of the Cboe VIX chain of
+    2023-05-15 11:47 ET, VVIX 94.65, 30-120 DTE, at the money to 40 % OTM,
+    market IV recomputed from mids on parity futures); the put side
+    (``put_slope``, ``put_curvature``) is the earlier fit to the same chain,
+    ``-0.4 < ln(K/F) < 0``. One snapshot only: the vol-of-vol level is
+    tied to VVIX but the smile shape is not validated out of sample.
 """
 
 from __future__ import annotations
@@ -45,6 +61,7 @@ import numpy as np
 import numpy.typing as npt
 
 from strategies.domain import FloatArray
+from strategies.pricing import calibrated as _cal
 
 __all__ = [
     "DEFAULT_KAPPA",
@@ -95,11 +112,11 @@ class VixOptionParams:
         default_vvix: VVIX used when missing (before 2006-03), index points.
     """
 
-    vvix_ratio: float = 0.87
-    term_exponent: float = 0.15
-    skew_term_exponent: float = 0.47
-    call_slope: float = 1.42
-    call_curvature: float = -0.26
+    vvix_ratio: float = _cal.VIX["vvix_ratio"]
+    term_exponent: float = _cal.VIX["term_exponent"]
+    skew_term_exponent: float = _cal.VIX["skew_term_exponent"]
+    call_slope: float = _cal.VIX["call_slope"]
+    call_curvature: float = _cal.VIX["call_curvature"]
     put_slope: float = 2.16
     put_curvature: float = 4.66
     min_ratio: float = 0.5

@@ -28,7 +28,12 @@ P = SpxSurfaceParams()
 def test_term_structure_hits_index_points_times_ratio():
     s = build_spx_surface(vix=18.33, vix9d=17.76, vix3m=20.78, skew=123.08)
     got = s.atm_vol([T_VIX9D, T_VIX, T_VIX3M])
-    np.testing.assert_allclose(got, P.atm_ratio * np.array([17.76, 18.33, 20.78]) / 100, rtol=1e-12)
+    # calibrated ratio: depends on SKEW, VIX level and the index tenor
+    base = P.atm_ratio * math.exp(
+        P.atm_ratio_skew * (123.08 - P.skew_ref) / 10 + P.atm_ratio_vix * math.log(18.33 / 18)
+    )
+    ratios = base * (np.array([9.0, 30.0, 93.0]) / 30.0) ** P.atm_ratio_term
+    np.testing.assert_allclose(got, ratios * np.array([17.76, 18.33, 20.78]) / 100, rtol=1e-12)
     # linear in total variance between knots
     t = 20 / 365
     w = float(s.atm_vol(t)) ** 2 * t
