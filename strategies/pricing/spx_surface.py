@@ -54,6 +54,7 @@ import math
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -210,6 +211,8 @@ def variance_days(
         Session-day equivalents (>= 0).
     """
     days = max(t_years, 0.0) * 365.0
+    if not holidays and not events:
+        return _weekday_clock(session, days, params.nonsession_weight)
     total = 0.0
     j = 1
     while days > j - 1:
@@ -224,6 +227,19 @@ def variance_days(
             if "FOMC" in kinds and frac >= 1.0:
                 total += params.fomc_weight
         j += 1
+    return total
+
+
+def _weekday_clock(session: date, days: float, nonsession_weight: float) -> float:
+    """:func:`variance_days` with weekends as the only non-session days, in O(1)."""
+    full = math.floor(days)
+    frac = days - full
+    weeks, rest = divmod(full, 7)
+    start = session.weekday()
+    weekdays = weeks * 5 + sum(1 for j in range(1, rest + 1) if (start + j) % 7 < 5)
+    total = weekdays + (full - weekdays) * nonsession_weight
+    if frac > 0.0:
+        total += frac * (1.0 if (start + full + 1) % 7 < 5 else nonsession_weight)
     return total
 
 
@@ -379,9 +395,25 @@ def spx_surface_from_context(
     """:func:`build_spx_surface` from a :class:`MarketContext` (vix, vix9d, vix3m, skew).
 
     The clock starts at ``ctx.session`` (weekends always count as
-    non-session days; pass ``holidays``/``events`` for the rest).
+    non-session days; pass ``holidays``/``events`` for the rest). Surfaces
+    without holidays or events are memoised per day's inputs: a surface is
+    immutable, and replay prices many slices from the same day.
     """
+    if not holidays and not events:
+        return _surface_for_day(ctx.vix, ctx.vix9d, ctx.vix3m, ctx.skew, params, ctx.session)
     return build_spx_surface(
         ctx.vix, ctx.vix9d, ctx.vix3m, ctx.skew, params,
         session=ctx.session, holidays=holidays, events=events,
     )  # fmt: skip
+
+
+@lru_cache(maxsize=64)
+def _surface_for_day(
+    vix: float,
+    vix9d: float | None,
+    vix3m: float | None,
+    skew: float | None,
+    params: SpxSurfaceParams | None,
+    session: date,
+) -> SpxSurface:
+    return build_spx_surface(vix, vix9d, vix3m, skew, params, session=session)
