@@ -1,5 +1,6 @@
 """The ``alvh`` command line.
 
+``alvh run`` trades through TWS / IB Gateway (paper by default);
 ``alvh replay`` replays real history through the trading engine and journals
 every decision, order and fill; ``alvh journal`` summarises a journal file;
 ``alvh calendar`` shows exchange sessions and macro events and imports
@@ -16,7 +17,7 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,14 +59,43 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-progress", action="store_true", help="no progress bar even on a terminal"
     )
 
+    run = sub.add_parser(
+        "run", help="trade through TWS / IB Gateway (paper by default) until SIGTERM"
+    )
+    run.add_argument("--config", type=Path, help="TOML config (default: built-in defaults)")
+    run.add_argument("--host", help="override broker.host")
+    run.add_argument("--port", type=_port, help="override broker.port")
+    run.add_argument("--client-id", type=int, help="override broker.client_id")
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="make and journal every decision, log the orders, send none",
+    )
+    run.add_argument(
+        "--run-job",
+        action="append",
+        default=[],
+        choices=[j.value for j in _daily_jobs()],
+        help="run this job once right after start-up (repeatable), then follow the schedule",
+    )
+    run.add_argument(
+        "--now",
+        type=_aware_datetime,
+        help="drills only: pretend the clock reads this ISO time at start "
+        "(refused in live trading)",
+    )
+
     journal = sub.add_parser("journal", help="summarise a journal file")
     journal.add_argument("file", type=Path, help="journal SQLite file")
     journal.add_argument("--run", type=int, help="run id (default: the latest run)")
     journal.add_argument("--json", action="store_true", help="print one JSON object")
 
-    from daemon import calendar_cli
+    from daemon import calendar_cli, modelcheck
+    from daemon import status as status_cmd
 
+    status_cmd.add_parser(sub)
     calendar_cli.add_parser(sub)
+    modelcheck.add_parser(sub)
     return parser
 
 
@@ -75,12 +105,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "replay":
             return _replay(args)
+        if args.command == "run":
+            return _run(args)
         if args.command == "journal":
             return _journal(args)
+        if args.command == "status":
+            from daemon import status as status_cmd
+
+            return status_cmd.run(args)
         if args.command == "calendar":
             from daemon import calendar_cli
 
             return calendar_cli.run(args)
+        if args.command == "model-check":
+            from daemon import modelcheck
+
+            return modelcheck.run(args)
     except CliError as exc:
         print(f"alvh {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -129,6 +169,62 @@ def _replay(args: argparse.Namespace) -> int:
         print(f"event log: {log_target}")
     print(summary.render())
     return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from daemon.calendars.macro import CalendarFileError
+    from daemon.config import ConfigError, load_config
+    from daemon.journal import JournalError
+    from daemon.live import LiveOptions, run_live
+    from daemon.logs import configure_logging, get_logger
+    from daemon.scheduling.jobs import JobName
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        raise CliError(f"bad config: {exc}") from None
+    overrides = {
+        key: value
+        for key, value in (("host", args.host), ("port", args.port), ("client_id", args.client_id))
+        if value is not None
+    }
+    if overrides:
+        config = config.model_copy(update={"broker": config.broker.model_copy(update=overrides)})
+    configure_logging(config.logging.level, config.logging.format, sys.stdout)
+    log = get_logger("alvh.run")
+    options = LiveOptions(
+        dry_run=args.dry_run, now=args.now, run_jobs=tuple(JobName(j) for j in args.run_job)
+    )
+    try:
+        return asyncio.run(run_live(config, log, options))
+    except (JournalError, CalendarFileError) as exc:
+        raise CliError(str(exc)) from None
+
+
+def _daily_jobs() -> list[Any]:
+    from daemon.scheduling.jobs import JobName
+
+    return [JobName.ENTRY, JobName.HEDGE_CHECK, JobName.MANAGE, JobName.MARK]
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 1-65535, got {value}")
+    return value
+
+
+def _aware_datetime(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date-time: {text!r}") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"give a UTC offset, e.g. {text}-05:00")
+    return value
 
 
 def _journal(args: argparse.Namespace) -> int:

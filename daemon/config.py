@@ -36,6 +36,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from daemon.calendars.event_rules import EventRulesConfig
+from daemon.service import ServiceConfig
 from strategies.rules import CondorRules, HedgeRules
 
 __all__ = [
@@ -362,6 +363,7 @@ class AlvhConfig(BaseSettings):
     journal: JournalConfig = JournalConfig()
     logging: LoggingConfig = LoggingConfig()
     events: EventRulesConfig = EventRulesConfig()
+    service: ServiceConfig = ServiceConfig()
 
     @classmethod
     def settings_customise_sources(

@@ -52,6 +52,7 @@ def test_example_sets_every_key_explicitly() -> None:
         optional_unset = {
             "broker": {"account"},
             "events": {"user_calendar", "custom"},
+            "service": {"max_loop_lag_s"},
         }.get(section, set())
         assert set(data[section]) == keys - optional_unset, section
 

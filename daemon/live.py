@@ -1,0 +1,312 @@
+"""``alvh run``: the trading engine against Interactive Brokers, on the wall clock.
+
+The same :class:`~daemon.engine.TradingEngine` and job definitions as the
+replay, driven by APScheduler's asyncio scheduler (America/New_York) instead
+of the virtual clock, with the ib_async broker instead of the simulated one.
+
+Start-up order: open the journal unbuffered (every decision is on disk before
+its order is sent), restore open structures from the journal, build the
+engine (its fill listener must exist before the broker connects, so fills
+reported at connect are journaled), connect — the paper-account guard runs
+here and a refusal exits non-zero before any order — reconcile positions with
+the journal, schedule, then tell systemd READY and start the watchdog. SIGTERM
+or SIGINT sends STOPPING, lets a running job finish, disconnects and closes the
+journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
+
+from daemon.book import StructureBook
+from daemon.brokers.base import Broker, BrokerError, ComboOrder, OrderResult, OrderStatus
+from daemon.calendars.event_rules import EventJobKind, event_jobs, make_entry_guard
+from daemon.calendars.exchange import default_calendar
+from daemon.config import AlvhConfig
+from daemon.engine import TradingEngine
+from daemon.journal import Journal
+from daemon.scheduling.jobs import NEW_YORK, JobName, job_definitions
+from daemon.service import LoopWatchdog, SdNotifier, ServiceHealth
+
+#: Exit statuses of ``alvh run``.
+EXIT_OK = 0
+EXIT_UNSAFE_ACCOUNT = 3
+EXIT_BROKER = 4
+
+#: How far ahead macro-event jobs are scheduled; refreshed daily.
+EVENT_HORIZON = timedelta(days=7)
+
+
+class OffsetClock:
+    """The wall clock shifted so that it read ``start`` when created (drills only)."""
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("--now needs a timezone-aware time, e.g. 2026-11-20T15:30-05:00")
+        self._offset = start - datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._offset
+
+
+class DryRunBroker:
+    """A broker that reads real market data but never sends an order.
+
+    ``place_order`` logs the order it would have sent and returns it as
+    CANCELLED with the reason ``dry run``; everything else is delegated.
+    """
+
+    def __init__(self, broker: Any, log: Any) -> None:
+        self._broker = broker
+        self._log = log
+        self.name = f"dry-run({broker.name})"
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._broker, name)
+
+    async def place_order(self, order: ComboOrder) -> OrderResult:
+        self._log.info(
+            "order_not_sent",
+            order_ref=order.order_ref,
+            legs=[f"{leg.ratio:+d} {leg.contract.local_symbol}" for leg in order.legs],
+            quantity=order.quantity,
+            limit_price=order.limit_price,
+            worst_price=order.worst_price,
+            reason="dry run",
+        )
+        return OrderResult(order.order_ref, OrderStatus.CANCELLED, 0, None, (), "dry run")
+
+
+def restore_book(journal: Journal, book: StructureBook) -> int:
+    """Put every position the journal holds open back into ``book``; returns how many.
+
+    A structure's cash flow so far is its opening premium and the commissions
+    of its opening fills, so P&L continues correctly across restarts.
+    """
+    restored = 0
+    for run in journal.runs():
+        if run.mode == "replay":
+            continue
+        for record in journal.positions(run.id, open_only=True):
+            structure = record.to_open_structure()
+            entry = book.open(structure)
+            multiplier = structure.legs[0].contract.multiplier
+            commissions = sum(
+                f.commission for f in journal.fills(run.id) if f.order_ref == structure.id
+            )
+            entry.cash_flow = -structure.open_price * structure.quantity * multiplier - commissions
+            entry.commissions = commissions
+            entry.held = dict(structure.contracts())
+            book.expect_order(structure.id, structure.id)
+            restored += 1
+    return restored
+
+
+@dataclass(frozen=True, slots=True)
+class LiveOptions:
+    """Command-line choices for one ``alvh run``."""
+
+    dry_run: bool = False
+    now: datetime | None = None
+    run_jobs: Sequence[JobName] = ()
+
+
+async def run_live(
+    config: AlvhConfig,
+    log: Any,
+    options: LiveOptions,
+    broker: Broker | None = None,
+    notifier: SdNotifier | None = None,
+    stop: asyncio.Event | None = None,
+) -> int:
+    """Run the daemon until SIGTERM/SIGINT (or ``stop`` is set); returns the exit status.
+
+    Args:
+        config: validated configuration (``[broker]`` says where IB listens).
+        log: structlog bound logger.
+        options: dry run, clock shift for drills, jobs to run at once.
+        broker: a broker to use instead of building the IB adapter (tests).
+        notifier: systemd notifier (default: from ``$NOTIFY_SOCKET``).
+        stop: set it to stop the daemon (default: a new event set by signals).
+
+    Returns:
+        0 after a clean shutdown, 3 when the account guard refuses the
+        accounts, 4 when the broker cannot be reached.
+    """
+    if options.now is not None and config.broker.trading_mode == "live":
+        log.error("refused", reason="--now is for drills and is refused with trading_mode = live")
+        return EXIT_BROKER
+    clock = OffsetClock(options.now) if options.now is not None else None
+    now = clock.now if clock is not None else (lambda: datetime.now(UTC))
+    notifier = notifier or SdNotifier()
+    stop = stop or asyncio.Event()
+    calendar = default_calendar()
+    macro = config.events.load_calendar()
+
+    journal = Journal.open(config.journal.path, buffered=False)
+    mode = "dry-run" if options.dry_run else config.broker.trading_mode
+    run_id = journal.start_run(mode=mode, config_json=config.to_json())
+    log = log.bind(run_id=run_id, mode=mode)
+    if broker is None:
+        from daemon.brokers.ib import IBBroker, IBSettings
+
+        settings = IBSettings.from_config(
+            config.broker,
+            expiry_targets={config.condor.trading_class: config.condor.target_dte},
+        )
+        broker = IBBroker(settings, log=log, clock=now, fill_filter=journal.order_exists)
+    trading_broker: Any = DryRunBroker(broker, log) if options.dry_run else broker
+    engine = TradingEngine(
+        trading_broker,
+        journal,
+        run_id,
+        now,
+        config.condor.to_rules(),
+        config.hedge.to_rules(),
+        log,
+        entry_guard=make_entry_guard(macro, config.events, now) if config.events.enabled else None,
+        is_session=calendar.is_session,
+    )
+    restored = restore_book(journal, engine.book)
+    log.info("starting", journal=str(config.journal.path), restored_positions=restored)
+    notifier.status(f"connecting to {config.broker.host}:{config.broker.port}")
+    try:
+        await broker.connect()
+    except BrokerError as exc:
+        unsafe = type(exc).__name__ == "UnsafeAccountError"
+        log.error("unsafe_account" if unsafe else "broker_unavailable", reason=str(exc))
+        journal.finish_run(run_id, {"error": str(exc)})
+        journal.close()
+        return EXIT_UNSAFE_ACCOUNT if unsafe else EXIT_BROKER
+
+    reconcile = getattr(broker, "reconcile", None)
+    if reconcile is not None:
+        held: dict[Any, int] = {}
+        for entry in engine.book.open_entries():
+            for contract, qty in entry.held.items():
+                held[contract] = held.get(contract, 0) + qty
+        try:
+            report = await reconcile(held)
+        except BrokerError as exc:
+            log.warning("reconcile_failed", reason=str(exc))
+        else:
+            if report.ok:
+                log.info("reconciled", positions=len(held))
+            else:
+                log.warning("reconcile_differences", differences=repr(report))
+
+    health = ServiceHealth.from_config(
+        config.service, broker_connected=lambda: bool(getattr(broker, "connected", True))
+    )
+    lock = asyncio.Lock()
+
+    async def run_job(job: JobName, trigger: str | None = None) -> None:
+        async with lock:
+            try:
+                await engine.run_job(job, trigger)
+            except Exception as exc:  # a failed job must not stop the daemon
+                log.exception("job_failed", job=job.value, error=str(exc))
+                health.job_finished(job.value, exc)
+            else:
+                health.job_finished(job.value)
+            finally:
+                journal.flush(force=True)
+
+    scheduler = AsyncIOScheduler(
+        timezone=NEW_YORK,
+        job_defaults={
+            "coalesce": True,
+            "max_instances": 1,
+            "misfire_grace_time": config.schedule.misfire_grace_s,
+        },
+    )
+    times = config.schedule.times()
+    for job in job_definitions(
+        times["entry"], times["hedge_check"], times["manage"], times["mark"]
+    ):
+        scheduler.add_job(run_job, job.trigger, args=[job.name], id=job.name.value)
+
+    def schedule_events() -> None:
+        start = now()
+        for ev in event_jobs(start, start + EVENT_HORIZON, macro, config.events, calendar):
+            what = (
+                "hedge check before"
+                if ev.kind is EventJobKind.PRE_EVENT_HEDGE_CHECK
+                else ("re-evaluation after")
+            )
+            scheduler.add_job(
+                run_job,
+                DateTrigger(run_date=ev.fire_time),
+                args=[JobName(ev.kind.value), f"{what} {ev.event.label()}"],
+                id=ev.job_id,
+                replace_existing=True,
+            )
+
+    if config.events.enabled:
+        schedule_events()
+        scheduler.add_job(
+            schedule_events, CronTrigger(hour=6, minute=0, timezone=NEW_YORK), id="event_jobs"
+        )
+    scheduler.start()
+    upcoming = sorted(
+        (j.next_run_time, j.id) for j in scheduler.get_jobs() if j.next_run_time is not None
+    )
+    for when, job_id in upcoming[:6]:
+        log.info("scheduled", job=job_id, next_run=when.isoformat())
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    watchdog = LoopWatchdog.from_config(config.service, health.check, notifier)
+    if watchdog is not None:
+
+        def report_unhealthy(reason: str) -> None:
+            notifier.status(f"unhealthy: {reason}")
+
+        watchdog.on_skip = report_unhealthy
+        watchdog.start()
+
+    def send_status() -> None:
+        pending = [j for j in scheduler.get_jobs() if j.next_run_time is not None]
+        nxt = min(pending, key=lambda j: j.next_run_time) if pending else None
+        text = f"{mode}: {len(engine.book.entries)} open structure(s)"
+        if health.last_job:
+            text += f", last job {health.last_job} {'ok' if health.last_job_ok else 'FAILED'}"
+        if nxt is not None:
+            text += f", next {nxt.id} at {nxt.next_run_time:%Y-%m-%d %H:%M %Z}"
+        notifier.status(text)
+
+    scheduler.add_job(send_status, "interval", seconds=config.service.status_every_s, id="status")
+    first = upcoming[0] if upcoming else None
+    ready_text = f"{mode}: next {first[1]} at {first[0]:%Y-%m-%d %H:%M %Z}" if first else mode
+    notifier.ready(ready_text)
+    log.info("ready", status=ready_text)
+    try:
+        for job_name in options.run_jobs:
+            await run_job(job_name)
+        await stop.wait()
+    finally:
+        notifier.stopping("shutting down")
+        log.info("stopping")
+        scheduler.shutdown(wait=False)
+        if watchdog is not None:
+            await watchdog.stop()
+        async with lock:  # let a running job finish its order
+            pass
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        await broker.disconnect()
+        journal.finish_run(run_id, journal.summary(run_id))
+        journal.close()
+        notifier.close()
+        log.info("stopped")
+    return EXIT_OK
