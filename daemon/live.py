@@ -231,7 +231,7 @@ async def run_live(
     )
     times = config.schedule.times()
     for job in job_definitions(
-        times["entry"], times["hedge_check"], times["manage"], times["mark"]
+        times["entry"], times["hedge_check"], times["manage"], times["mark"], calendar
     ):
         scheduler.add_job(run_job, job.trigger, args=[job.name], id=job.name.value)
 

@@ -105,13 +105,14 @@ def _event_trigger(job: EventJob) -> str:
     return f"{what} {job.event.label()}"
 
 
-def _jobs(config: AlvhConfig) -> tuple[JobDefinition, ...]:
+def _jobs(config: AlvhConfig, calendar: ExchangeCalendar) -> tuple[JobDefinition, ...]:
     times: dict[str, time] = config.schedule.times()
     return job_definitions(
         entry=times["entry"],
         hedge_check=times["hedge_check"],
         manage=times["manage"],
         mark=times["mark"],
+        calendar=calendar,
     )
 
 
@@ -186,7 +187,7 @@ async def run_replay(
         replayed = 0
         current: date | None = None
         fires = merge_fire_times(
-            virtual_fire_times(_jobs(config), sessions),
+            virtual_fire_times(_jobs(config, calendar), sessions),
             event_jobs(
                 datetime.combine(first, time(0, 0), NEW_YORK),
                 datetime.combine(last, time(23, 59), NEW_YORK),

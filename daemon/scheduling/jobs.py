@@ -2,22 +2,96 @@
 
 Replay and live use these same definitions: live hands the triggers to
 APScheduler's asyncio scheduler; replay asks the same triggers for their fire
-times on a virtual clock (:func:`virtual_fire_times`). Jobs are defined for
-every weekday; replay visits exchange sessions only, and live the engine's
-session guard (``TradingEngine(is_session=...)``) drops fires on non-sessions.
+times on a virtual clock (:func:`virtual_fire_times`). Each job's
+:class:`SessionTrigger` fires on exchange sessions only and moves jobs keyed to
+the close with an early close; the engine's session guard
+(``TradingEngine(is_session=...)``) is a second line of defence live.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
 NEW_YORK = ZoneInfo("America/New_York")
+
+#: The regular NYSE close; early closes are at 13:00 ET.
+REGULAR_CLOSE = time(16, 0)
+#: Jobs at or after this time are keyed to the close: on an early-close
+#: session they move earlier by as much as the close does (15:30 -> 12:30).
+CLOSE_KEYED_FROM = time(13, 0)
+
+
+class SessionCalendar(Protocol):
+    """What the session trigger needs from the exchange calendar."""
+
+    def is_session(self, day: date) -> bool: ...
+
+    def session_close(self, day: date) -> datetime: ...
+
+
+class SessionTrigger(BaseTrigger):
+    """An APScheduler trigger: a Monday-Friday cron time, on exchange sessions only.
+
+    The wall-clock time comes from an APScheduler :class:`CronTrigger` in
+    America/New_York. Fires on dates that are not sessions are skipped. A job
+    keyed to the close (time at or after :data:`CLOSE_KEYED_FROM`) moves with
+    an early close: on a 13:00 ET close, 15:30 becomes 12:30 and 16:15
+    becomes 13:15. Replay and live use the same trigger objects.
+
+    Args:
+        at: New York wall-clock time of the job.
+        calendar: exchange calendar (``is_session``, ``session_close``).
+    """
+
+    def __init__(self, at: time, calendar: SessionCalendar) -> None:
+        self.at = at
+        self.calendar = calendar
+        self.cron = CronTrigger(
+            day_of_week="mon-fri", hour=at.hour, minute=at.minute, timezone=NEW_YORK
+        )
+
+    def fire_time_on(self, session: date) -> datetime | None:
+        """When the job fires on ``session`` (None if not a session)."""
+        if not self.calendar.is_session(session):
+            return None
+        fire = datetime.combine(session, self.at, NEW_YORK)
+        if self.at >= CLOSE_KEYED_FROM:
+            close = self.calendar.session_close(session).astimezone(NEW_YORK)
+            early_by = datetime.combine(session, REGULAR_CLOSE, NEW_YORK) - close
+            if early_by > timedelta(0):
+                fire = (fire - early_by).astimezone(NEW_YORK)
+        return fire
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        """The first session fire at or after ``now`` and after ``previous_fire_time``."""
+        probe = now
+        for _ in range(31):  # more than any run of non-sessions
+            cron_fire = self.cron.get_next_fire_time(None, probe)
+            if cron_fire is None:
+                return None
+            day = cron_fire.astimezone(NEW_YORK).date()
+            fire = self.fire_time_on(day)
+            if (
+                fire is not None
+                and fire >= now
+                and (previous_fire_time is None or fire > previous_fire_time)
+            ):
+                return fire
+            probe = datetime.combine(day + timedelta(days=1), time(0, 0), NEW_YORK)
+        return None
+
+    def __str__(self) -> str:
+        return f"session[{self.at:%H:%M} America/New_York, early-close aware]"
 
 
 class JobName(StrEnum):
@@ -42,14 +116,25 @@ class JobDefinition:
     """One scheduled job: its name and its cron trigger (America/New_York)."""
 
     name: JobName
-    trigger: CronTrigger
+    trigger: SessionTrigger
     at: time
 
 
 def job_definitions(
-    entry: time, hedge_check: time, manage: time, mark: time
+    entry: time,
+    hedge_check: time,
+    manage: time,
+    mark: time,
+    calendar: SessionCalendar | None = None,
 ) -> tuple[JobDefinition, ...]:
-    """Cron triggers for each job at the given New York wall-clock times, Monday-Friday."""
+    """Session triggers for each job at the given New York wall-clock times.
+
+    ``calendar`` defaults to the shared XNYS calendar.
+    """
+    if calendar is None:
+        from daemon.calendars.exchange import default_calendar
+
+        calendar = default_calendar()
     times = {
         JobName.ENTRY: entry,
         JobName.HEDGE_CHECK: hedge_check,
@@ -57,12 +142,7 @@ def job_definitions(
         JobName.MARK: mark,
     }
     return tuple(
-        JobDefinition(
-            name,
-            CronTrigger(day_of_week="mon-fri", hour=at.hour, minute=at.minute, timezone=NEW_YORK),
-            at,
-        )
-        for name, at in times.items()
+        JobDefinition(name, SessionTrigger(at, calendar), at) for name, at in times.items()
     )
 
 
