@@ -29,7 +29,7 @@ from apscheduler.triggers.date import DateTrigger
 
 from daemon.book import StructureBook
 from daemon.brokers.base import Broker, BrokerError, ComboOrder, OrderResult, OrderStatus
-from daemon.calendars.event_rules import EventJobKind, event_jobs, make_entry_guard
+from daemon.calendars.event_rules import event_jobs, make_entry_guard
 from daemon.calendars.exchange import default_calendar
 from daemon.config import AlvhConfig
 from daemon.engine import TradingEngine
@@ -96,13 +96,19 @@ def restore_book(journal: Journal, book: StructureBook) -> int:
     for run in journal.runs():
         if run.mode == "replay":
             continue
-        for record in journal.positions(run.id, open_only=True):
+        open_records = journal.positions(run.id, open_only=True)
+        if not open_records:
+            continue
+        commission_by_ref: dict[str, float] = {}
+        for fill in journal.fills(run.id):
+            commission_by_ref[fill.order_ref] = (
+                commission_by_ref.get(fill.order_ref, 0.0) + fill.commission
+            )
+        for record in open_records:
             structure = record.to_open_structure()
             entry = book.open(structure)
             multiplier = structure.legs[0].contract.multiplier
-            commissions = sum(
-                f.commission for f in journal.fills(run.id) if f.order_ref == structure.id
-            )
+            commissions = commission_by_ref.get(structure.id, 0.0)
             entry.cash_flow = -structure.open_price * structure.quantity * multiplier - commissions
             entry.commissions = commissions
             entry.held = dict(structure.contracts())
@@ -230,23 +236,16 @@ async def run_live(
         },
     )
     times = config.schedule.times()
-    for job in job_definitions(
-        times["entry"], times["hedge_check"], times["manage"], times["mark"], calendar
-    ):
+    for job in job_definitions(**times, calendar=calendar):
         scheduler.add_job(run_job, job.trigger, args=[job.name], id=job.name.value)
 
     def schedule_events() -> None:
         start = now()
         for ev in event_jobs(start, start + EVENT_HORIZON, macro, config.events, calendar):
-            what = (
-                "hedge check before"
-                if ev.kind is EventJobKind.PRE_EVENT_HEDGE_CHECK
-                else ("re-evaluation after")
-            )
             scheduler.add_job(
                 run_job,
                 DateTrigger(run_date=ev.fire_time),
-                args=[JobName(ev.kind.value), f"{what} {ev.event.label()}"],
+                args=[JobName(ev.kind.value), ev.describe()],
                 id=ev.job_id,
                 replace_existing=True,
             )

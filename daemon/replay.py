@@ -20,7 +20,6 @@ from typing import Any
 from daemon.brokers.simulated import SimulatedBroker, SimulationCosts
 from daemon.calendars.event_rules import (
     EventJob,
-    EventJobKind,
     event_jobs,
     make_entry_guard,
     merge_fire_times,
@@ -36,7 +35,6 @@ from daemon.logs import bind_clock
 from daemon.marketdata.loader import MarketDataError, MarketHistory, load_history
 from daemon.scheduling.jobs import (
     NEW_YORK,
-    JobDefinition,
     JobName,
     job_definitions,
     virtual_fire_times,
@@ -57,17 +55,12 @@ class ReplayMarket:
         first, last = history.sessions[0], history.sessions[-1]
         horizon = min(last + timedelta(days=400), calendar.last_session)
         self._vix_expiries = vix_expiries_between(first, horizon, calendar.is_session)
-        self._contexts: dict[int, MarketContext] = {}
 
     def index_of(self, session: date) -> int:
         return self.history.index_of(session)
 
     def context(self, index: int) -> MarketContext:
-        ctx = self._contexts.get(index)
-        if ctx is None:
-            ctx = self.history.context(index)
-            self._contexts = {index: ctx}
-        return ctx
+        return self.history.context(index)
 
     def spx_settlement(self, session: date) -> float:
         """SPX close of ``session``: the PM settlement of SPXW options expiring then."""
@@ -94,26 +87,6 @@ class ReplayResult:
     run_id: int
     sessions: int
     summary: JournalSummary
-
-
-def _event_trigger(job: EventJob) -> str:
-    what = (
-        "hedge check before"
-        if job.kind is EventJobKind.PRE_EVENT_HEDGE_CHECK
-        else ("re-evaluation after")
-    )
-    return f"{what} {job.event.label()}"
-
-
-def _jobs(config: AlvhConfig, calendar: ExchangeCalendar) -> tuple[JobDefinition, ...]:
-    times: dict[str, time] = config.schedule.times()
-    return job_definitions(
-        entry=times["entry"],
-        hedge_check=times["hedge_check"],
-        manage=times["manage"],
-        mark=times["mark"],
-        calendar=calendar,
-    )
 
 
 async def run_replay(
@@ -187,7 +160,9 @@ async def run_replay(
         replayed = 0
         current: date | None = None
         fires = merge_fire_times(
-            virtual_fire_times(_jobs(config, calendar), sessions),
+            virtual_fire_times(
+                job_definitions(**config.schedule.times(), calendar=calendar), sessions
+            ),
             event_jobs(
                 datetime.combine(first, time(0, 0), NEW_YORK),
                 datetime.combine(last, time(23, 59), NEW_YORK),
@@ -207,7 +182,7 @@ async def run_replay(
                     on_session(current)
             broker.process_settlements()
             if isinstance(job, EventJob):
-                await engine.run_job(JobName(job.kind.value), _event_trigger(job))
+                await engine.run_job(JobName(job.kind.value), job.describe())
             else:
                 await engine.run_job(job.name)
         clock.advance_to(datetime.combine(last, time(23, 59), NEW_YORK))

@@ -453,7 +453,7 @@ def next_job_fires(
             if notes is not None:
                 notes.append(f"next jobs unavailable: {exc}")
     times = schedule.times()
-    defs = job_definitions(times["entry"], times["hedge_check"], times["manage"], times["mark"])
+    defs = job_definitions(**times, calendar=cal)
     out: list[dict[str, Any]] = []
     for job in defs:
         for session in sessions:

@@ -75,24 +75,13 @@ def _skip(reason: str, inputs: Inputs) -> Decision:
     return Decision(ENTRY_RULE, Action.SKIP, Structure.CONDOR, reason, dict(inputs))
 
 
-def _quoted(chain: ChainSlice) -> np.ndarray:
-    """Boolean mask of strikes with a usable two-sided quote and delta."""
-    return (
-        np.isfinite(chain.bid)
-        & np.isfinite(chain.ask)
-        & np.isfinite(chain.delta)
-        & (chain.bid >= 0.0)
-        & (chain.ask >= chain.bid)
-    )
-
-
 def _closest_delta(chain: ChainSlice, target: float) -> int | None:
     """Index of the quoted strike whose |delta| is closest to ``target``.
 
     Ties go to the smaller |delta| (further out of the money, the more
     conservative short). ``None`` if no strike is quoted.
     """
-    candidates = np.flatnonzero(_quoted(chain))
+    candidates = np.flatnonzero(chain.quoted())
     if candidates.size == 0:
         return None
     abs_delta = np.abs(chain.delta[candidates])
@@ -109,7 +98,7 @@ def _wing_index(chain: ChainSlice, short_index: int, width: float, below: bool) 
     the highest; otherwise strikes ``>= short + width`` (call wing), the lowest.
     """
     short = float(chain.strikes[short_index])
-    quoted = _quoted(chain)
+    quoted = chain.quoted()
     if below:
         mask = quoted & (chain.strikes <= short - width + _EPS)
         found = np.flatnonzero(mask)

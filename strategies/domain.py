@@ -113,6 +113,16 @@ class ChainSlice:
         """Mid price per strike, index points."""
         return (self.bid + self.ask) * 0.5
 
+    def quoted(self) -> npt.NDArray[np.bool_]:
+        """Mask of strikes with a finite two-sided quote (0 <= bid <= ask) and a finite delta."""
+        return (
+            np.isfinite(self.bid)
+            & np.isfinite(self.ask)
+            & np.isfinite(self.delta)
+            & (self.bid >= 0.0)
+            & (self.ask >= self.bid)
+        )
+
     def contract(self, index: int) -> OptionContract:
         """The contract at array position ``index``."""
         return OptionContract(

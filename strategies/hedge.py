@@ -98,16 +98,8 @@ def _skip(reason: str, inputs: Inputs) -> Decision:
 
 
 def _usable(chain: ChainSlice) -> np.ndarray:
-    """Mask of strikes we can buy and size: finite quotes, ask > 0, delta > 0."""
-    return (
-        np.isfinite(chain.bid)
-        & np.isfinite(chain.ask)
-        & np.isfinite(chain.delta)
-        & (chain.bid >= 0.0)
-        & (chain.ask > 0.0)
-        & (chain.ask >= chain.bid)
-        & (chain.delta > 0.0)
-    )
+    """Mask of strikes we can buy and size: quoted, ask > 0, delta > 0."""
+    return chain.quoted() & (chain.ask > 0.0) & (chain.delta > 0.0)
 
 
 def _strike_in_band(chain: ChainSlice, rules: HedgeRules, strict: bool) -> int | None:

@@ -264,6 +264,18 @@ class EventJob(NamedTuple):
     kind: EventJobKind
     event: MacroEvent
 
+    def describe(self) -> str:
+        """Why the job runs, e.g. ``"hedge check before FOMC 2024-03-20 14:00 ET (grade A)"``.
+
+        The engine puts this at the start of every decision the job makes.
+        """
+        what = (
+            "hedge check before"
+            if self.kind is EventJobKind.PRE_EVENT_HEDGE_CHECK
+            else "re-evaluation after"
+        )
+        return f"{what} {self.event.label()}"
+
     @property
     def job_id(self) -> str:
         """A stable APScheduler job id.
