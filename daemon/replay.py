@@ -137,6 +137,7 @@ async def run_replay(
         ),
         config.replay.starting_cash,
         session_close=calendar.session_close,
+        expiry_targets={config.condor.trading_class: config.condor.target_dte},
     )
     journal = Journal.open(journal_path)
     bind_clock(clock.now)

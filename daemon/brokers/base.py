@@ -173,6 +173,18 @@ class Broker(Protocol):
     def add_settlement_listener(self, listener: SettlementListener) -> None: ...
 
 
+def closest_expiry(expiries: Sequence[date], session: date, target_dte: int) -> list[date]:
+    """The one expiry whose DTE (calendar days from ``session``) is closest to ``target_dte``.
+
+    Ties go to the shorter DTE, as in :func:`strategies.condor.plan_condor_entry`,
+    so a broker that quotes only this expiry offers the rule the expiry it
+    would pick anyway. Empty input gives an empty list.
+    """
+    if not expiries:
+        return []
+    return [min(expiries, key=lambda e: (abs((e - session).days - target_dte), (e - session).days))]
+
+
 def expiring_on(positions: Sequence[Position], session: date) -> list[Position]:
     """Positions whose option expires on ``session``."""
     return [p for p in positions if p.contract.expiry == session]

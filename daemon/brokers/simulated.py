@@ -18,7 +18,7 @@ Settlement (cash, at expiry):
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Protocol
@@ -36,6 +36,7 @@ from daemon.brokers.base import (
     Position,
     Settlement,
     SettlementListener,
+    closest_expiry,
 )
 from daemon.brokers.listings import spxw_expiries
 from daemon.scheduling.jobs import NEW_YORK
@@ -98,7 +99,9 @@ class SimulatedBroker:
     """Replay broker over :class:`History`, priced by a :class:`MarketModel`.
 
     The clock decides the session: every call looks at the session containing
-    ``clock()`` in New York time.
+    ``clock()`` in New York time. ``expiry_targets`` (trading class -> target
+    DTE) limits :meth:`option_chain` to the expiry closest to the target, as
+    the IB adapter's setting of the same name does.
     """
 
     name = "simulated"
@@ -113,6 +116,7 @@ class SimulatedBroker:
         starting_cash: float,
         account_id: str = "SIM",
         session_close: Callable[[date], datetime] | None = None,
+        expiry_targets: Mapping[str, int] | None = None,
     ) -> None:
         self._history = history
         self._model = model
@@ -122,6 +126,7 @@ class SimulatedBroker:
         self._cash = starting_cash
         self._account_id = account_id
         self._session_close = session_close
+        self._expiry_targets = dict(expiry_targets or {})
         self._holdings: dict[OptionContract, _Holding] = {}
         self._fill_listeners: list[FillListener] = []
         self._settlement_listeners: list[SettlementListener] = []
@@ -177,6 +182,10 @@ class SimulatedBroker:
             expiries = self._history.vix_expiries(ctx.session, min_dte, max_dte)
         else:
             raise BrokerError(f"simulated broker lists no {symbol} {trading_class} options")
+        target = self._expiry_targets.get(trading_class)
+        if target is not None:
+            # Like the IB adapter: quote only the expiry the entry rule would pick.
+            expiries = closest_expiry(expiries, ctx.session, target)
         return [
             self._model.slice(ctx, symbol, trading_class, expiry, right, strikes=None)
             for expiry in expiries

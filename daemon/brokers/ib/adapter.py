@@ -63,6 +63,7 @@ from daemon.brokers.base import (
     OrderStatus,
     Position,
     SettlementListener,
+    closest_expiry,
 )
 from daemon.brokers.ib import contracts as ibc
 from daemon.brokers.ib.errors import ErrorAction, classify
@@ -991,13 +992,8 @@ class IBBroker:
         expirations, _strikes = await self._chain_params(symbol, trading_class)
         expiries = [e for e in expirations if min_dte <= (e - session).days <= max_dte]
         target = self.settings.expiry_targets.get(trading_class)
-        if target is not None and expiries:
-            expiries = [
-                min(
-                    expiries,
-                    key=lambda e: (abs((e - session).days - target), (e - session).days),
-                )
-            ]
+        if target is not None:
+            expiries = closest_expiry(expiries, session, target)
         if not expiries:
             raise BrokerError(
                 f"IB lists no {symbol} {trading_class} expiry with DTE {min_dte}..{max_dte}"
