@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from daemon.brokers.base import Fill, Settlement
 from strategies.domain import LegQuote, OptionContract, Structure
+from strategies.execution import Fill, Settlement
 from strategies.positions import OpenStructure
 
 

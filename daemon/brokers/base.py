@@ -13,11 +13,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 from typing import Protocol
 
 from strategies.domain import ChainSlice, Leg, LegQuote, MarketContext, OptionContract, Right
+from strategies.execution import Fill, OrderState, Settlement
+
+__all__ = [
+    "AccountSnapshot",
+    "Broker",
+    "BrokerError",
+    "BrokerOrder",
+    "ComboOrder",
+    "Fill",
+    "OrderResult",
+    "OrderState",
+    "OrderStatus",
+    "Position",
+    "Settlement",
+]
 
 
 class BrokerError(RuntimeError):
@@ -63,29 +78,33 @@ class ComboOrder:
     worst_price: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Fill:
-    """One execution of one leg.
+class OrderStatus(StrEnum):
+    """How :meth:`Broker.place_order` left an order.
 
-    ``quantity`` is signed contracts (+ bought, - sold); ``price`` per share in
-    index points; ``commission`` in dollars including exchange fees; ``time``
-    timezone-aware.
+    ``PARTIAL``: part filled, the rest cancelled (terminal). ``WORKING``: left
+    working at the broker (e.g. an adopted order only its own client may
+    cancel). ``UNKNOWN``: the broker did not say (timeout, disconnect, a
+    cancel never confirmed); reconciliation settles it later.
     """
 
-    exec_id: str
-    order_ref: str
-    contract: OptionContract
-    quantity: int
-    price: float
-    commission: float
-    time: datetime
-
-
-class OrderStatus(StrEnum):
     FILLED = "filled"
     PARTIAL = "partially_filled"
     CANCELLED = "cancelled"
     REJECTED = "rejected"
+    WORKING = "working"
+    UNKNOWN = "unknown"
+
+    def lifecycle_state(self, filled_quantity: int) -> OrderState:
+        """The journal's :class:`OrderState` for a result with ``filled_quantity`` units."""
+        if self is OrderStatus.WORKING:
+            return OrderState.PARTIALLY_FILLED if filled_quantity else OrderState.WORKING
+        return {
+            OrderStatus.FILLED: OrderState.FILLED,
+            OrderStatus.PARTIAL: OrderState.CANCELLED,
+            OrderStatus.CANCELLED: OrderState.CANCELLED,
+            OrderStatus.REJECTED: OrderState.REJECTED,
+            OrderStatus.UNKNOWN: OrderState.UNKNOWN,
+        }[self]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,19 +125,22 @@ class OrderResult:
 
 
 @dataclass(frozen=True, slots=True)
-class Settlement:
-    """Cash settlement of an expired option position.
+class BrokerOrder:
+    """An order working at the broker, as reconciliation sees it (any client).
 
-    ``quantity`` is the signed position that expired; ``settlement_price`` the
-    underlying's settlement value (index points); ``cash`` the dollars credited
-    (+) or debited (-).
+    ``filled_quantity`` and ``remaining`` are combo units; ``limit_price`` the
+    current net limit per unit in the domain convention (+ debit, - credit),
+    ``None`` when unknown; ``state`` WORKING or PARTIALLY_FILLED.
     """
 
-    contract: OptionContract
-    quantity: int
-    settlement_price: float
-    cash: float
-    time: datetime
+    order_ref: str
+    order_id: int
+    client_id: int
+    state: OrderState
+    filled_quantity: int
+    remaining: int
+    limit_price: float | None = None
+    perm_id: int = 0
 
 
 FillListener = Callable[[Fill], None]
@@ -162,9 +184,60 @@ class Broker(Protocol):
         ...
 
     async def place_order(self, order: ComboOrder) -> OrderResult:
-        """Submit ``order`` and wait for its terminal state.
+        """Submit ``order`` and walk it until it ends, or report that its fate is unknown.
 
-        Fills are also delivered to every fill listener exactly once.
+        An order with the same ``order_ref`` already working at the broker is
+        adopted, not sent again; one that already executed is reported from
+        its executions. Fills are also delivered to every fill listener
+        exactly once. A timeout, a disconnect past the order's grace or a
+        cancel the broker never confirmed gives :attr:`OrderStatus.UNKNOWN`.
+
+        Raises:
+            BrokerError: the order could not be sent at all (not connected,
+                a request timed out before ``placeOrder``).
+        """
+        ...
+
+    async def open_orders(self) -> list[BrokerOrder]:
+        """Every order working at the broker, of every client.
+
+        Raises:
+            BrokerError: the broker did not answer within its request timeout.
+        """
+        ...
+
+    async def resync_executions(self) -> None:
+        """Ask the broker for its executions again and deliver any not yet delivered.
+
+        Fill listeners see each execution at most once per broker session;
+        the journal keys fills by ``exec_id``, so redelivery is harmless.
+
+        Raises:
+            BrokerError: the broker did not answer within its request timeout.
+        """
+        ...
+
+    async def cancel_order(self, order_ref: str) -> OrderStatus:
+        """Cancel the working order with ``order_ref``.
+
+        Returns CANCELLED (confirmed, or nothing working under that ref),
+        WORKING (another client's order this client may not cancel) or
+        UNKNOWN (no confirmation in time).
+
+        Raises:
+            BrokerError: not connected.
+        """
+        ...
+
+    async def settlement_price(self, contract: OptionContract) -> float | None:
+        """The underlying's settlement value for an expired ``contract``, index points.
+
+        SPXW: the SPX close of the expiry session. VIX options: the special
+        opening quotation (SOQ) of the expiry morning, or the broker's
+        documented proxy. ``None`` while it is not yet known.
+
+        Raises:
+            BrokerError: the broker did not answer within its request timeout.
         """
         ...
 

@@ -28,6 +28,7 @@ import numpy as np
 from daemon.brokers.base import (
     AccountSnapshot,
     BrokerError,
+    BrokerOrder,
     ComboOrder,
     Fill,
     FillListener,
@@ -309,6 +310,25 @@ class SimulatedBroker:
                 # The fill went through zero: what remains was opened at this fill's price.
                 holding.avg_cost = fill.price
             holding.quantity = new_qty
+
+    async def open_orders(self) -> list[BrokerOrder]:
+        """None: a simulated order ends inside :meth:`place_order`."""
+        return []
+
+    async def resync_executions(self) -> None:
+        """Nothing to resync: every simulated fill is delivered as it happens."""
+
+    async def cancel_order(self, order_ref: str) -> OrderStatus:
+        """Nothing is ever left working, so there is nothing to cancel."""
+        return OrderStatus.CANCELLED
+
+    async def settlement_price(self, contract: OptionContract) -> float | None:
+        """SPX close (SPXW) or the VIX-open proxy of the SOQ (VIX) of the expiry session."""
+        if contract.expiry > self._session():
+            return None
+        if contract.symbol == "VIX":
+            return self._history.vix_settlement(contract.expiry)
+        return self._history.spx_settlement(contract.expiry)
 
     # -- settlement -------------------------------------------------------
     def _pm_settlement_time(self, contract: OptionContract) -> time:

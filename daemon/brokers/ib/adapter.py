@@ -56,10 +56,12 @@ from ib_async import Fill as IBFill
 from daemon.brokers.base import (
     AccountSnapshot,
     BrokerError,
+    BrokerOrder,
     ComboOrder,
     Fill,
     FillListener,
     OrderResult,
+    OrderState,
     OrderStatus,
     Position,
     SettlementListener,
@@ -758,6 +760,57 @@ class IBBroker:
                 status=o.status,
             )
         return result
+
+    async def open_orders(self) -> list[BrokerOrder]:
+        """Every order working at IB, of every client (``reqAllOpenOrders``)."""
+        await self._ready()
+        self.request_counts["open_orders"] += 1
+        trades = await _bounded(self.ib.reqAllOpenOrdersAsync(), self.settings.request_timeout_s)
+        out = []
+        for t in trades:
+            if t.orderStatus.status in _IB_DONE:
+                continue
+            filled = round(float(t.orderStatus.filled or 0.0))
+            out.append(
+                BrokerOrder(
+                    t.order.orderRef or "",
+                    t.order.orderId,
+                    t.order.clientId,
+                    OrderState.PARTIALLY_FILLED if filled else OrderState.WORKING,
+                    filled,
+                    round(float(t.orderStatus.remaining or 0.0)),
+                    None,
+                    t.order.permId,
+                )
+            )
+        return out
+
+    async def resync_executions(self) -> None:
+        """Re-request executions and deliver those not yet delivered."""
+        await self._ready()
+        await self._resync_executions()
+
+    async def cancel_order(self, order_ref: str) -> OrderStatus:
+        """Cancel this client's working order ``order_ref``."""
+        trade = await self._open_trade(order_ref)
+        if trade is None:
+            return OrderStatus.CANCELLED
+        if trade.order.clientId != self.client_id:
+            return OrderStatus.WORKING
+        self.request_counts["cancel_order"] += 1
+        self.ib.cancelOrder(trade.order)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.walk.cancel_wait_s
+        while trade.orderStatus.status not in _IB_DONE:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return OrderStatus.UNKNOWN
+            await self._wait_update(remaining)
+        return OrderStatus.CANCELLED
+
+    async def settlement_price(self, contract: OptionContract) -> float | None:
+        """Not read from IB yet: ``None`` (the position stays until IB removes it)."""
+        return None
 
     # ---------------------------------------------------------------- contracts
 
