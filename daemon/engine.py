@@ -18,8 +18,9 @@ from typing import Any
 
 from daemon.book import BookEntry, StructureBook
 from daemon.brokers.base import Broker, ComboOrder, Fill, OrderResult, OrderStatus, Settlement
+from daemon.clock import NEW_YORK
 from daemon.journal import Journal
-from daemon.scheduling.jobs import NEW_YORK, JobName
+from daemon.scheduling.jobs import JobName
 from strategies.condor import plan_condor_entry, plan_condor_exit
 from strategies.domain import (
     Action,

@@ -31,10 +31,11 @@ from daemon.book import StructureBook
 from daemon.brokers.base import Broker, BrokerError, ComboOrder, OrderResult, OrderStatus
 from daemon.calendars.event_rules import event_jobs, make_entry_guard
 from daemon.calendars.exchange import default_calendar
+from daemon.clock import NEW_YORK, OffsetClock
 from daemon.config import AlvhConfig
 from daemon.engine import TradingEngine
 from daemon.journal import Journal
-from daemon.scheduling.jobs import NEW_YORK, JobName, job_definitions
+from daemon.scheduling.jobs import JobName, job_definitions
 from daemon.service import LoopWatchdog, SdNotifier, ServiceHealth
 
 #: Exit statuses of ``alvh run``.
@@ -44,18 +45,6 @@ EXIT_BROKER = 4
 
 #: How far ahead macro-event jobs are scheduled; refreshed daily.
 EVENT_HORIZON = timedelta(days=7)
-
-
-class OffsetClock:
-    """The wall clock shifted so that it read ``start`` when created (drills only)."""
-
-    def __init__(self, start: datetime) -> None:
-        if start.tzinfo is None:
-            raise ValueError("--now needs a timezone-aware time, e.g. 2026-11-20T15:30-05:00")
-        self._offset = start - datetime.now(UTC)
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + self._offset
 
 
 class DryRunBroker:

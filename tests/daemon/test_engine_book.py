@@ -8,8 +8,8 @@ import pytest
 
 from daemon.book import BookEntry, StructureBook
 from daemon.brokers.base import Fill, Settlement
+from daemon.clock import NEW_YORK
 from daemon.engine import OrderPolicy
-from daemon.scheduling.jobs import NEW_YORK
 from strategies.domain import Leg, LegQuote, OptionContract, Right, Structure
 from strategies.positions import OpenStructure
 
