@@ -20,10 +20,11 @@ from datetime import date, datetime
 from typing import Any
 
 from daemon.brokers.base import Broker
+from daemon.clock import NEW_YORK
 from daemon.crashpoints import crash_point
 from daemon.execution import Executor, OrderPolicy
 from daemon.journal import Journal
-from daemon.scheduling.jobs import NEW_YORK, JobName
+from daemon.scheduling.jobs import JobName
 from strategies.domain import Action, Decision, LegQuote, OptionContract, Right, Structure
 from strategies.execution import Fill, Settlement
 from strategies.plan import Plan, error_decision

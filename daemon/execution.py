@@ -32,9 +32,9 @@ from datetime import date, datetime
 from typing import Any
 
 from daemon.brokers.base import Broker, BrokerError, ComboOrder, OrderResult, OrderStatus
+from daemon.clock import NEW_YORK
 from daemon.crashpoints import crash_point
 from daemon.journal import Journal
-from daemon.scheduling.jobs import NEW_YORK
 from strategies.domain import Action, Decision
 from strategies.execution import OrderIntent, OrderState
 from strategies.plan import Plan

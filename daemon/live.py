@@ -38,12 +38,13 @@ from daemon.brokers.base import (
 )
 from daemon.calendars.event_rules import event_jobs, make_entry_guard
 from daemon.calendars.exchange import default_calendar
+from daemon.clock import NEW_YORK, OffsetClock
 from daemon.config import AlvhConfig
 from daemon.crashpoints import crash_point
 from daemon.engine import TradingEngine
 from daemon.journal import Journal
 from daemon.reconcile import Reconciler, book_runs, restore
-from daemon.scheduling.jobs import NEW_YORK, JobName, job_definitions
+from daemon.scheduling.jobs import JobName, job_definitions
 from daemon.service import LoopWatchdog, SdNotifier, ServiceHealth
 
 #: Exit statuses of ``alvh run``.
@@ -53,18 +54,6 @@ EXIT_BROKER = 4
 
 #: How far ahead macro-event jobs are scheduled; refreshed daily.
 EVENT_HORIZON = timedelta(days=7)
-
-
-class OffsetClock:
-    """The wall clock shifted so that it read ``start`` when created (drills only)."""
-
-    def __init__(self, start: datetime) -> None:
-        if start.tzinfo is None:
-            raise ValueError("--now needs a timezone-aware time, e.g. 2026-11-20T15:30-05:00")
-        self._offset = start - datetime.now(UTC)
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + self._offset
 
 
 class DryRunBroker:
@@ -209,7 +198,7 @@ async def run_live(
     reconciler = Reconciler(
         engine,
         lambda: book_runs(journal, mode, account),
-        getattr(config.broker, "open_order_policy", "adopt"),
+        config.broker.open_order_policy,
         log,
     )
     report = await reconciler.run()

@@ -40,7 +40,7 @@ from daemon.brokers.base import (
     closest_expiry,
 )
 from daemon.brokers.listings import spxw_expiries
-from daemon.scheduling.jobs import NEW_YORK
+from daemon.clock import NEW_YORK
 from strategies.domain import (
     ChainSlice,
     LegQuote,

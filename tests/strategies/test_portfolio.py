@@ -6,8 +6,8 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
+from daemon.clock import NEW_YORK
 from daemon.execution import OrderPolicy
-from daemon.scheduling.jobs import NEW_YORK
 from strategies.domain import Leg, LegQuote, OptionContract, Right, Structure
 from strategies.execution import Fill, Settlement
 from strategies.portfolio import Portfolio, StructurePosition

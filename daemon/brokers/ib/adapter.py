@@ -78,7 +78,7 @@ from daemon.brokers.ib.orders import (
     order_spec,
 )
 from daemon.brokers.ib.safety import UnsafeAccountError, check_accounts
-from daemon.scheduling.jobs import NEW_YORK
+from daemon.clock import NEW_YORK
 from strategies.domain import ChainSlice, LegQuote, MarketContext, OptionContract, Right
 
 #: Order statuses after which IB will not fill an order any more.
