@@ -290,6 +290,7 @@ async def run_live(
             await run_job(job_name)
         await stop.wait()
     finally:
+        crash_point("shutdown")
         notifier.stopping("shutting down")
         log.info("stopping")
         scheduler.shutdown(wait=False)
