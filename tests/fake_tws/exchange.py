@@ -426,7 +426,8 @@ class Exchange:
         last segment incremented, with the corrected ``shares`` and/or ``price``.
 
         The order's filled quantity (for its own unit: the BAG row of a combo, the
-        execution of a single-leg order) and the position move by the difference.
+        execution of a single-leg order) and the position move by the difference;
+        the order's status does not change and no orderStatus is sent.
         """
         family = exec_id.rsplit(".", 1)[0]
         versions = [e for e in self.state.executions if e.exec_id.rsplit(".", 1)[0] == family]
@@ -449,19 +450,13 @@ class Exchange:
         self.state.executions.append(rec)
         order = next((o for o in self.state.orders if o.perm_id == rec.perm_id), None)
         if order is not None and rec.contract.con_id == order.req.contract.con_id and delta:
-            order.filled = max(order.filled + delta, 0.0)
-            if order.remaining > 1e-9 and order.status == "Filled":
-                order.status = "Submitted"
-            elif order.remaining <= 1e-9:
-                order.status = "Filled"
+            order.filled = max(order.filled + delta, 0.0)  # its status stays as it was
         if rec.contract.sec_type != "BAG" and delta:
             side = rec.side if delta > 0 else ("SLD" if rec.side == "BOT" else "BOT")
             self.apply_position(rec.account, rec.contract, side, abs(delta), rec.price)
         owner = self.server.owner(rec.client_id)
         if owner is not None:
             owner.send(p.exec_details(-1, rec))
-            if order is not None:
-                owner.send(self._status_fields(order))
             if rec.commission is not None:
                 owner.send(p.commission_report(rec))
         self.server.changed()
