@@ -159,8 +159,10 @@ class TradingEngine:
         ctx = await self.broker.market_context()
         open_condors = len(self.portfolio.open_positions(Structure.CONDOR))
         blocked = self.entry_guard(ctx.session) if self.entry_guard else None
+        if self.entry_halt:  # the skip names what is in doubt
+            blocked = f"new risk halted: {self.entry_halt}"
         puts, calls = [], []
-        if open_condors < rules.max_open_condors and blocked is None and not self.entry_halt:
+        if open_condors < rules.max_open_condors and blocked is None:
             crash_point("before_quotes")
             chain = await self.broker.option_chain(
                 "SPX", rules.trading_class, rules.min_dte, rules.max_dte

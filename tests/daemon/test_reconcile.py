@@ -354,9 +354,6 @@ async def _start_with_outcome(
 # -- halting new risk -------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG-C: an entry skipped by a reconciliation halt does not name the halt"
-)
 async def test_position_difference_halts_entries_but_not_closes(path: Path) -> None:
     first = await start(path)
     sid = await first.open(2)
@@ -396,9 +393,6 @@ async def test_position_difference_halts_entries_but_not_closes(path: Path) -> N
     assert difference in (rig.engine.entry_halt or "")
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG-C: an entry skipped by a reconciliation halt does not name the halt"
-)
 async def test_failing_resync_halts_until_reconciliation_succeeds(path: Path) -> None:
     first = await start(path)
     first.close()
