@@ -249,7 +249,6 @@ async def test_broker_error_in_place_order_leaves_the_order_unknown(path: Path) 
     assert [d["rule"] for d in decisions(path, rig.run_id)] == ["condor_entry"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG-A: an order of unknown fate does not halt new entries")
 async def test_no_new_entry_while_an_order_is_unknown(path: Path) -> None:
     rig = await start(path)
     _entry_market(rig)
