@@ -348,6 +348,8 @@ class TradingEngine:
         )
         if not self.book_ready:
             return
+        routed = self.portfolio.structure_of(fill.order_ref)
+        was_closed = routed is not None and self.portfolio.structures[routed].is_closed
         position = self.portfolio.apply_fill(fill)
         if position is None:
             self.log.warning(
@@ -357,6 +359,23 @@ class TradingEngine:
                 reason="no structure in this book owns the order",
             )
             return
+        if was_closed and not position.is_flat:
+            self.journal.reopen_position(position.id)
+            self.log.warning(
+                "position_reopened",
+                position_id=position.id,
+                exec_id=fill.exec_id,
+                reason=f"a fill of order {fill.order_ref} arrived after the structure closed",
+            )
+        if (
+            fill.order_ref == position.id
+            and not position.is_flat
+            and position.open_units
+            and fill.order_ref not in self.executor.live_orders
+        ):  # a late fill of a settled opening order: the row holds what filled
+            self.journal.update_position(
+                position.id, quantity=position.open_units, open_price=position.open_price
+            )
         self.executor.close_if_done(position, f"closed by order {fill.order_ref}")
 
     def on_settlement(self, settlement: Settlement) -> None:

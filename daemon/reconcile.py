@@ -87,6 +87,8 @@ def restore(journal: Journal, run_ids: Sequence[int], portfolio: Portfolio) -> d
         position = portfolio.structures[structure_id]
         if position.is_flat:
             portfolio.mark_closed(structure_id, session, reason)
+        else:  # a fill journaled after it closed (killed before the row was reopened)
+            journal.reopen_position(structure_id)
     return live
 
 

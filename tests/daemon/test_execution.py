@@ -293,10 +293,6 @@ async def test_late_fill_after_unknown_becomes_a_position(path: Path) -> None:
     assert rig.engine.entry_halt is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG-B: a fill after a structure closed does not reopen its journal position",
-)
 async def test_late_fill_after_a_cancel_becomes_a_position_and_closes_later(path: Path) -> None:
     rig = await start(path)
     # The broker said cancelled, 0 filled; an execution of 2 arrives afterwards.
@@ -334,6 +330,41 @@ async def test_late_fill_after_a_cancel_becomes_a_position_and_closes_later(path
     row = position_row(path, sid)
     assert row["closed_session"] == SESSION.isoformat()
     assert row["realized_pnl"] == pytest.approx((2.90 - 1.00) * 200 - 16 * COMMISSION)
+
+
+async def test_a_structure_reopened_by_a_late_fill_counts_its_pnl_once(path: Path) -> None:
+    rig = await start(path)
+    # The opening order reports 1 of 3 filled and cancelled; 1 more unit executes late.
+    sid = await rig.open(
+        3,
+        Outcome(
+            OrderStatus.PARTIAL, filled=1, contracts=leg_contracts(CONDOR, 1), prices=OPEN_PRICES
+        ),
+    )
+    rig.broker.quotes.update(PROFIT_QUOTES)
+    rig.broker.script(Outcome(prices=CLOSE_PRICES))
+    await rig.engine.run_job(JobName.MANAGE)  # closes the 1 unit: +190 less commissions
+    first_pnl = 190.0 - 8 * COMMISSION
+    assert position_row(path, sid)["realized_pnl"] == pytest.approx(first_pnl)
+
+    late = rig.broker.gateway.execute(sid, leg_contracts(CONDOR, 1), OPEN_PRICES, rig.clock.now())
+    for fill in late:
+        rig.engine.on_fill(fill)
+    assert position_row(path, sid)["closed_session"] is None
+    assert position_row(path, sid)["realized_pnl"] is None
+    assert rig.log.of("position_reopened", "warning")
+    await rig.engine.run_job(JobName.MARK)
+    [daily] = rows(path, "SELECT * FROM daily")
+    assert daily["realized_pnl"] == pytest.approx(0.0)  # nothing realized twice
+
+    rig.broker.script(Outcome(prices=CLOSE_PRICES))
+    await rig.engine.run_job(JobName.MANAGE)
+    assert rig.broker.placed[-1].quantity == 1
+    total = 2 * 190.0 - 16 * COMMISSION
+    assert position_row(path, sid)["realized_pnl"] == pytest.approx(total)
+    await rig.engine.run_job(JobName.MARK)
+    [daily] = rows(path, "SELECT * FROM daily")
+    assert daily["realized_pnl"] == pytest.approx(total)
 
 
 # -- rules that raise, plans that stop ----------------------------------------------------

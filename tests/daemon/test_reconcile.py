@@ -455,10 +455,6 @@ async def test_executions_since_the_crash_become_positions_exactly_once(
     assert row["realized_pnl"] == pytest.approx(2.90 * 600 - 48 * 1.31)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG-B: a fill after a structure closed does not reopen its journal position",
-)
 async def test_a_crash_between_a_late_fill_and_its_position_keeps_the_journal_open(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
