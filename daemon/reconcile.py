@@ -239,6 +239,12 @@ class Reconciler:
                 report.settled_orders.append(ref)
                 position = self.engine.portfolio.structures.get(structure_id)
                 if position is not None:
+                    if ref == structure_id and units:
+                        self.engine.journal.update_position(
+                            structure_id,
+                            quantity=position.open_units,
+                            open_price=position.open_price,
+                        )
                     executor.close_if_done(position, f"order {ref} cancelled at reconciliation")
             else:
                 executor.transition(ref, status.lifecycle_state(0), reason="cancel not confirmed")

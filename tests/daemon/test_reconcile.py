@@ -289,10 +289,6 @@ async def test_working_order_is_adopted_with_its_order_ref(
     assert rig.report.position_differences == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG-D: a partly filled opening order cancelled at reconciliation keeps its quantity",
-)
 async def test_working_order_is_cancelled_under_policy_cancel(path: Path) -> None:
     first = await start(path)
     with pytest.raises(Crash):
