@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from daemon.brokers.base import Broker
+from daemon.brokers.base import Broker, BrokerError
 from daemon.crashpoints import crash_point
 from daemon.execution import Executor, OrderPolicy
 from daemon.journal import Journal
@@ -300,8 +300,8 @@ class TradingEngine:
         broker's SOQ value or its documented proxy
         (:meth:`daemon.brokers.base.Broker.settlement_price`). Each
         structure's own holding becomes one journaled :class:`Settlement`;
-        a price the broker does not know yet leaves the holding for the next
-        job (logged).
+        a price the broker does not know yet, or cannot give (a broker
+        error), leaves the holding for the next job (logged).
         """
         now = self.clock()
         session = now.astimezone(NEW_YORK).date()
@@ -310,13 +310,18 @@ class TradingEngine:
             if contract.expiry == session and now < self._close_of(session):
                 continue
             crash_point("before_settlement")
-            price = await self.broker.settlement_price(contract)
+            try:
+                price = await self.broker.settlement_price(contract)
+            except BrokerError as exc:  # retried next job; the job goes on
+                price, why = None, f"broker error: {exc}"
+            else:
+                why = "settlement value not available yet"
             if price is None:
                 self.log.warning(
                     "settlement_pending",
                     position_id=position.id,
                     contract=contract.local_symbol,
-                    reason="settlement value not available yet",
+                    reason=why,
                 )
                 continue
             held = position.held.get(contract, 0)
