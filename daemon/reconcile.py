@@ -169,6 +169,7 @@ class Reconciler:
         except BrokerError as exc:
             report.error = str(exc)
         else:
+            self._close_flat()
             report.foreign_orders = sorted(
                 ref for ref in working if not ref or not engine.journal.order_exists(ref)
             )
@@ -219,6 +220,21 @@ class Reconciler:
                 executor.close_if_done(
                     position,
                     "not filled (reconciled)" if ref == structure_id else f"closed by order {ref}",
+                )
+
+    def _close_flat(self) -> None:
+        """Close structures that hold nothing and have no order that may still fill.
+
+        A daemon killed before an opening order's intent, or between an
+        order's end and the structure's close, leaves such a structure open
+        in the journal with nothing at the gateway.
+        """
+        executor = self.engine.executor
+        for position in self.engine.portfolio.unsettled():
+            if position.is_flat and not executor.has_live_order(position.id):
+                executor.close_if_done(
+                    position,
+                    "flat (reconciled)" if position.open_fills else "not filled (reconciled)",
                 )
 
     async def _working(

@@ -491,9 +491,6 @@ async def test_a_crash_between_a_late_fill_and_its_position_keeps_the_journal_op
     assert position_row(path, sid)["closed_session"] is not None
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG-F: a flat structure left open by a crash is never closed"
-)
 async def test_a_structure_killed_before_its_order_intent_is_closed_at_restart(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -513,15 +510,14 @@ async def test_a_structure_killed_before_its_order_intent_is_closed_at_restart(
     rig = await start(path, gateway=first.broker.gateway, clock=first.clock)
     position = rig.position(row["id"])
     assert position.is_flat and position.is_closed
-    assert position_row(path, row["id"])["closed_session"] == first.clock.now().date().isoformat()
+    closed = position_row(path, row["id"])
+    assert closed["closed_session"] == first.clock.now().date().isoformat()
+    assert closed["close_reason"] == "not filled (reconciled)"
     assert (
         rows(path, "SELECT COUNT(*) AS n FROM positions WHERE closed_session IS NULL")[0]["n"] == 0
     )
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG-F: a flat structure left open by a crash is never closed"
-)
 async def test_a_structure_killed_before_it_was_marked_closed_is_closed_at_restart(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -549,4 +545,5 @@ async def test_a_structure_killed_before_it_was_marked_closed_is_closed_at_resta
     assert position.is_flat and position.is_closed
     row = position_row(path, sid)
     assert row["closed_session"] == first.clock.now().date().isoformat()
+    assert row["close_reason"] == "flat (reconciled)"
     assert row["realized_pnl"] == pytest.approx(2.90 * 200 - 16 * 1.31)
