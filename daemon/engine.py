@@ -27,7 +27,13 @@ from daemon.scheduling.jobs import NEW_YORK, JobName
 from strategies.domain import Action, Decision, LegQuote, OptionContract, Right, Structure
 from strategies.execution import Fill, Settlement
 from strategies.plan import Plan, error_decision
-from strategies.planner import plan_entry, plan_exit, plan_hedge, short_vega_dollars
+from strategies.planner import (
+    open_or_pending,
+    plan_entry,
+    plan_exit,
+    plan_hedge,
+    short_vega_dollars,
+)
 from strategies.portfolio import Portfolio, StructurePosition
 from strategies.risk import structure_greeks
 from strategies.rules import CondorRules, HedgeRules
@@ -157,7 +163,7 @@ class TradingEngine:
         """Open an iron condor when the condor rules say so."""
         rules = self.condor_rules
         ctx = await self.broker.market_context()
-        open_condors = len(self.portfolio.open_positions(Structure.CONDOR))
+        open_condors = open_or_pending(self.portfolio, Structure.CONDOR)
         blocked = self.entry_guard(ctx.session) if self.entry_guard else None
         if self.entry_halt:  # the skip names what is in doubt
             blocked = f"new risk halted: {self.entry_halt}"
@@ -195,7 +201,7 @@ class TradingEngine:
                 Plan.of(error_decision("hedge_layer_entry", Structure.HEDGE_LAYER, exc))
             )
             return
-        open_layers = len(self.portfolio.open_positions(Structure.HEDGE_LAYER))
+        open_layers = open_or_pending(self.portfolio, Structure.HEDGE_LAYER)
         calls = []
         if open_layers < rules.max_layers and vega < 0:
             calls = await self.broker.option_chain(

@@ -438,3 +438,23 @@ async def test_a_plan_whose_first_step_does_not_fill_skips_the_rest(path: Path) 
     ]
     assert position.is_flat and position.is_closed
     assert position_row(path, sid)["closed_session"] == SESSION.isoformat()
+
+
+# -- orders left working, linked moves ---------------------------------------------------------
+
+
+async def test_an_entry_left_working_counts_against_the_condor_limit(path: Path) -> None:
+    rig = await start(path)
+    _entry_market(rig)
+    # e.g. an adopted order that only its own client may cancel
+    rig.broker.script(Outcome(OrderStatus.WORKING, filled=0, working=True))
+    await rig.engine.run_job(JobName.ENTRY)
+    [working] = rig.broker.placed
+    assert order(path, working.order_ref)["status"] == "working"
+    assert rig.engine.entry_halt is None  # its fate is known: it works
+
+    await rig.engine.run_job(JobName.ENTRY)
+    assert len(rig.broker.placed) == 1  # no second condor while the first may still fill
+    last = decisions(path, rig.run_id)[-1]
+    assert (last["rule"], last["action"]) == ("condor_entry", "skip")
+    assert "1 condor(s) already open" in last["reason"]
