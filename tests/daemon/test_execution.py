@@ -17,7 +17,7 @@ import pytest
 from daemon import engine as engine_module
 from daemon.brokers.base import BrokerError, ComboOrder, OrderStatus
 from daemon.scheduling.jobs import JobName
-from strategies.domain import MarketContext, Structure
+from strategies.domain import Action, Decision, Leg, MarketContext, OptionContract, Structure
 from strategies.plan import Plan
 from strategies.portfolio import StructurePosition
 from tests.daemon.rig import (
@@ -458,3 +458,40 @@ async def test_an_entry_left_working_counts_against_the_condor_limit(path: Path)
     last = decisions(path, rig.run_id)[-1]
     assert (last["rule"], last["action"]) == ("condor_entry", "skip")
     assert "1 condor(s) already open" in last["reason"]
+
+
+async def test_a_roll_opens_a_successor_naming_its_parent_only_after_the_close_filled(
+    path: Path,
+) -> None:
+    rig = await start(path)
+    sid = await rig.open(2)
+    later = tuple(
+        Leg(OptionContract("SPX", "SPXW", EXPIRY + timedelta(days=7), leg.contract.strike,
+                           leg.contract.right), leg.ratio)
+        for leg in CONDOR
+    )  # fmt: skip
+    roll = Decision(
+        "condor_roll", Action.ROLL, Structure.CONDOR, "roll out a week", {},
+        legs=later, quantity=2, limit_price=-1.50, position_id=sid, tag="rolled",
+    )  # fmt: skip
+    plan = Plan.steps("condor_roll", "roll out a week", [close_decision(sid, 2), roll])
+
+    # The close fills only 1 of 2: the successor is not opened.
+    rig.broker.script(Outcome(OrderStatus.PARTIAL, filled=1, prices=CLOSE_PRICES))
+    await rig.executor.execute(plan)
+    assert len(rig.broker.placed) == 2
+    skipped = decisions(path, rig.run_id)[-1]
+    assert skipped["action"] == "skip" and skipped["reason"].startswith("plan stopped: order")
+    assert rows(path, "SELECT COUNT(*) AS n FROM positions")[0]["n"] == 1
+
+    # The close fills: the successor opens, naming its parent, with the plan's tag.
+    rig.broker.script(Outcome(prices=CLOSE_PRICES), Outcome())
+    await rig.executor.execute(
+        Plan.steps("condor_roll", "roll out a week", [close_decision(sid, 1), roll])
+    )
+    successor = rig.broker.placed[-1].order_ref
+    assert rig.position(sid).is_closed
+    new = rig.position(successor)
+    assert (new.parent_id, new.tag, new.held_units) == (sid, "rolled", 2)
+    row = position_row(path, successor)
+    assert (row["parent_id"], row["tag"], row["quantity"]) == (sid, "rolled", 2)
