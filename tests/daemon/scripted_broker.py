@@ -17,6 +17,7 @@ gateway to the new listeners (the journal must make that exactly-once).
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import math
 from collections import deque
@@ -76,6 +77,8 @@ class Outcome:
             or :meth:`ScriptedBroker.resync_executions` deliver them).
         working: leave the unfilled rest working at the gateway (open orders).
         before: called with the order first, inside ``place_order``.
+        hold: ``place_order`` waits for this event after the fills executed
+            (an order being walked; cancel the caller to stop it there).
     """
 
     status: OrderStatus = OrderStatus.FILLED
@@ -87,6 +90,7 @@ class Outcome:
     delivery: Delivery = "now"
     working: bool = False
     before: Callable[[ComboOrder], None] | None = None
+    hold: asyncio.Event | None = None
 
 
 @dataclass
@@ -288,6 +292,8 @@ class ScriptedBroker:
             self._pending.extend(fills)
         if outcome.working:
             self.gateway.leave_working(order, units)
+        if outcome.hold is not None:
+            await outcome.hold.wait()
         if outcome.error is not None:
             raise outcome.error
         return OrderResult(

@@ -6,6 +6,7 @@ connection: what a crash would leave) and what the portfolio holds.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from datetime import timedelta
@@ -495,3 +496,36 @@ async def test_a_roll_opens_a_successor_naming_its_parent_only_after_the_close_f
     assert (new.parent_id, new.tag, new.held_units) == (sid, "rolled", 2)
     row = position_row(path, successor)
     assert (row["parent_id"], row["tag"], row["quantity"]) == (sid, "rolled", 2)
+
+
+async def test_a_stop_while_the_order_is_walked_leaves_it_unknown_for_the_next_start(
+    path: Path,
+) -> None:
+    rig = await start(path)
+    walking = asyncio.Event()  # never set: the walk is stopped from outside
+    sending = asyncio.create_task(
+        rig.open(6, Outcome(filled=2, prices=OPEN_PRICES, working=True, hold=walking))
+    )
+    while not rig.broker.placed:
+        await asyncio.sleep(0)
+    ref = rig.broker.placed[0].order_ref
+    sending.cancel()  # SIGTERM's grace ran out
+    with pytest.raises(asyncio.CancelledError):
+        await sending
+
+    row = order(path, ref)
+    assert row["status"] == "unknown"
+    assert "stopped while the order was working" in row["reason"]
+    assert events(path, ref) == ["intent", "submitted", "unknown"]
+    assert rig.executor.in_flight == set()
+    assert rig.position(ref).held_units == 2  # its fills so far are booked
+    rig.close()
+
+    # The next start adopts it and it fills.
+    again = await start(path, gateway=rig.broker.gateway, clock=rig.clock, reconcile=False)
+    again.broker.script(Outcome(prices=OPEN_PRICES))
+    report = await again.reconciler.run()
+    assert report.adopted_orders == [ref] and report.halt_reason is None
+    assert again.broker.placed[0].order_ref == ref
+    assert order(path, ref)["status"] == "filled"
+    assert again.position(ref).held_units == 6
