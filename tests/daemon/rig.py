@@ -28,7 +28,7 @@ from strategies.plan import Plan
 from strategies.portfolio import StructurePosition
 from strategies.rules import CondorRules, HedgeRules
 from tests.daemon.scripted_broker import (
-    NEW_YORK,
+    EXCHANGE_TZ,
     Gateway,
     ManualClock,
     Outcome,
@@ -125,7 +125,7 @@ async def start(
     reconcile: bool = True,
 ) -> Rig:
     """Start a daemon run on ``path`` against ``gateway`` (see the module doc)."""
-    clock = clock or ManualClock(datetime.combine(SESSION, time(15, 30), NEW_YORK))
+    clock = clock or ManualClock(datetime.combine(SESSION, time(15, 30), EXCHANGE_TZ))
     log = RecordingLog()
     journal = Journal.open(path, buffered=False)
     run_id = journal.start_run(mode)

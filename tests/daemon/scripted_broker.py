@@ -51,7 +51,8 @@ from strategies.domain import (
     Right,
 )
 
-NEW_YORK = ZoneInfo("America/New_York")
+#: The exchange time zone, defined here so the tests do not depend on where the daemon keeps it.
+EXCHANGE_TZ = ZoneInfo("America/New_York")
 #: Commission per contract of every scripted fill, dollars.
 COMMISSION = 1.31
 
@@ -237,13 +238,13 @@ class ScriptedBroker:
         if self.gateway.positions is not None:
             return list(self.gateway.positions)
         # options past their expiry session are settled and gone from the account
-        today = self.clock().astimezone(NEW_YORK).date()
+        today = self.clock().astimezone(EXCHANGE_TZ).date()
         return [Position(c, q, 0.0) for c, q in self.gateway.net().items() if c.expiry >= today]
 
     async def market_context(self) -> MarketContext:
         self._raise_if_scripted("market_context")
         if self.context is None:
-            session = self.clock().astimezone(NEW_YORK).date()
+            session = self.clock().astimezone(EXCHANGE_TZ).date()
             return MarketContext(session=session, spx=4000.0, vix=18.0)
         return self.context
 
@@ -354,7 +355,7 @@ class ManualClock:
         return self.current
 
     def set(self, session: date, at: time = time(15, 45)) -> None:
-        self.current = datetime.combine(session, at, NEW_YORK)
+        self.current = datetime.combine(session, at, EXCHANGE_TZ)
 
 
 class RecordingLog:

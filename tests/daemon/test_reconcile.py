@@ -40,7 +40,7 @@ from tests.daemon.rig import (
     start,
 )
 from tests.daemon.scripted_broker import (
-    NEW_YORK,
+    EXCHANGE_TZ,
     Delivery,
     Gateway,
     ManualClock,
@@ -132,7 +132,7 @@ async def test_restore_folds_fills_and_settlements_into_the_same_book(path: Path
     )  # fmt: skip
     c = rig.broker.placed[-1].order_ref
     gateway.settlement_prices.update({leg.contract: 3880.0 for leg in legs_c})
-    rig.clock.current = datetime.combine(today, time(16, 30), NEW_YORK)
+    rig.clock.current = datetime.combine(today, time(16, 30), EXCHANGE_TZ)
     assert await rig.engine.settle_expired() == 4
     # d: rejected, never held
     d = await rig.open(1, Outcome(OrderStatus.REJECTED, reason="201"))

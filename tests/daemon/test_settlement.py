@@ -21,7 +21,7 @@ from tests.daemon.rig import (
     rows,
     start,
 )
-from tests.daemon.scripted_broker import COMMISSION, NEW_YORK, leg_quote
+from tests.daemon.scripted_broker import COMMISSION, EXCHANGE_TZ, leg_quote
 
 AFTER = date(2023, 2, 21)  # the first session after the 2023-02-17 expiry (20th: a holiday)
 SPX_CLOSE = 3880.0  # 20 points into the 3900 short put, every other leg worthless
@@ -77,10 +77,10 @@ async def test_nothing_settles_before_the_close_of_the_expiry_session(path: Path
     rig = await start(path, settle_expired=True)
     sid = await rig.open(1)
     rig.broker.gateway.settlement_prices.update({c: SPX_CLOSE for c in (LP, SP, SC, LC)})
-    rig.clock.current = datetime.combine(EXPIRY, time(15, 45), NEW_YORK)
+    rig.clock.current = datetime.combine(EXPIRY, time(15, 45), EXCHANGE_TZ)
     assert await rig.engine.settle_expired() == 0
     assert rig.broker.settlement_requests == []
-    rig.clock.current = datetime.combine(EXPIRY, time(16, 15), NEW_YORK)
+    rig.clock.current = datetime.combine(EXPIRY, time(16, 15), EXCHANGE_TZ)
     assert await rig.engine.settle_expired() == 4
     assert rig.position(sid).is_closed
 
