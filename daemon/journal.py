@@ -1613,6 +1613,28 @@ class Journal:
         realized[structure] = realized.get(structure, 0.0) + realized_pnl
         del self._open_positions[position_id]
 
+    def reopen_position(self, position_id: str) -> None:
+        """Mark a closed position open again (a fill arrived after it closed).
+
+        Raises:
+            JournalError: no closed position ``position_id``.
+        """
+        self.flush(force=True)
+        found = list(
+            self._db.query(
+                "SELECT run_id, structure, realized_pnl FROM positions"
+                " WHERE id = ? AND closed_session IS NOT NULL",
+                [position_id],
+            )
+        )
+        if not found:
+            raise JournalError(f"no closed position {position_id!r}")
+        key = (int(found[0]["run_id"]), str(found[0]["structure"]))
+        realized = self._realized_for(key[0])
+        realized[key[1]] = realized.get(key[1], 0.0) - float(found[0]["realized_pnl"] or 0.0)
+        self._queue(_SQL_POSITION_CLOSE, (None, None, None, None, position_id))
+        self._open_positions[position_id] = key
+
     def _open_position_key(self, position_id: str) -> tuple[int, str]:
         key = self._open_positions.get(position_id)
         if key is not None:
