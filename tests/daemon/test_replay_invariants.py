@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from daemon.analytics import JournalSummary
 from daemon.brokers.base import Fill, Settlement
 from daemon.calendars.exchange import default_calendar
 from daemon.config import load_config
-from daemon.journal import DailyRecord, DecisionRecord, Journal, JournalSummary, PositionRecord
+from daemon.journal import DailyRecord, DecisionRecord, Journal, PositionRecord
 from daemon.logs import configure_logging, get_logger
 from daemon.replay import ReplayResult, run_replay
 from daemon.scheduling.jobs import NEW_YORK
