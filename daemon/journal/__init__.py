@@ -25,13 +25,14 @@ Modules:
 
 * :mod:`~daemon.journal.schema`: tables, indexes, ``SCHEMA_VERSION``,
   creation, and the migrations applied in one transaction at open.
-* :mod:`~daemon.journal.writer`: buffering, group commit, the exactly-once
-  keys, and every record method.
-* :mod:`~daemon.journal.read`: the read models (one record type per table)
-  and the queries that build them.
+* :mod:`~daemon.journal.writer`: buffering, group commit and every record
+  method, with the exactly-once keys of :mod:`~daemon.journal.keys`.
+* :mod:`~daemon.journal.read`: the read models (a record type per table,
+  and tallies per structure) and the queries that build them.
 * :mod:`~daemon.journal.file`: :class:`Journal` itself (open, close, runs,
   integrity check).
-* :mod:`~daemon.journal.codec`: legs JSON, strict JSON, ISO dates.
+* :mod:`~daemon.journal.codec`: legs JSON, strict JSON, ISO dates;
+  :mod:`~daemon.journal.errors`: :class:`JournalError`.
 
 Analytics over a run (drawdown, win rate, P&L per structure, counts) live in
 :mod:`daemon.analytics`; :meth:`Journal.summary` is a shortcut to it.

@@ -1,4 +1,4 @@
-"""The journal's read models: one record type per table and the queries that build them.
+"""The journal's read models: a record type per table, tallies, and the queries that build them.
 
 :class:`JournalReader` holds the query methods of :class:`~daemon.journal.Journal`.
 Every read first commits what the writer side has pending (``flush(force=True)``),

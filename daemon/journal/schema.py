@@ -381,6 +381,7 @@ def _immediate(db: sqlite_utils.Database) -> Iterator[None]:
 
 
 def _check_or_create(db: sqlite_utils.Database, path: Path, read_only: bool) -> None:
+    """Create an empty file, or check a journal's version and bring it to the newest."""
     if not db.table_names():
         if read_only:
             raise JournalError(f"{path}: not an alvh journal (empty database)")
