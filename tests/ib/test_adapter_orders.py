@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 
 import pytest
 from ib_async import IB, LimitOrder
 
-from daemon.brokers.base import ComboOrder, Fill, OrderStatus
-from daemon.brokers.ib import IBBroker
+from daemon.brokers.base import ComboOrder, OrderStatus
 from daemon.brokers.ib.orders import bag_contract
 from strategies.domain import Leg, Right
 from tests.fake_tws import FakeTWS, FillPolicy, In, Scenario
@@ -18,7 +16,6 @@ from tests.ib.test_adapter_helpers import (
     HOST,
     option,
     running_broker,
-    session_clock,
     short_iron_condor,
     until,
 )
@@ -172,28 +169,43 @@ async def test_order_ref_already_executed_at_ib_is_not_resubmitted() -> None:
         assert len(fills) == 4
 
 
+def con_ids(scenario: Scenario, legs: tuple[Leg, ...]) -> list[int]:
+    """The fake's conIds of SPXW ``legs``."""
+    return [
+        scenario.option(
+            "SPXW",
+            leg.contract.expiry.strftime("%Y%m%d"),
+            leg.contract.strike,
+            leg.contract.right.value,
+        ).con_id
+        for leg in legs
+    ]
+
+
+async def place_raw(
+    tws: FakeTWS, client_id: int, legs: tuple[Leg, ...], ref: str, limit: float, scenario: Scenario
+) -> IB:
+    """Another client (a previous run, or another program) places a BAG with ``ref``."""
+    other = IB()
+    await other.connectAsync(HOST, tws.port, clientId=client_id, timeout=5)
+    other.placeOrder(
+        bag_contract(legs, con_ids(scenario, legs)), LimitOrder("BUY", 1, limit, orderRef=ref)
+    )
+    await until(lambda: any(o.req.order_ref == ref and o.status == "Submitted" for o in tws.orders))
+    return other
+
+
 async def test_order_ref_working_at_ib_is_adopted_after_a_restart() -> None:
     scenario = Scenario(order_policies=[FillPolicy.when_crosses(-2.25)])
     legs = short_iron_condor(scenario)
-    async with running_broker(scenario) as (tws, broker, _log, _fills):
-        # the daemon sends r8-1, then dies before the order ends (the order stays at IB)
-        crashed = asyncio.ensure_future(
-            broker.place_order(ComboOrder("r8-1", legs, 1, -2.40, -2.40))
-        )
-        await until(lambda: bool(tws.orders) and tws.orders[0].status == "Submitted")
-        crashed.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await crashed
-        await broker.disconnect()
+    async with running_broker(scenario, connect=False) as (tws, broker, _log, fills):
+        # a previous run with the same client id sent r8-1 and was killed (SIGKILL)
+        crashed = await place_raw(tws, 17, legs, "r8-1", -2.40, scenario)
+        crashed.disconnect()
+        await tws.wait_until(lambda: tws.connected_client_ids == [])
 
-        restarted = IBBroker(broker.settings, clock=session_clock(scenario.today))
-        fills: list[Fill] = []
-        restarted.add_fill_listener(fills.append)
-        try:
-            await restarted.connect()
-            result = await restarted.place_order(ComboOrder("r8-1", legs, 1, -2.40, -2.20))
-        finally:
-            await restarted.disconnect()
+        await broker.connect()
+        result = await broker.place_order(ComboOrder("r8-1", legs, 1, -2.40, -2.20))
         assert result.status is OrderStatus.FILLED
         assert result.avg_price == pytest.approx(-2.25)
         sent = placed(tws)
