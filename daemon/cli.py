@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
 import sys
 import threading
 from collections.abc import Sequence
@@ -27,6 +26,7 @@ from typing import Any
 
 from daemon.exits import EXIT_STATUS_HELP, ExitStatus
 from daemon.locking import JournalLock, JournalLocked, JournalLockError
+from daemon.signals import latch_stop_signals, take_pending_stop
 
 EXIT_USAGE = ExitStatus.USAGE
 
@@ -120,26 +120,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     ``alvh run`` ends with status 0 on SIGTERM or SIGINT at any moment: until
     :func:`daemon.live.run_live` installs its own handlers (while importing,
     building the parser, loading the config, taking the journal lock) a signal
-    ends the command at once — nothing has been journaled or sent yet.
+    is latched (:mod:`daemon.signals`) and the command stops at the next safe
+    point — nothing has been journaled or sent yet.
     """
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] != ["run"] or threading.current_thread() is not threading.main_thread():
         return _main(arguments)
-    previous = signal.signal(signal.SIGTERM, _stop_before_start)
+    restore = latch_stop_signals()
     try:
         return _main(arguments)
-    except (_StoppedBeforeStart, KeyboardInterrupt):
-        return ExitStatus.OK
     finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-class _StoppedBeforeStart(BaseException):
-    """SIGTERM arrived before the daemon's own handlers (``daemon.shutdown``) took over."""
-
-
-def _stop_before_start(signum: int, _frame: Any) -> None:
-    raise _StoppedBeforeStart(signal.Signals(signum).name)
+        restore()
 
 
 def _main(argv: Sequence[str]) -> int:
@@ -170,8 +161,6 @@ def _main(argv: Sequence[str]) -> int:
         print(f"alvh {args.command}: {exc}", file=sys.stderr)
         return ExitStatus.JOURNAL_LOCKED
     except KeyboardInterrupt:
-        if args.command == "run":
-            raise  # main(): a clean stop before start-up
         print(f"alvh {args.command}: interrupted", file=sys.stderr)
         return ExitStatus.INTERRUPTED
     raise AssertionError(f"unhandled command {args.command}")  # pragma: no cover
@@ -262,6 +251,8 @@ def _run(args: argparse.Namespace) -> int:
         dry_run=args.dry_run, now=args.now, run_jobs=tuple(JobName(j) for j in args.run_job)
     )
     with _lock_journal(config.journal.path, "alvh run"):  # before anything is written
+        if take_pending_stop() is not None:
+            return ExitStatus.OK  # stopped while starting: nothing written yet
         configure_logging(config.logging.level, config.logging.format, sys.stdout)
         log = get_logger("alvh.run")
         try:

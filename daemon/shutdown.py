@@ -46,6 +46,7 @@ from typing import Any, TypeVar
 from daemon.brokers.base import BrokerError
 from daemon.exits import ExitStatus
 from daemon.service import SdNotifier
+from daemon.signals import take_pending_stop
 
 __all__ = ["DEFAULT_STOP_GRACE_S", "Shutdown", "stop_grace_s"]
 
@@ -152,11 +153,18 @@ class Shutdown:
         await self._stop.wait()
 
     def install_signal_handlers(self) -> None:
-        """Route SIGTERM and SIGINT to :meth:`request_stop` (call inside the running loop)."""
+        """Route SIGTERM and SIGINT to :meth:`request_stop` (call inside the running loop).
+
+        A signal latched before (:func:`daemon.signals.take_pending_stop`)
+        requests the stop at once.
+        """
         loop = asyncio.get_running_loop()
         for sig in _SIGNALS:
             loop.add_signal_handler(sig, self.request_stop, sig.name)
             self._signals.append(sig)
+        early = take_pending_stop()
+        if early is not None:
+            self.request_stop(early)
 
     def remove_signal_handlers(self) -> None:
         """Give SIGTERM and SIGINT back to their defaults (idempotent)."""
@@ -268,6 +276,12 @@ class Shutdown:
                 close (the run is finished with it).
         """
         loop = asyncio.get_running_loop()
+        if self._stop.is_set():  # stopped before it started (a latched signal)
+            body.close()
+            if self._requested_at is None:
+                self.request_stop("stop event")
+            await self._close()
+            return ExitStatus.OK
         body_task: asyncio.Task[int] = loop.create_task(body, name="alvh-run")
         self._body = body_task
         stop_wait = loop.create_task(self._stop.wait(), name="alvh-stop")
@@ -276,6 +290,8 @@ class Shutdown:
             if self._stop.is_set():
                 if self._requested_at is None:  # set by a caller, not by a signal
                     self.request_stop("stop event")
+                if not self._ready and not body_task.done():
+                    body_task.cancel()  # also when the stop came before the body started
                 if self._ready:
                     await self._drain_jobs()
                 await self._wait_body(body_task)

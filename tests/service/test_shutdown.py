@@ -25,6 +25,7 @@ from daemon.journal import Journal
 from daemon.live import LiveOptions, run_live
 from daemon.service import SdNotifier, status_head
 from daemon.shutdown import DEFAULT_STOP_GRACE_S, Shutdown, stop_grace_s
+from daemon.signals import latch_stop_signals, take_pending_stop
 
 
 class Log:
@@ -173,6 +174,40 @@ async def test_real_sigterm_is_routed_to_the_stop() -> None:
     assert log.find("stop_requested")["signal"] == "SIGTERM"
     # the handlers are gone after the close: SIGTERM is the default again
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+def test_latched_signals_are_remembered_not_fatal() -> None:
+    restore = latch_stop_signals()
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.01)  # handlers run between bytecodes of the main thread
+    finally:
+        restore()
+    assert take_pending_stop() == "SIGTERM"
+    assert take_pending_stop() is None
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+async def test_a_signal_latched_before_the_loop_stops_the_run_before_it_starts() -> None:
+    shutdown, _stop, log, _ = _shutdown()
+    started: list[str] = []
+    restore = latch_stop_signals()
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.sleep(0.01)
+        shutdown.install_signal_handlers()
+    finally:
+        restore()
+
+    async def body() -> int:
+        started.append("body")
+        return ExitStatus.BROKER
+
+    assert await asyncio.wait_for(shutdown.run(body()), 5) == ExitStatus.OK
+    assert started == []
+    assert log.find("stop_requested") == {"signal": "SIGTERM", "phase": "starting", "grace_s": 2.0}
 
 
 async def test_stop_event_set_by_a_caller_stops_too() -> None:
