@@ -6,7 +6,7 @@ START ?= 2018-01-02
 END ?= 2020-12-31
 JOURNAL ?= alvh-replay.sqlite
 
-.PHONY: install replay test lint benchmark clean
+.PHONY: install replay test lint benchmark chaos clean
 
 $(BIN)/alvh: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,3 +33,6 @@ benchmark: install
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+
+chaos: install
+	$(BIN)/python scripts/chaos.py

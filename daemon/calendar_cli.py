@@ -144,7 +144,7 @@ def build_items(
         ``(items, notes)``; notes are human-readable warnings (e.g. the range
         exceeds the exchange calendar).
     """
-    from daemon.calendars.macro import NEW_YORK
+    from daemon.clock import NEW_YORK
 
     items: list[tuple[tuple[date, int, str], dict[str, Any]]] = []
     notes: list[str] = []

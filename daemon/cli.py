@@ -1,6 +1,7 @@
 """The ``alvh`` command line.
 
-``alvh run`` trades through TWS / IB Gateway (paper by default);
+``alvh run`` trades through TWS / IB Gateway (paper unless the config file
+says live or ``--live`` is given);
 ``alvh replay`` replays real history through the trading engine and journals
 every decision, order and fill; ``alvh journal`` summarises a journal file;
 ``alvh calendar`` shows exchange sessions and macro events and imports
@@ -81,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--host", help="override broker.host")
     run.add_argument("--port", type=_port, help="override broker.port")
     run.add_argument("--client-id", type=int, help="override broker.client_id")
+    run.add_argument(
+        "--live",
+        action="store_true",
+        help="trade live: sets broker.trading_mode = live (broker.account must still name "
+        "a live account); the environment alone can never switch a paper config to live",
+    )
     run.add_argument(
         "--dry-run",
         action="store_true",
@@ -237,7 +244,7 @@ def _run(args: argparse.Namespace) -> int:
     from daemon.scheduling.jobs import JobName
 
     try:
-        config = load_config(args.config)
+        config = load_config(args.config, live=args.live)
     except ConfigError as exc:
         raise CliError(f"bad config: {exc}") from None
     overrides = {

@@ -5,12 +5,21 @@ The configuration is a tree of frozen pydantic models, one per TOML section.
 exactly the values shipped in ``config/alvh.example.toml``), applies
 environment overrides such as ``ALVH_BROKER__PORT=4001`` (prefix ``ALVH_``,
 ``__`` between section and key) and validates everything. Environment values
-win over the file.
+win over the file, with one exception: the environment cannot change the
+trading mode; live trading is stated in the file or by ``alvh run --live``.
+
+Defaults have one source each: the ``[condor]`` and ``[hedge]`` defaults are
+those of :class:`strategies.rules.CondorRules` and
+:class:`strategies.rules.HedgeRules`; every other default is written once,
+in the section model here (``[events]`` in :mod:`daemon.calendars.event_rules`,
+``[service]`` in :mod:`daemon.service`). The example file is tested to equal
+them and to name every key. Bounds say what is valid, not what the method
+prefers.
 
 Every problem is reported as a :class:`ConfigError` whose message is one line
 naming the source, the key path and the problem, for example::
 
-    config/alvh.toml: condor.short_delta: must be between 0.01 and 0.5 (got 0.9)
+    config/alvh.toml: condor.short_delta: must be greater than 0 and less than 0.5 (got 0.9)
 
 Unknown keys are errors, so typos never silently fall back to a default.
 
@@ -27,7 +36,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from datetime import time
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Final, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import annotated_types
@@ -37,10 +46,13 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from daemon.calendars.event_rules import EventRulesConfig
 from daemon.service import ServiceConfig
-from strategies.rules import CondorRules, HedgeRules
+from strategies.rules import CondorRules, CondorTradingClass, HedgeRules
 
 __all__ = [
+    "DELAYED_MARKET_DATA_TYPES",
     "ENV_PREFIX",
+    "MAX_SPX_DTE",
+    "MAX_VIX_DTE",
     "AlvhConfig",
     "BrokerConfig",
     "CondorConfig",
@@ -51,6 +63,7 @@ __all__ = [
     "LoggingConfig",
     "ReplayConfig",
     "ScheduleConfig",
+    "ServiceConfig",
     "load_config",
 ]
 
@@ -60,6 +73,19 @@ ENV_PREFIX = "ALVH_"
 ENV_NESTED_DELIMITER = "__"
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+#: IB market data types that are delayed (3 delayed, 4 delayed-frozen); refused live.
+DELAYED_MARKET_DATA_TYPES: Final = frozenset({3, 4})
+
+#: The rule parameters' defaults, from their single source (the pure core's dataclasses).
+_CONDOR_DEFAULTS = CondorRules()
+_HEDGE_DEFAULTS = HedgeRules()
+
+#: Longest DTE, calendar days, of a listed SPX option (long-dated SPX
+#: options run about five years out).
+MAX_SPX_DTE = 1830
+#: Longest DTE, calendar days, of a listed VIX option (listed about a year out).
+MAX_VIX_DTE = 366
 
 
 class ConfigError(ValueError):
@@ -77,8 +103,15 @@ class BrokerConfig(_Section):
     """``[broker]``: how to reach TWS / IB Gateway.
 
     ``trading_mode`` defaults to ``"paper"``; ``"live"`` requires an explicit
-    live ``account`` (paper accounts start with ``DU``). ``market_data_type``
-    is IB's code: 1 live, 2 frozen, 3 delayed, 4 delayed-frozen.
+    live ``account`` (paper accounts start with ``DU``) and can only come from
+    the config file or ``alvh run --live``, never from the environment alone
+    (see :func:`load_config`). ``market_data_type`` is IB's code: 1 live,
+    2 frozen, 3 delayed, 4 delayed-frozen; the default 3 lets a paper account
+    without market-data subscriptions run, and live trading refuses 3 and 4.
+    ``open_order_policy`` is what start-up reconciliation does with a working
+    order at the gateway whose ``orderRef`` belongs to this journal:
+    ``"adopt"`` (default) keeps it working and follows it to its end,
+    ``"cancel"`` cancels it (fills that already happened are still journaled).
     ``connect_timeout_s`` is in seconds. The remaining keys tune the
     Interactive Brokers adapter (:class:`daemon.brokers.ib.adapter.IBSettings`
     documents each): market-data line budget and pacing, the strike window in
@@ -112,6 +145,7 @@ class BrokerConfig(_Section):
     order_disconnect_grace_s: float = Field(default=300.0, gt=0, le=3600)
     vix_futures_count: int = Field(default=8, ge=1, le=12)
     vix_option_iv: float = Field(default=1.0, gt=0, le=5)
+    open_order_policy: Literal["adopt", "cancel"] = "adopt"
 
     @field_validator("account")
     @classmethod
@@ -128,6 +162,16 @@ class BrokerConfig(_Section):
                 )
         return value
 
+    @field_validator("market_data_type")
+    @classmethod
+    def _live_needs_live_data(cls, value: int, info: ValidationInfo) -> int:
+        if info.data.get("trading_mode") == "live" and value in DELAYED_MARKET_DATA_TYPES:
+            raise ValueError(
+                f"delayed data ({value}) is refused when trading_mode is 'live'; "
+                "use 1 (live) or 2 (frozen)"
+            )
+        return value
+
 
 # --------------------------------------------------------------------------- condor
 
@@ -135,24 +179,28 @@ class BrokerConfig(_Section):
 class CondorConfig(_Section):
     """``[condor]``: the fields of :class:`strategies.rules.CondorRules`, validated.
 
-    DTE values are calendar days, ``short_delta`` is an absolute delta,
-    ``wing_width`` and ``min_credit`` are index points, ``max_risk_dollars`` is
-    dollars, ``profit_target_pct`` is percent of the credit.
+    Defaults come from :class:`~strategies.rules.CondorRules` (the single
+    source); the bounds say what is valid, not what the method prefers.
+    DTE values are calendar days, ``short_delta`` is an absolute delta
+    (below 0.5, so the short put stays below the short call),
+    ``wing_width`` and ``min_credit`` are index points, ``max_risk_dollars``
+    is dollars, ``profit_target_pct`` is percent of the credit.
+    Expiries are at most :data:`MAX_SPX_DTE` calendar days out.
     """
 
-    trading_class: Literal["SPXW", "SPX"] = "SPXW"
-    min_dte: int = Field(default=7, ge=1, le=60)
-    max_dte: int = Field(default=21, ge=1, le=90)
-    target_dte: int = Field(default=14, ge=1, le=90)
-    short_delta: float = Field(default=0.16, ge=0.01, le=0.5)
-    wing_width: float = Field(default=50.0, ge=5.0, le=500.0)
-    min_credit: float = Field(default=1.0, gt=0.0, le=500.0)
-    max_risk_dollars: float = Field(default=25_000.0, gt=0.0, le=10_000_000.0)
-    max_contracts: int = Field(default=10, ge=1, le=1000)
-    max_open_condors: int = Field(default=1, ge=1, le=20)
-    profit_target_pct: float = Field(default=50.0, gt=0.0, le=100.0)
-    stop_multiple: float = Field(default=2.0, gt=1.0, le=20.0)
-    exit_dte: int = Field(default=2, ge=0, le=60)
+    trading_class: CondorTradingClass = _CONDOR_DEFAULTS.trading_class
+    min_dte: int = Field(default=_CONDOR_DEFAULTS.min_dte, ge=1, le=MAX_SPX_DTE)
+    max_dte: int = Field(default=_CONDOR_DEFAULTS.max_dte, ge=1, le=MAX_SPX_DTE)
+    target_dte: int = Field(default=_CONDOR_DEFAULTS.target_dte, ge=1, le=MAX_SPX_DTE)
+    short_delta: float = Field(default=_CONDOR_DEFAULTS.short_delta, gt=0.0, lt=0.5)
+    wing_width: float = Field(default=_CONDOR_DEFAULTS.wing_width, ge=5.0)
+    min_credit: float = Field(default=_CONDOR_DEFAULTS.min_credit, gt=0.0)
+    max_risk_dollars: float = Field(default=_CONDOR_DEFAULTS.max_risk_dollars, gt=0.0)
+    max_contracts: int = Field(default=_CONDOR_DEFAULTS.max_contracts, ge=1)
+    max_open_condors: int = Field(default=_CONDOR_DEFAULTS.max_open_condors, ge=1)
+    profit_target_pct: float = Field(default=_CONDOR_DEFAULTS.profit_target_pct, gt=0.0, le=100.0)
+    stop_multiple: float = Field(default=_CONDOR_DEFAULTS.stop_multiple, gt=1.0)
+    exit_dte: int = Field(default=_CONDOR_DEFAULTS.exit_dte, ge=0, le=MAX_SPX_DTE)
 
     @field_validator("max_dte")
     @classmethod
@@ -204,19 +252,23 @@ class CondorConfig(_Section):
 class HedgeConfig(_Section):
     """``[hedge]``: the fields of :class:`strategies.rules.HedgeRules`, validated.
 
-    DTE values are calendar days, ``otm_min``/``otm_max`` are decimal fractions
-    above the VIX future, ``vega_share`` is a decimal share (0.30-0.40),
+    Defaults come from :class:`~strategies.rules.HedgeRules` (the single
+    source); the bounds say what is valid, not what the method prefers.
+    DTE values are calendar days (VIX options are listed at most
+    :data:`MAX_VIX_DTE` days out), ``otm_min``/``otm_max`` are decimal
+    fractions above the VIX future, ``vega_share`` is a decimal share of the
+    condor's short vega (0 < share <= 1; the method uses 0.30-0.40),
     ``max_debit_dollars`` is dollars.
     """
 
-    min_dte: int = Field(default=45, ge=1, le=365)
-    max_dte: int = Field(default=90, ge=1, le=365)
-    otm_min: float = Field(default=0.08, ge=0.0, le=1.0)
-    otm_max: float = Field(default=0.12, gt=0.0, le=1.0)
-    vega_share: float = Field(default=0.35, ge=0.30, le=0.40)
-    max_layers: int = Field(default=1, ge=1, le=10)
-    max_debit_dollars: float = Field(default=5_000.0, gt=0.0, le=10_000_000.0)
-    close_dte: int = Field(default=7, ge=0, le=365)
+    min_dte: int = Field(default=_HEDGE_DEFAULTS.min_dte, ge=1, le=MAX_VIX_DTE)
+    max_dte: int = Field(default=_HEDGE_DEFAULTS.max_dte, ge=1, le=MAX_VIX_DTE)
+    otm_min: float = Field(default=_HEDGE_DEFAULTS.otm_min, ge=0.0)
+    otm_max: float = Field(default=_HEDGE_DEFAULTS.otm_max, gt=0.0)
+    vega_share: float = Field(default=_HEDGE_DEFAULTS.vega_share, gt=0.0, le=1.0)
+    max_layers: int = Field(default=_HEDGE_DEFAULTS.max_layers, ge=1)
+    max_debit_dollars: float = Field(default=_HEDGE_DEFAULTS.max_debit_dollars, gt=0.0)
+    close_dte: int = Field(default=_HEDGE_DEFAULTS.close_dte, ge=0, le=MAX_VIX_DTE)
 
     @field_validator("max_dte")
     @classmethod
@@ -385,21 +437,32 @@ class AlvhConfig(BaseSettings):
 # --------------------------------------------------------------------------- loading
 
 
-def load_config(path: Path | None = None) -> AlvhConfig:
+def load_config(path: Path | None = None, *, live: bool = False) -> AlvhConfig:
     """Load, override from the environment and validate the configuration.
+
+    Live trading needs an explicit statement: ``broker.trading_mode`` is
+    ``"live"`` when the file says so or when ``live=True`` (``alvh run
+    --live``), and is ``"paper"`` otherwise. The environment can only agree:
+    ``ALVH_BROKER__TRADING_MODE`` may restate that mode but never change it,
+    so an exported variable alone cannot turn a paper configuration live.
 
     Args:
         path: a TOML file; ``None`` uses the built-in defaults (identical to
             ``config/alvh.example.toml``). Environment variables ``ALVH_*``
-            override either.
+            override either, except the trading mode (see above).
+        live: the command line asked for live trading (``--live``); sets
+            ``broker.trading_mode = "live"`` whatever the file says. The live
+            checks (a live ``broker.account``, no delayed market data) apply.
 
     Returns:
         The validated, immutable configuration.
 
     Raises:
         ConfigError: the file is missing or unreadable, is not valid TOML
-            (the message gives the line), has an unknown key, or a value is
-            out of range or inconsistent. The message is a single line.
+            (the message gives the line), has an unknown key, a value is
+            out of range or inconsistent, or the environment disagrees with
+            the trading mode of the file or the flag. The message is a
+            single line.
     """
     source = str(path) if path is not None else "built-in defaults"
     data: dict[str, Any] = {}
@@ -416,10 +479,59 @@ def load_config(path: Path | None = None) -> AlvhConfig:
             raise ConfigError(f"{source}: not UTF-8 text (byte {exc.start})") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{source}: invalid TOML: {exc}") from None
+    mode = _trading_mode(data, live=live)
+    if live:
+        broker = data.get("broker", {})
+        if isinstance(broker, dict):  # anything else is reported by validation below
+            data["broker"] = {**broker, "trading_mode": "live"}
+        source = f"{source} with --live"
+    _check_env_trading_mode(mode, source)
     try:
-        return AlvhConfig(**data)
+        config = AlvhConfig(**data)
     except ValidationError as exc:
         raise ConfigError(_one_line(exc, source)) from None
+    if config.broker.trading_mode != mode:
+        # The environment changed the mode by a route other than the plain variable
+        # (e.g. ALVH_BROKER as a JSON object).
+        raise ConfigError(_mode_from_env_message(f"environment {ENV_PREFIX}BROKER", mode, source))
+    return config
+
+
+#: The environment variable that would set ``broker.trading_mode``.
+_TRADING_MODE_ENV = f"{ENV_PREFIX}BROKER{ENV_NESTED_DELIMITER}TRADING_MODE"
+
+
+def _trading_mode(data: Mapping[str, Any], *, live: bool) -> str:
+    """``"live"`` if the flag or the file says live, else ``"paper"``."""
+    if live:
+        return "live"
+    broker = data.get("broker")
+    stated = broker.get("trading_mode") if isinstance(broker, Mapping) else None
+    return "live" if stated == "live" else "paper"
+
+
+def _check_env_trading_mode(mode: str, source: str) -> None:
+    """Refuse an ``ALVH_BROKER__TRADING_MODE`` that disagrees with the file or the flag."""
+    for name, value in os.environ.items():
+        if name.upper() != _TRADING_MODE_ENV:
+            continue
+        stated = value.strip().lower()
+        if stated in ("paper", "live") and stated != mode:
+            raise ConfigError(_mode_from_env_message(f"environment {name}", mode, source))
+
+
+def _mode_from_env_message(where: str, mode: str, source: str) -> str:
+    """One line: the environment tried to change the trading mode of ``source``."""
+    if mode == "paper":
+        return (
+            f"{where}: broker.trading_mode: the environment alone cannot switch to 'live' "
+            f"({source}: trading_mode = 'paper'); set trading_mode = \"live\" in the "
+            "config file or pass --live"
+        )
+    return (
+        f"{where}: broker.trading_mode: the environment cannot switch to 'paper' "
+        f"({source}: trading_mode = 'live'); change the config file or drop --live"
+    )
 
 
 def _one_line(exc: ValidationError, source: str) -> str:
@@ -456,14 +568,16 @@ def _describe(error: Mapping[str, Any]) -> str:
     if kind == "missing":
         return "required key is missing"
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-        bounds = _bounds(loc)
-        if bounds is not None:
-            (low, low_open), (high, high_open) = bounds
-            if not low_open and not high_open:
-                return f"must be between {low:g} and {high:g}{got_text}"
-            low_text = f"greater than {low:g}" if low_open else f"at least {low:g}"
-            high_text = f"less than {high:g}" if high_open else f"at most {high:g}"
-            return f"must be {low_text} and {high_text}{got_text}"
+        low, high = _bounds(loc)
+        if low is not None and high is not None and not low[1] and not high[1]:
+            return f"must be between {low[0]:g} and {high[0]:g}{got_text}"
+        parts = []
+        if low is not None:
+            parts.append(f"greater than {low[0]:g}" if low[1] else f"at least {low[0]:g}")
+        if high is not None:
+            parts.append(f"less than {high[0]:g}" if high[1] else f"at most {high[0]:g}")
+        if parts:
+            return f"must be {' and '.join(parts)}{got_text}"
     if kind == "literal_error":
         expected = (error.get("ctx") or {}).get("expected", "")
         return f"must be one of {expected}{got_text}"
@@ -477,20 +591,20 @@ def _describe(error: Mapping[str, Any]) -> str:
 
 def _bounds(
     loc: Sequence[int | str],
-) -> tuple[tuple[float, bool], tuple[float, bool]] | None:
-    """``((low, exclusive), (high, exclusive))`` declared on the field at ``loc``, if both exist."""
+) -> tuple[tuple[float, bool] | None, tuple[float, bool] | None]:
+    """``(low, high)`` declared on the field at ``loc``; each ``(value, exclusive)`` or ``None``."""
     model: type[BaseModel] = AlvhConfig
     info: FieldInfo | None = None
     for part in loc:
         fields = model.model_fields
         if not isinstance(part, str) or part not in fields:
-            return None
+            return None, None
         info = fields[part]
         annotation = info.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             model = annotation
     if info is None:
-        return None
+        return None, None
     low: tuple[float, bool] | None = None
     high: tuple[float, bool] | None = None
     for meta in info.metadata:
@@ -502,6 +616,4 @@ def _bounds(
             high = (float(cast(float, meta.le)), False)
         elif isinstance(meta, annotated_types.Lt):
             high = (float(cast(float, meta.lt)), True)
-    if low is None or high is None:
-        return None
     return low, high

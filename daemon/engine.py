@@ -1,83 +1,72 @@
-"""The trading engine: one engine for live, paper and replay.
+"""The trading engine: one generic engine for live, paper, dry run and replay.
 
-Each scheduled job (:class:`daemon.scheduling.jobs.JobName`) asks the broker for
-market data, hands it to a pure rule in :mod:`strategies`, journals the
-resulting :class:`~strategies.domain.Decision` (always before any order), and
-turns order-placing decisions into combo orders tied to the decision id
-(``orderRef``). Fills and settlements are journaled exactly once, as the
-broker reports them. Only the broker and the clock differ between modes.
+Every job runs the same pipeline: gather the inputs its planner asks for from
+the broker, ask the pure planner (:mod:`strategies.planner`) for plans, pass
+each decision through the pre-trade gates, then execute it
+(:mod:`daemon.execution`: decision journaled, order intent committed, order
+sent, every state transition journaled). The portfolio
+(:class:`strategies.portfolio.Portfolio`) changes only through journaled fills
+and settlements. A planner that raises is journaled as an ERROR decision
+naming the rule and the exception, and the job goes on with the other
+structures. Only the broker and the clock differ between modes.
 """
 
 from __future__ import annotations
 
-import itertools
+import functools
+import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from daemon.book import BookEntry, StructureBook
-from daemon.brokers.base import Broker, ComboOrder, Fill, OrderResult, OrderStatus, Settlement
+from daemon.brokers.base import Broker
+from daemon.clock import NEW_YORK
+from daemon.crashpoints import crash_point
+from daemon.execution import Executor, OrderPolicy
 from daemon.journal import Journal
-from daemon.scheduling.jobs import NEW_YORK, JobName
-from strategies.condor import plan_condor_entry, plan_condor_exit
-from strategies.domain import (
-    Action,
-    Decision,
-    LegQuote,
-    OptionContract,
-    Right,
-    Structure,
-)
-from strategies.hedge import condor_short_vega_dollars, plan_hedge_exit, plan_hedge_layer
-from strategies.positions import OpenStructure
+from daemon.scheduling.jobs import JobName
+from strategies.domain import Action, Decision, LegQuote, OptionContract, Right, Structure
+from strategies.execution import Fill, Settlement
+from strategies.plan import Plan, error_decision
+from strategies.planner import plan_entry, plan_exit, plan_hedge, short_vega_dollars
+from strategies.portfolio import Portfolio, StructurePosition
 from strategies.risk import structure_greeks
 from strategies.rules import CondorRules, HedgeRules
 
-
-@dataclass(frozen=True, slots=True)
-class OrderPolicy:
-    """How far an order may concede from the decision's limit price.
-
-    ``max_concession_pct`` of the absolute limit, but at least
-    ``min_concession`` index points, bounds the worst net price an order may
-    fill at (see :attr:`daemon.brokers.base.ComboOrder.worst_price`).
-    """
-
-    max_concession_pct: float = 10.0
-    min_concession: float = 0.10
-
-    def worst_price(self, limit: float) -> float:
-        """Worst acceptable net price (+ debit, - credit) for ``limit``, index points."""
-        return limit + max(abs(limit) * self.max_concession_pct / 100.0, self.min_concession)
-
+__all__ = ["EventGuard", "OrderPolicy", "TradingEngine"]
 
 HEDGE_CHECK_RULE = "hedge_check"
 MANAGE_RULE = "manage"
+
+EventGuard = Callable[[date], str | None]
+"""Returns a reason to block new condor entries on a session, or None."""
 
 
 def _nothing_to_do(rule: str, structure: Structure) -> Decision:
     return Decision(rule, Action.HOLD, structure, "no open position to act on", {})
 
 
-EventGuard = Callable[[date], str | None]
-"""Returns a reason to block new condor entries on a session, or None."""
-
-
 class TradingEngine:
-    """Runs the jobs against a broker and a journal.
+    """Runs the jobs against a broker, a journal and the portfolio.
 
     Args:
         broker: any :class:`daemon.brokers.base.Broker`.
-        journal: open journal; the engine writes decisions, orders, fills,
-            settlements, positions, marks and daily P&L into run ``run_id``.
+        journal: open journal; the engine writes decisions, orders and their
+            transitions, fills, settlements, positions, marks and daily P&L
+            into run ``run_id``.
         clock: returns the current timezone-aware time.
         condor_rules, hedge_rules: the rule parameters.
-        order_policy: limit-price concession bounds.
         log: a structlog-style bound logger (``log.info(event, **fields)``).
+        order_policy: limit-price concession bounds.
         entry_guard: optional macro-event guard for new entries.
         is_session: exchange-session predicate; when given, a job that fires
             on a date that is not a session does nothing but log that.
+        session_close: the close of a session (tz-aware), for settling
+            options that expired that session; default 16:00 New York.
+        portfolio: the book to trade (default: a new, empty one).
+        settle_expired: whether jobs settle held options past their expiry
+            themselves (live: the IB adapter reports no settlements); replay's
+            simulated broker settles on its own.
     """
 
     def __init__(
@@ -92,6 +81,9 @@ class TradingEngine:
         order_policy: OrderPolicy | None = None,
         entry_guard: EventGuard | None = None,
         is_session: Callable[[date], bool] | None = None,
+        session_close: Callable[[date], datetime] | None = None,
+        portfolio: Portfolio | None = None,
+        settle_expired: bool = False,
     ) -> None:
         self.broker = broker
         self.journal = journal
@@ -100,17 +92,34 @@ class TradingEngine:
         self.condor_rules = condor_rules
         self.hedge_rules = hedge_rules
         self.log = log
-        self.order_policy = order_policy or OrderPolicy()
         self.entry_guard = entry_guard
         self.is_session = is_session
-        self.book = StructureBook()
-        self._trigger: str | None = None
-        self._seq = itertools.count(1)
+        self.session_close = session_close
+        self.portfolio = portfolio if portfolio is not None else Portfolio()
+        self.settle_expired_enabled = settle_expired
+        self.executor = Executor(
+            broker, journal, run_id, clock, self.portfolio, log, order_policy or OrderPolicy()
+        )
         self._peak_net_liq: float | None = None
+        #: False while a restart has not yet folded the journal into the portfolio:
+        #: fills are then journaled only (the fold books them).
+        self.book_ready = True
+        #: Called at the start of every manage job (live: reconciliation).
+        self.before_manage: Callable[[], Any] | None = None
         broker.add_fill_listener(self.on_fill)
         broker.add_settlement_listener(self.on_settlement)
 
-    # -- jobs -------------------------------------------------------------
+    # -- state the shell sets ------------------------------------------------
+    @property
+    def entry_halt(self) -> str | None:
+        """Why new risk is refused right now (reconciliation), or ``None``."""
+        return self.executor.entry_halt
+
+    @entry_halt.setter
+    def entry_halt(self, reason: str | None) -> None:
+        self.executor.entry_halt = reason
+
+    # -- jobs ---------------------------------------------------------------
     async def run_job(self, job: JobName, trigger: str | None = None) -> None:
         """Run one job now.
 
@@ -124,8 +133,10 @@ class TradingEngine:
             self.log.info("job_skipped", job=job.value, reason=f"{session} is not a session")
             return
         self.log.debug("job", job=job.value, trigger=trigger)
-        self._trigger = trigger
+        self.executor.trigger = trigger
         try:
+            if self.settle_expired_enabled:
+                await self.settle_expired()
             if job is JobName.POST_EVENT_REEVALUATION:
                 await self.manage_job()
                 await self.hedge_check_job()
@@ -138,7 +149,7 @@ class TradingEngine:
                     JobName.MARK: self.mark_job,
                 }[job]()
         finally:
-            self._trigger = None
+            self.executor.trigger = None
 
     def session(self) -> date:
         return self.clock().astimezone(NEW_YORK).date()
@@ -147,86 +158,121 @@ class TradingEngine:
         """Open an iron condor when the condor rules say so."""
         rules = self.condor_rules
         ctx = await self.broker.market_context()
-        open_condors = len(self.book.open_entries(Structure.CONDOR))
+        open_condors = len(self.portfolio.open_positions(Structure.CONDOR))
         blocked = self.entry_guard(ctx.session) if self.entry_guard else None
         puts, calls = [], []
-        if open_condors < rules.max_open_condors and blocked is None:
+        if open_condors < rules.max_open_condors and blocked is None and not self.entry_halt:
+            crash_point("before_quotes")
             chain = await self.broker.option_chain(
                 "SPX", rules.trading_class, rules.min_dte, rules.max_dte
             )
             puts = [s for s in chain if s.right is Right.PUT]
             calls = [s for s in chain if s.right is Right.CALL]
-        decision = plan_condor_entry(ctx, puts, calls, open_condors, rules, blocked)
-        await self.execute(decision)
+        plan = self._guarded(
+            "condor_entry",
+            Structure.CONDOR,
+            lambda: plan_entry(ctx, puts, calls, self.portfolio, rules, blocked),
+        )
+        await self.executor.execute(plan)
 
     async def hedge_check_job(self) -> None:
-        """Add the ALVH layer sized against the open condors' short vega."""
-        condors = self.book.open_entries(Structure.CONDOR)
+        """Add the ALVH layer sized against the held condors' short vega."""
+        condors = self.portfolio.open_positions(Structure.CONDOR)
         if not condors:
-            if self._trigger:
-                await self.execute(_nothing_to_do(HEDGE_CHECK_RULE, Structure.HEDGE_LAYER))
+            if self.executor.trigger:
+                await self.executor.execute(
+                    Plan.of(_nothing_to_do(HEDGE_CHECK_RULE, Structure.HEDGE_LAYER))
+                )
             return
-        quotes = await self._quote_entries(condors)
-        vega = sum(condor_short_vega_dollars(e.structure, quotes) for e in condors)
+        quotes = await self._quote_positions(condors)
         ctx = await self.broker.market_context()
         rules = self.hedge_rules
-        open_layers = len(self.book.open_entries(Structure.HEDGE_LAYER))
+        try:
+            vega = short_vega_dollars(self.portfolio, quotes)
+        except ValueError as exc:  # a condor leg without a quote
+            await self.executor.execute(
+                Plan.of(error_decision("hedge_layer_entry", Structure.HEDGE_LAYER, exc))
+            )
+            return
+        open_layers = len(self.portfolio.open_positions(Structure.HEDGE_LAYER))
         calls = []
         if open_layers < rules.max_layers and vega < 0:
             calls = await self.broker.option_chain(
                 "VIX", "VIX", rules.min_dte, rules.max_dte, rights=(Right.CALL,)
             )
-        decision = plan_hedge_layer(ctx, calls, vega, open_layers, rules, ctx.session)
-        await self.execute(decision)
+        plan = self._guarded(
+            "hedge_layer_entry",
+            Structure.HEDGE_LAYER,
+            lambda: plan_hedge(ctx, calls, self.portfolio, vega, rules),
+        )
+        await self.executor.execute(plan)
 
     async def manage_job(self) -> None:
-        """Apply exit rules to every open condor and hedge layer."""
-        session = self.session()
-        entries = self.book.open_entries()
-        if not entries:
-            if self._trigger:
-                await self.execute(_nothing_to_do(MANAGE_RULE, Structure.CONDOR))
+        """Reconcile (live), then apply the exit rules to every held structure."""
+        if self.before_manage is not None:
+            await self.before_manage()
+        held = self.portfolio.open_positions()
+        if not held:
+            if self.executor.trigger:
+                await self.executor.execute(Plan.of(_nothing_to_do(MANAGE_RULE, Structure.CONDOR)))
             return
-        quotes = await self._quote_entries(entries)
-        condor_open = False
-        for entry in self.book.open_entries(Structure.CONDOR):
-            legs = [quotes[leg.contract] for leg in entry.structure.legs]
-            decision = plan_condor_exit(entry.structure, legs, session, self.condor_rules)
-            await self.execute(decision)
-            condor_open = condor_open or entry.structure.id in self.book.entries
-        for entry in self.book.open_entries(Structure.HEDGE_LAYER):
-            quote = quotes[entry.structure.legs[0].contract]
-            decision = plan_hedge_exit(
-                entry.structure, quote, session, self.hedge_rules, condor_open
-            )
-            await self.execute(decision)
+        quotes = await self._quote_positions(held)
+        session = self.session()
+        for kind in (Structure.CONDOR, Structure.HEDGE_LAYER):
+            for position in self.portfolio.open_positions(kind):
+                if self.executor.has_live_order(position.id):
+                    self.log.warning(
+                        "exit_deferred",
+                        position_id=position.id,
+                        reason="an order on this structure is still working or unknown",
+                    )
+                    continue
+                condor_open = bool(self.portfolio.open_positions(Structure.CONDOR))
+                plan = self._guarded(
+                    f"{kind.value}_exit",
+                    kind,
+                    functools.partial(
+                        plan_exit,
+                        position,
+                        quotes,
+                        session,
+                        self.condor_rules,
+                        self.hedge_rules,
+                        condor_open,
+                    ),
+                )
+                await self.executor.execute(plan)
 
     async def mark_job(self) -> None:
         """Mark positions at mid; journal marks and the day's P&L; flush the journal."""
+        crash_point("mark")
         session = self.session()
-        entries = self.book.open_entries()
-        quotes = await self._quote_entries(entries) if entries else {}
-        for entry in entries:
-            structure = entry.structure
-            mark = sum(leg.ratio * quotes[leg.contract].mid for leg in structure.legs)
-            greeks = structure_greeks(structure, quotes)
+        held = self.portfolio.open_positions()
+        quotes = await self._quote_positions(held) if held else {}
+        for position in held:
+            view = position.view() if position.is_balanced and position.held_units else None
+            greeks = structure_greeks(view, quotes) if view is not None else None
+            mark = (
+                sum(leg.ratio * quotes[leg.contract].mid for leg in position.legs)
+                if all(leg.contract in quotes for leg in position.legs)
+                else float("nan")
+            )
             self.journal.record_mark(
                 self.run_id,
                 session,
-                structure.id,
+                position.id,
                 mark_price=mark,
-                unrealized_pnl=entry.pnl(quotes),
-                delta=greeks.delta,
-                gamma=greeks.gamma,
-                vega=greeks.vega,
-                theta=greeks.theta,
+                unrealized_pnl=position.pnl(quotes),
+                delta=greeks.delta if greeks else math.nan,
+                gamma=greeks.gamma if greeks else math.nan,
+                vega=greeks.vega if greeks else math.nan,
+                theta=greeks.theta if greeks else math.nan,
             )
         account = await self.broker.account()
         peak = max(self._peak_net_liq or account.net_liquidation, account.net_liquidation)
         self._peak_net_liq = peak
         unrealized = {
-            kind: sum(e.pnl(quotes) for e in entries if e.structure.structure is kind)
-            for kind in Structure
+            kind: sum(p.pnl(quotes) for p in held if p.kind is kind) for kind in Structure
         }
         self.journal.record_daily(
             self.run_id,
@@ -241,119 +287,55 @@ class TradingEngine:
             "mark",
             session=session.isoformat(),
             net_liquidation=round(account.net_liquidation, 2),
-            open_structures=len(entries),
+            open_structures=len(held),
         )
         self.journal.flush()
 
-    # -- decisions and orders ----------------------------------------------
-    async def execute(self, decision: Decision) -> OrderResult | None:
-        """Journal ``decision``; if it trades, send the order and book the outcome."""
+    # -- settlement -----------------------------------------------------------
+    async def settle_expired(self) -> int:
+        """Settle held options whose expiry session has closed; returns how many settled.
+
+        SPXW settle at the SPX close of the expiry session, VIX options at the
+        broker's SOQ value or its documented proxy
+        (:meth:`daemon.brokers.base.Broker.settlement_price`). Each
+        structure's own holding becomes one journaled :class:`Settlement`;
+        a price the broker does not know yet leaves the holding for the next
+        job (logged).
+        """
         now = self.clock()
-        if self._trigger:
-            decision = replace(
-                decision,
-                reason=f"{self._trigger}: {decision.reason}",
-                inputs={**decision.inputs, "trigger": self._trigger},
-            )
-        decision_id = f"r{self.run_id}-{next(self._seq)}"
-        self.journal.record_decision(decision_id, self.run_id, self.session(), now, decision)
-        self.log.info(
-            "decision",
-            decision_id=decision_id,
-            rule=decision.rule,
-            action=decision.action.value,
-            structure=decision.structure.value,
-            quantity=decision.quantity,
-            limit_price=decision.limit_price,
-            reason=decision.reason,
-        )
-        if not decision.places_order or decision.limit_price is None:
-            return None
-        order = ComboOrder(
-            decision_id,
-            decision.legs,
-            decision.quantity,
-            decision.limit_price,
-            self.order_policy.worst_price(decision.limit_price),
-        )
-        if decision.action is Action.OPEN:
-            self.book.open(
-                OpenStructure(
-                    decision_id,
-                    decision.structure,
-                    decision.legs,
-                    decision.quantity,
-                    decision.limit_price,
-                    self.session(),
+        session = now.astimezone(NEW_YORK).date()
+        settled = 0
+        for position, contract in self.portfolio.expired_holdings(session):
+            if contract.expiry == session and now < self._close_of(session):
+                continue
+            crash_point("before_settlement")
+            price = await self.broker.settlement_price(contract)
+            if price is None:
+                self.log.warning(
+                    "settlement_pending",
+                    position_id=position.id,
+                    contract=contract.local_symbol,
+                    reason="settlement value not available yet",
                 )
-            )
-            structure_id = decision_id
-        else:
-            if decision.position_id is None or decision.position_id not in self.book.entries:
-                raise ValueError(f"close decision {decision_id} names no open position")
-            structure_id = decision.position_id
-        self.book.expect_order(decision_id, structure_id)
-        self.journal.record_order(decision_id, self.run_id, order, now)
-        self.log.info(
-            "order",
-            order_ref=decision_id,
-            quantity=order.quantity,
-            limit_price=order.limit_price,
-            worst_price=order.worst_price,
-        )
-        result = await self.broker.place_order(order)
-        self.journal.update_order(result, self.clock())
-        self.log.info(
-            "order_status",
-            order_ref=decision_id,
-            status=result.status.value,
-            filled_quantity=result.filled_quantity,
-            avg_price=result.avg_price,
-            reason=result.reason,
-        )
-        self._after_order(decision, structure_id, result)
-        return result
+                continue
+            held = position.held.get(contract, 0)
+            cash = held * contract.intrinsic(price) * contract.multiplier
+            self.on_settlement(Settlement(contract, held, price, cash, now, position.id))
+            settled += 1
+        return settled
 
-    def _after_order(self, decision: Decision, structure_id: str, result: OrderResult) -> None:
-        entry = self.book.entries[structure_id]
-        if decision.action is Action.OPEN:
-            if result.filled_quantity == 0:
-                self.book.remove(structure_id)
-                return
-            opened = OpenStructure(
-                structure_id,
-                decision.structure,
-                decision.legs,
-                result.filled_quantity,
-                result.avg_price if result.avg_price is not None else decision.limit_price or 0.0,
-                self.session(),
-            )
-            entry.structure = opened
-            self.journal.open_position(self.run_id, opened)
-            return
-        if result.status in (OrderStatus.FILLED, OrderStatus.PARTIAL) and entry.is_flat:
-            self._close(entry, result.avg_price, decision.reason)
+    def _close_of(self, session: date) -> datetime:
+        if self.session_close is not None:
+            return self.session_close(session)
+        return datetime(session.year, session.month, session.day, 16, 0, tzinfo=NEW_YORK)
 
-    def _close(self, entry: BookEntry, close_price: float | None, reason: str) -> None:
-        structure = entry.structure
-        self.book.remove(structure.id)
-        self.journal.close_position(
-            structure.id, self.session(), close_price, entry.cash_flow, reason
-        )
-        self.log.info(
-            "position_closed",
-            position_id=structure.id,
-            structure=structure.structure.value,
-            realized_pnl=round(entry.cash_flow, 2),
-            reason=reason,
-        )
-
-    # -- broker events ------------------------------------------------------
+    # -- broker events ----------------------------------------------------------
     def on_fill(self, fill: Fill) -> None:
-        """Journal a fill exactly once and book it against its structure."""
+        """Journal a fill exactly once, then book it to its structure."""
+        crash_point("before_fill_journaled")
         if not self.journal.record_fill(fill, self.run_id):
             return
-        self.book.apply_fill(fill)
+        crash_point("after_fill_journaled")
         self.log.info(
             "fill",
             exec_id=fill.exec_id,
@@ -363,27 +345,54 @@ class TradingEngine:
             price=fill.price,
             commission=fill.commission,
         )
+        if not self.book_ready:
+            return
+        position = self.portfolio.apply_fill(fill)
+        if position is None:
+            self.log.warning(
+                "fill_unrouted",
+                exec_id=fill.exec_id,
+                order_ref=fill.order_ref,
+                reason="no structure in this book owns the order",
+            )
+            return
+        self.executor.close_if_done(position, f"closed by order {fill.order_ref}")
 
     def on_settlement(self, settlement: Settlement) -> None:
-        """Journal a cash settlement and close any structure it leaves flat."""
-        self.journal.record_settlement(settlement, self.run_id)
+        """Journal a cash settlement once and close every structure it leaves flat."""
+        if not self.journal.record_settlement(settlement, self.run_id):
+            return
         self.log.info(
             "settlement",
             contract=settlement.contract.local_symbol,
             quantity=settlement.quantity,
             settlement_price=settlement.settlement_price,
             cash=settlement.cash,
+            structure_id=settlement.structure_id,
         )
-        for entry in self.book.apply_settlement(settlement):
-            if entry.is_flat:
-                units = entry.structure.quantity * settlement.contract.multiplier
-                self._close(
-                    entry,
-                    -entry.settlement_cash / units,
-                    f"expired: settled at {settlement.settlement_price:.2f}",
-                )
+        for position in self.portfolio.apply_settlement(settlement):
+            self.executor.close_if_done(
+                position, f"expired: settled at {settlement.settlement_price:.2f}"
+            )
 
-    async def _quote_entries(self, entries: Sequence[BookEntry]) -> dict[OptionContract, LegQuote]:
-        contracts = list(dict.fromkeys(leg.contract for e in entries for leg in e.structure.legs))
+    # -- helpers ------------------------------------------------------------
+    def _guarded(self, rule: str, structure: Structure, make: Callable[[], Plan]) -> Plan:
+        """Run a planner; if it raises, the plan is one ERROR decision naming it."""
+        try:
+            return make()
+        except Exception as exc:  # a rule's bug must not stop the job or the daemon
+            self.log.error("rule_failed", rule=rule, error=f"{type(exc).__name__}: {exc}")
+            return Plan.of(error_decision(rule, structure, exc))
+
+    async def _quote_positions(
+        self, positions: Sequence[StructurePosition]
+    ) -> dict[OptionContract, LegQuote]:
+        contracts = list(
+            dict.fromkeys(c for p in positions for c, q in p.held.items() if q)
+            | dict.fromkeys(leg.contract for p in positions for leg in p.legs)
+        )
+        contracts = [c for c in contracts if c.expiry >= self.session()]
+        if not contracts:
+            return {}
         quotes = await self.broker.quote(contracts)
         return {q.contract: q for q in quotes}

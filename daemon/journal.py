@@ -43,7 +43,7 @@ from typing import Any
 
 import sqlite_utils
 
-from daemon.brokers.base import ComboOrder, Fill, OrderResult, Settlement
+from daemon.brokers.base import ComboOrder, OrderResult
 from strategies.domain import (
     Action,
     Decision,
@@ -52,6 +52,7 @@ from strategies.domain import (
     Right,
     Structure,
 )
+from strategies.execution import LIVE_STATES, Fill, OrderIntent, OrderState, Settlement
 from strategies.positions import OpenStructure
 
 __all__ = [
@@ -72,7 +73,7 @@ __all__ = [
 ]
 
 #: Schema version written to ``meta``; bump with a migration when tables change.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: Marker in ``meta.application`` that identifies an alvh journal.
 APPLICATION = "alvh-journal"
 #: Allowed values of ``runs.mode``.
@@ -105,6 +106,7 @@ _TABLES: dict[str, dict[str, Any]] = {
             "replay_start": _TEXT,
             "replay_end": _TEXT,
             "summary_json": _TEXT,
+            "account": _TEXT,
         },
         "pk": "id",
         "not_null": ["mode", "started_at", "config_json"],
@@ -143,10 +145,26 @@ _TABLES: dict[str, dict[str, Any]] = {
             "avg_price": _REAL,
             "reason": _TEXT,
             "updated_at": _TEXT,
+            "structure_id": _TEXT,
         },
         "pk": "order_ref",
         "not_null": ["run_id", "time", "legs_json", "quantity", "limit_price", "status"],
         "foreign_keys": [("order_ref", "decisions", "id"), ("run_id", "runs", "id")],
+    },
+    "order_events": {
+        "columns": {
+            "id": _INT,
+            "order_ref": _TEXT,
+            "run_id": _INT,
+            "time": _TEXT,
+            "state": _TEXT,
+            "filled_quantity": _INT,
+            "avg_price": _REAL,
+            "reason": _TEXT,
+        },
+        "pk": "id",
+        "not_null": ["order_ref", "run_id", "time", "state"],
+        "foreign_keys": [("order_ref", "orders", "order_ref")],
     },
     "fills": {
         "columns": {
@@ -183,6 +201,7 @@ _TABLES: dict[str, dict[str, Any]] = {
             "quantity": _INT,
             "settlement_price": _REAL,
             "cash": _REAL,
+            "structure_id": _TEXT,
         },
         "pk": "id",
         "not_null": ["run_id", "time", "local_symbol", "quantity", "settlement_price", "cash"],
@@ -200,6 +219,8 @@ _TABLES: dict[str, dict[str, Any]] = {
             "close_price": _REAL,
             "realized_pnl": _REAL,
             "close_reason": _TEXT,
+            "parent_id": _TEXT,
+            "tag": _TEXT,
         },
         "pk": "id",
         "not_null": ["run_id", "structure", "opened_session", "quantity", "legs_json"],
@@ -239,13 +260,18 @@ _INDEXES: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     ("decisions", ("run_id", "session"), False),
     ("orders", ("run_id", "time"), False),
     ("fills", ("run_id", "time"), False),
-    ("settlements", ("run_id", "local_symbol"), True),
+    ("settlements", ("run_id", "local_symbol", "structure_id"), True),
+    ("order_events", ("order_ref",), False),
     ("positions", ("run_id", "closed_session"), False),
 )
 
 
 def _insert_sql(table: str, *, replace: bool = False) -> str:
-    cols = [c for c in _TABLES[table]["columns"] if not (table == "settlements" and c == "id")]
+    cols = [
+        c
+        for c in _TABLES[table]["columns"]
+        if not (table in ("settlements", "order_events") and c == "id")
+    ]
     verb = "INSERT OR REPLACE" if replace else "INSERT"
     return (
         f"{verb} INTO [{table}] ({', '.join(f'[{c}]' for c in cols)}) "
@@ -260,9 +286,10 @@ _SQL_SETTLEMENT = _insert_sql("settlements")
 _SQL_POSITION = _insert_sql("positions")
 _SQL_MARK = _insert_sql("marks", replace=True)
 _SQL_DAILY = _insert_sql("daily", replace=True)
+_SQL_ORDER_EVENT = _insert_sql("order_events")
 _SQL_ORDER_UPDATE = (
-    "UPDATE orders SET status = ?, filled_quantity = ?, avg_price = ?, reason = ?, "
-    "updated_at = ? WHERE order_ref = ?"
+    "UPDATE orders SET status = ?, filled_quantity = COALESCE(?, filled_quantity), "
+    "avg_price = COALESCE(?, avg_price), reason = ?, updated_at = ? WHERE order_ref = ?"
 )
 _SQL_POSITION_CLOSE = (
     "UPDATE positions SET closed_session = ?, close_price = ?, realized_pnl = ?, "
@@ -388,6 +415,7 @@ class RunInfo:
     replay_end: date | None
     config: dict[str, Any]
     summary: dict[str, Any] | None
+    account: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -417,6 +445,15 @@ class OrderRecord:
     avg_price: float | None
     reason: str
     updated_at: str | None
+    structure_id: str | None = None
+
+    @property
+    def state(self) -> OrderState:
+        """The order's lifecycle state (journals of schema 1 said ``submitted``)."""
+        try:
+            return OrderState(self.status)
+        except ValueError:
+            return OrderState.UNKNOWN
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,6 +471,8 @@ class PositionRecord:
     close_price: float | None
     realized_pnl: float | None
     close_reason: str | None
+    parent_id: str | None = None
+    tag: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -638,7 +677,7 @@ class Journal:
         self._decision_ids = _Keys(db, "decisions", ("id",))
         self._order_refs = _Keys(db, "orders", ("order_ref",))
         self._exec_ids = _Keys(db, "fills", ("exec_id",))
-        self._settled = _Keys(db, "settlements", ("run_id", "local_symbol"))
+        self._settled = _Keys(db, "settlements", ("run_id", "local_symbol", "structure_id"))
         self._position_ids = _Keys(db, "positions", ("id",))
         self._keys = (
             self._decision_ids,
@@ -742,9 +781,54 @@ class Journal:
                 f"{path}: journal schema version {version} is newer than this alvh "
                 f"supports ({SCHEMA_VERSION}); upgrade alvh"
             )
+        if version < SCHEMA_VERSION and not read_only:
+            Journal._migrate(db, version)
+            tables = set(db.table_names())
         missing = set(_TABLES) - tables
+        if version < SCHEMA_VERSION and read_only:
+            missing -= {"order_events"}
         if missing:
             raise JournalError(f"{path}: damaged journal, missing tables: {sorted(missing)}")
+
+    @staticmethod
+    def _migrate(db: sqlite_utils.Database, version: int) -> None:
+        """Bring a journal of an older schema up to :data:`SCHEMA_VERSION` in one transaction.
+
+        1 -> 2: order lifecycle (``orders.structure_id``, ``order_events``),
+        ``runs.account``, lineage (``positions.parent_id``, ``positions.tag``),
+        per-structure settlements (``settlements.structure_id``).
+        """
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for name, spec in _TABLES.items():
+                if name not in db.table_names():
+                    db.table(name).create(
+                        spec["columns"],
+                        pk=spec["pk"],
+                        not_null=spec.get("not_null"),
+                        foreign_keys=spec.get("foreign_keys"),
+                    )
+                    continue
+                have = {c.name for c in db.table(name).columns}
+                for column, kind in spec["columns"].items():
+                    if column not in have:
+                        sql_type = {str: "TEXT", int: "INTEGER", float: "FLOAT"}[kind]
+                        db.execute(f"ALTER TABLE [{name}] ADD COLUMN [{column}] {sql_type}")
+            db.execute("DROP INDEX IF EXISTS idx_settlements_run_id_local_symbol")
+            for table, columns, unique in _INDEXES:
+                db.table(table).create_index(
+                    list(columns),
+                    index_name=f"idx_{table}_{'_'.join(columns)}",
+                    unique=unique,
+                    if_not_exists=True,
+                )
+            db.execute(
+                "UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)]
+            )
+        except BaseException:
+            db.conn.rollback()
+            raise
+        db.conn.commit()
 
     @staticmethod
     def _create_schema(db: sqlite_utils.Database) -> None:
@@ -914,6 +998,7 @@ class Journal:
         replay_start: date | None = None,
         replay_end: date | None = None,
         started_at: datetime | None = None,
+        account: str | None = None,
     ) -> int:
         """Create a run and commit it at once (flushing anything pending).
 
@@ -941,14 +1026,15 @@ class Journal:
         try:
             with self._db.conn:
                 cursor = self._db.conn.execute(
-                    "INSERT INTO runs (mode, started_at, config_json, replay_start, replay_end)"
-                    " VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO runs (mode, started_at, config_json, replay_start, replay_end,"
+                    " account) VALUES (?, ?, ?, ?, ?, ?)",
                     (
                         mode,
                         (started_at or _now()).isoformat(),
                         config_json,
                         _iso(replay_start),
                         _iso(replay_end),
+                        account,
                     ),
                 )
         except sqlite3.Error as exc:
@@ -982,6 +1068,17 @@ class Journal:
                     run_id,
                 ),
             )
+
+    def set_run_account(self, run_id: int, account: str) -> None:
+        """Record the broker account a run trades (known once the broker is connected).
+
+        Raises:
+            JournalError: no such run.
+        """
+        self.flush(force=True)
+        self._require_run(run_id)
+        with self._db.conn:
+            self._db.conn.execute("UPDATE runs SET account = ? WHERE id = ?", (account, run_id))
 
     def _require_run(self, run_id: int) -> None:
         if not self._exists("SELECT 1 FROM runs WHERE id = ?", (run_id,)):
@@ -1020,6 +1117,7 @@ class Journal:
             replay_end=_date(row["replay_end"]),
             config=json.loads(row["config_json"] or "{}"),
             summary=json.loads(row["summary_json"]) if row["summary_json"] else None,
+            account=row["account"],
         )
 
     # -- decisions and orders -------------------------------------------------
@@ -1131,8 +1229,109 @@ class Journal:
                 None,
                 "",
                 time.isoformat(),
+                order_ref,
             ),
         )
+
+    def record_order_intent(self, intent: OrderIntent, run_id: int, time: datetime) -> None:
+        """Journal an order's intent (state ``intent``) and commit it before it is sent.
+
+        An unbuffered journal (paper, live) commits it at once, so after a
+        crash the next start finds every order that may have reached the
+        broker. A buffered journal (replay, where no order leaves the
+        process) commits it with its batch.
+
+        Raises:
+            JournalError: no journaled decision ``intent.decision_id``, or an
+                order with that ``order_ref`` already exists.
+        """
+        ref = intent.order_ref
+        if not self.decision_exists(intent.decision_id):
+            raise JournalError(f"order {ref!r} has no journaled decision")
+        if self.order_exists(ref):
+            raise JournalError(f"order {ref!r} is already journaled")
+        self._order_refs.pending.add(ref)
+        stamp = time.isoformat()
+        self._queue(
+            _SQL_ORDER,
+            (
+                ref,
+                run_id,
+                stamp,
+                legs_to_json(intent.legs),
+                intent.quantity,
+                intent.limit_price,
+                intent.worst_price,
+                OrderState.INTENT.value,
+                0,
+                None,
+                "",
+                stamp,
+                intent.structure_id,
+            ),
+        )
+        self._queue(_SQL_ORDER_EVENT, (ref, run_id, stamp, OrderState.INTENT.value, 0, None, ""))
+
+    def transition_order(
+        self,
+        order_ref: str,
+        run_id: int,
+        state: OrderState,
+        time: datetime,
+        *,
+        filled_quantity: int | None = None,
+        avg_price: float | None = None,
+        reason: str = "",
+    ) -> None:
+        """Journal that ``order_ref`` moved to ``state`` (an ``order_events`` row) and update it.
+
+        ``filled_quantity`` in combo units and ``avg_price`` net per unit
+        (index points) keep their previous values when ``None``. ``run_id``
+        is the run that observed the transition (it may differ from the run
+        that sent the order, after a restart).
+
+        Raises:
+            JournalError: no such order.
+        """
+        if not self.order_exists(order_ref):
+            raise JournalError(f"transition of unknown order {order_ref!r}")
+        stamp = time.isoformat()
+        self._queue(
+            _SQL_ORDER_EVENT,
+            (order_ref, run_id, stamp, state.value, filled_quantity, avg_price, reason),
+        )
+        self._queue(
+            _SQL_ORDER_UPDATE, (state.value, filled_quantity, avg_price, reason, stamp, order_ref)
+        )
+
+    def order_events(self, order_ref: str) -> list[tuple[str, OrderState, str]]:
+        """The journaled transitions of ``order_ref``: ``(time, state, reason)``, oldest first."""
+        self.flush(force=True)
+        return [
+            (row["time"], OrderState(row["state"]), row["reason"] or "")
+            for row in self._db.query(
+                "SELECT time, state, reason FROM order_events WHERE order_ref = ? ORDER BY id",
+                [order_ref],
+            )
+        ]
+
+    def orders(self, run_ids: Iterable[int]) -> list[OrderRecord]:
+        """Every order of the given runs, in journal order."""
+        self.flush(force=True)
+        ids = sorted(set(run_ids))
+        if not ids:
+            return []
+        marks = ", ".join("?" for _ in ids)
+        return [
+            self._order_record(row)
+            for row in self._db.query(
+                f"SELECT * FROM orders WHERE run_id IN ({marks}) ORDER BY rowid", ids
+            )
+        ]
+
+    def live_orders(self, run_ids: Iterable[int]) -> list[OrderRecord]:
+        """Orders of the given runs whose fate is not final (intent ... unknown)."""
+        return [o for o in self.orders(run_ids) if o.state in LIVE_STATES]
 
     def order_exists(self, order_ref: str) -> bool:
         """Whether an order for ``order_ref`` was journaled (so it must not be sent again)."""
@@ -1171,7 +1370,10 @@ class Journal:
         rows = list(self._db.query("SELECT * FROM orders WHERE order_ref = ?", [order_ref]))
         if not rows:
             raise JournalError(f"no order {order_ref!r}")
-        row = rows[0]
+        return self._order_record(rows[0])
+
+    @staticmethod
+    def _order_record(row: Mapping[str, Any]) -> OrderRecord:
         return OrderRecord(
             order_ref=row["order_ref"],
             run_id=row["run_id"],
@@ -1185,6 +1387,7 @@ class Journal:
             avg_price=row["avg_price"],
             reason=row["reason"] or "",
             updated_at=row["updated_at"],
+            structure_id=row["structure_id"],
         )
 
     # -- fills and settlements ------------------------------------------------
@@ -1242,6 +1445,24 @@ class Journal:
             )
         ]
 
+    def fills_for_order(self, order_ref: str) -> list[Fill]:
+        """Every journaled fill of ``order_ref`` (any run), in journal order."""
+        self.flush(force=True)
+        return [
+            Fill(
+                exec_id=row["exec_id"],
+                order_ref=row["order_ref"] or "",
+                contract=_contract(row),
+                quantity=row["quantity"],
+                price=row["price"],
+                commission=row["commission"],
+                time=datetime.fromisoformat(row["time"]),
+            )
+            for row in self._db.query(
+                "SELECT * FROM fills WHERE order_ref = ? ORDER BY rowid", [order_ref]
+            )
+        ]
+
     def record_settlement(self, settlement: Settlement, run_id: int) -> bool:
         """Journal a cash settlement once per contract and run.
 
@@ -1250,7 +1471,7 @@ class Journal:
             already journaled for ``run_id``.
         """
         c = settlement.contract
-        key = (run_id, c.local_symbol)
+        key = (run_id, c.local_symbol, settlement.structure_id or "")
         if key in self._settled:
             return False
         self._settled.pending.add(key)
@@ -1269,6 +1490,7 @@ class Journal:
                 settlement.quantity,
                 settlement.settlement_price,
                 settlement.cash,
+                settlement.structure_id or "",
             ),
         )
         return True
@@ -1283,6 +1505,7 @@ class Journal:
                 settlement_price=row["settlement_price"],
                 cash=row["cash"],
                 time=datetime.fromisoformat(row["time"]),
+                structure_id=row["structure_id"] or None,
             )
             for row in self._db.query(
                 "SELECT * FROM settlements WHERE run_id = ? ORDER BY id", [run_id]
@@ -1290,8 +1513,18 @@ class Journal:
         ]
 
     # -- positions ------------------------------------------------------------
-    def open_position(self, run_id: int, structure: OpenStructure) -> None:
-        """Journal a newly opened position (its id is ``structure.id``).
+    def open_position(
+        self,
+        run_id: int,
+        structure: OpenStructure,
+        *,
+        parent_id: str | None = None,
+        tag: str | None = None,
+    ) -> None:
+        """Journal a position about to be opened (its id is ``structure.id``).
+
+        ``parent_id`` names the structure it succeeds (roll, adjustment);
+        ``tag`` labels it (e.g. a hedge rung).
 
         Raises:
             JournalError: a position with that id is already journaled.
@@ -1315,6 +1548,8 @@ class Journal:
                 None,
                 None,
                 None,
+                parent_id,
+                tag,
             ),
         )
 
@@ -1425,6 +1660,8 @@ class Journal:
                 close_price=row["close_price"],
                 realized_pnl=row["realized_pnl"],
                 close_reason=row["close_reason"],
+                parent_id=row["parent_id"],
+                tag=row["tag"],
             )
             for row in self._db.query(
                 f"SELECT * FROM positions WHERE run_id = ?{where} ORDER BY rowid", [run_id]

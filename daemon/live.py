@@ -29,15 +29,25 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 
-from daemon.book import StructureBook
-from daemon.brokers.base import Broker, BrokerError, ComboOrder, OrderResult, OrderStatus
+from daemon.brokers.base import (
+    Broker,
+    BrokerError,
+    BrokerOrder,
+    ComboOrder,
+    OrderResult,
+    OrderStatus,
+    Position,
+)
 from daemon.calendars.event_rules import event_jobs, make_entry_guard
 from daemon.calendars.exchange import default_calendar
+from daemon.clock import NEW_YORK, OffsetClock
 from daemon.config import AlvhConfig
+from daemon.crashpoints import crash_point
 from daemon.engine import TradingEngine
 from daemon.exits import ExitStatus
 from daemon.journal import Journal
-from daemon.scheduling.jobs import NEW_YORK, JobName, job_definitions
+from daemon.reconcile import Reconciler, book_runs, restore
+from daemon.scheduling.jobs import JobName, job_definitions
 from daemon.service import LoopWatchdog, SdNotifier, ServiceHealth, status_head
 from daemon.shutdown import Shutdown, stop_grace_s
 
@@ -51,18 +61,6 @@ EVENT_HORIZON = timedelta(days=7)
 
 #: Scheduler jobs that do not trade; the STATUS line's "next ..." skips them.
 HOUSEKEEPING_JOBS = frozenset({"status", "event_jobs"})
-
-
-class OffsetClock:
-    """The wall clock shifted so that it read ``start`` when created (drills only)."""
-
-    def __init__(self, start: datetime) -> None:
-        if start.tzinfo is None:
-            raise ValueError("--now needs a timezone-aware time, e.g. 2026-11-20T15:30-05:00")
-        self._offset = start - datetime.now(UTC)
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + self._offset
 
 
 class DryRunBroker:
@@ -92,36 +90,18 @@ class DryRunBroker:
         )
         return OrderResult(order.order_ref, OrderStatus.CANCELLED, 0, None, (), "dry run")
 
+    # A dry run's book holds nothing at the gateway: reconcile it against nothing.
+    async def open_orders(self) -> list[BrokerOrder]:
+        return []
 
-def restore_book(journal: Journal, book: StructureBook) -> int:
-    """Put every position the journal holds open back into ``book``; returns how many.
+    async def positions(self) -> list[Position]:
+        return []
 
-    A structure's cash flow so far is its opening premium and the commissions
-    of its opening fills, so P&L continues correctly across restarts.
-    """
-    restored = 0
-    for run in journal.runs():
-        if run.mode == "replay":
-            continue
-        open_records = journal.positions(run.id, open_only=True)
-        if not open_records:
-            continue
-        commission_by_ref: dict[str, float] = {}
-        for fill in journal.fills(run.id):
-            commission_by_ref[fill.order_ref] = (
-                commission_by_ref.get(fill.order_ref, 0.0) + fill.commission
-            )
-        for record in open_records:
-            structure = record.to_open_structure()
-            entry = book.open(structure)
-            multiplier = structure.legs[0].contract.multiplier
-            commissions = commission_by_ref.get(structure.id, 0.0)
-            entry.cash_flow = -structure.open_price * structure.quantity * multiplier - commissions
-            entry.commissions = commissions
-            entry.held = dict(structure.contracts())
-            book.expect_order(structure.id, structure.id)
-            restored += 1
-    return restored
+    async def resync_executions(self) -> None:
+        return None
+
+    async def cancel_order(self, order_ref: str) -> OrderStatus:
+        return OrderStatus.CANCELLED
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,33 +188,49 @@ async def _serve(
         log,
         entry_guard=make_entry_guard(macro, config.events, now) if config.events.enabled else None,
         is_session=calendar.is_session,
+        session_close=calendar.session_close,
+        settle_expired=True,
     )
-    restored = restore_book(journal, engine.book)
-    log.info("starting", journal=str(config.journal.path), restored_positions=restored)
+    engine.book_ready = False
+    log.info("starting", journal=str(config.journal.path))
     notifier.status(f"connecting to {config.broker.host}:{config.broker.port}")
     try:
+        crash_point("connect")
         await broker.connect()
     except BrokerError as exc:
         unsafe = type(exc).__name__ == "UnsafeAccountError"
         log.error("unsafe_account" if unsafe else "broker_unavailable", reason=str(exc))
         shutdown.failed(str(exc))
         return EXIT_UNSAFE_ACCOUNT if unsafe else EXIT_BROKER
+    crash_point("after_connect")
 
-    reconcile = getattr(broker, "reconcile", None)
-    if reconcile is not None:
-        held: dict[Any, int] = {}
-        for entry in engine.book.open_entries():
-            for contract, qty in entry.held.items():
-                held[contract] = held.get(contract, 0) + qty
-        try:
-            report = await reconcile(held)
-        except BrokerError as exc:
-            log.warning("reconcile_failed", reason=str(exc))
-        else:
-            if report.ok:
-                log.info("reconciled", positions=len(held))
-            else:
-                log.warning("reconcile_differences", differences=repr(report))
+    # The book: only runs of this mode on this account (a paper book never
+    # reaches a live account). Fills the gateway reported while connecting are
+    # already journaled and are folded in here like every other fill.
+    account = getattr(broker, "account_id", None) or config.broker.account
+    if account:
+        journal.set_run_account(run_id, account)
+    live_orders = restore(journal, book_runs(journal, mode, account), engine.portfolio)
+    for ref, structure_id in live_orders.items():
+        engine.executor.track(ref, structure_id)
+    engine.book_ready = True
+    crash_point("after_restore")
+    log.info(
+        "restored",
+        account=account,
+        open_structures=len(engine.portfolio.open_positions()),
+        orders_not_final=len(live_orders),
+    )
+    reconciler = Reconciler(
+        engine,
+        lambda: book_runs(journal, mode, account),
+        config.broker.open_order_policy,
+        log,
+    )
+    report = await reconciler.run()
+    if report.halt_reason is None:
+        log.info("reconciled", positions=len(engine.portfolio.net_contracts()))
+    engine.before_manage = reconciler.run
 
     health = ServiceHealth.from_config(
         config.service, broker_connected=lambda: bool(getattr(broker, "connected", True))
@@ -305,7 +301,7 @@ async def _serve(
         ]
         nxt = min(pending, key=lambda j: j.next_run_time) if pending else None
         head = status_head(mode, broker, config.broker.market_data_type)
-        text = f"{head}: {len(engine.book.entries)} open structure(s)"
+        text = f"{head}: {len(engine.portfolio.open_positions())} open structure(s)"
         if health.last_job:
             text += f", last job {health.last_job} {'ok' if health.last_job_ok else 'FAILED'}"
         if nxt is not None:

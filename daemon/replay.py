@@ -27,14 +27,13 @@ from daemon.calendars.event_rules import (
 from daemon.calendars.exchange import ExchangeCalendar, default_calendar
 from daemon.calendars.macro import CalendarFileError
 from daemon.calendars.vix_expiry import vix_expiries_between
-from daemon.clock import VirtualClock
+from daemon.clock import NEW_YORK, VirtualClock
 from daemon.config import AlvhConfig
 from daemon.engine import TradingEngine
 from daemon.journal import Journal, JournalSummary
 from daemon.logs import bind_clock
 from daemon.marketdata.loader import MarketDataError, MarketHistory, load_history
 from daemon.scheduling.jobs import (
-    NEW_YORK,
     JobName,
     job_definitions,
     virtual_fire_times,
@@ -145,6 +144,7 @@ async def run_replay(
         run_id = journal.start_run(
             mode="replay", config_json=config.to_json(), replay_start=first, replay_end=last
         )
+        broker.exec_id_prefix = f"sim-r{run_id}-"
         engine = TradingEngine(
             broker,
             journal,

@@ -46,6 +46,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "UNIT_TIMEOUT_STOP_S",
     "HealthCheck",
     "LoopWatchdog",
     "SdNotifier",
@@ -82,6 +83,10 @@ finish within the watchdog's ``check_timeout_s`` counts as unhealthy.
 
 # --------------------------------------------------------------------------- config
 
+#: ``TimeoutStopSec`` of ``deploy/alvh.service``, seconds: after SIGTERM systemd
+#: waits this long before SIGKILL. ``[service] stop_grace_s`` must be below it.
+UNIT_TIMEOUT_STOP_S = 90.0
+
 
 class ServiceConfig(BaseModel):
     """``[service]``: systemd watchdog and health thresholds (for the lead to mount).
@@ -100,6 +105,12 @@ class ServiceConfig(BaseModel):
             adapter reconnects by itself, so keep this well above the restart
             time. ``0`` disables the broker check.
         status_every_s: seconds between periodic ``STATUS=`` updates.
+        stop_grace_s: seconds SIGTERM (or SIGINT) waits for a running job to
+            finish before cancelling it; an order being walked is then
+            cancelled or left in a journaled state the next start adopts.
+            Must stay below :data:`UNIT_TIMEOUT_STOP_S` (the unit's
+            ``TimeoutStopSec=90``) so the daemon disconnects, marks the run
+            finished and exits before systemd sends SIGKILL.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
@@ -109,6 +120,7 @@ class ServiceConfig(BaseModel):
     max_job_failures: int = Field(default=3, ge=1, le=1000)
     broker_grace_s: float = Field(default=900.0, ge=0.0, le=86_400.0)
     status_every_s: float = Field(default=60.0, gt=0.0, le=3600.0)
+    stop_grace_s: float = Field(default=60.0, gt=0.0, lt=UNIT_TIMEOUT_STOP_S)
 
 
 # --------------------------------------------------------------------------- notify

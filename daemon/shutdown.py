@@ -44,6 +44,7 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from daemon.brokers.base import BrokerError
+from daemon.crashpoints import crash_point
 from daemon.exits import ExitStatus
 from daemon.service import SdNotifier
 from daemon.signals import take_pending_stop
@@ -379,6 +380,7 @@ class Shutdown:
 
     async def _close(self) -> None:
         """Stop everything the run started, finish the run and close the journal."""
+        crash_point("shutdown")
         if self._requested_at is None:
             self._notifier.stopping("shutting down")
         self._log.info("stopping", reason=self.reason or "start-up ended")

@@ -70,9 +70,10 @@ from pathlib import Path
 from typing import Any
 
 from daemon.calendars.exchange import CalendarError, ExchangeCalendar, default_calendar
+from daemon.clock import NEW_YORK
 from daemon.config import ConfigError, ScheduleConfig, load_config
 from daemon.journal import Journal, JournalError, MarkRecord, PositionRecord, RunInfo
-from daemon.scheduling.jobs import NEW_YORK, job_definitions
+from daemon.scheduling.jobs import job_definitions
 from strategies.domain import Structure
 from strategies.risk import condor_strikes
 

@@ -171,12 +171,31 @@ class MarketContext:
 
 
 class Action(StrEnum):
-    """What a decision asks the engine to do."""
+    """What a decision asks the engine to do.
+
+    ``OPEN`` a new structure; ``CLOSE`` all or part of ``position_id``;
+    ``ADJUST`` trade some legs of ``position_id`` (e.g. shift a wing);
+    ``ROLL`` open the successor of ``position_id`` (its parent), after a plan's
+    CLOSE of it; ``SKIP`` / ``HOLD`` nothing to trade; ``ERROR`` a rule raised.
+    """
 
     OPEN = "open"
     CLOSE = "close"
+    ADJUST = "adjust"
+    ROLL = "roll"
     SKIP = "skip"
     HOLD = "hold"
+    ERROR = "error"
+
+    @property
+    def trades(self) -> bool:
+        """Whether a decision with this action sends an order."""
+        return self in _TRADING_ACTIONS
+
+    @property
+    def opens_structure(self) -> bool:
+        """Whether the order's fills make a new structure (OPEN, ROLL)."""
+        return self in (Action.OPEN, Action.ROLL)
 
 
 class Structure(StrEnum):
@@ -195,7 +214,8 @@ class Decision:
     ``quantity`` the number of combo units (contracts per leg x ratio).
     ``inputs`` holds every number the rule looked at, so the journal can
     explain the decision later; ``position_id`` names the position a CLOSE
-    acts on.
+    or ADJUST acts on, or the parent a ROLL succeeds; ``tag`` labels a new
+    structure (e.g. a hedge rung).
     """
 
     rule: str
@@ -207,7 +227,11 @@ class Decision:
     quantity: int = 0
     limit_price: float | None = None
     position_id: str | None = None
+    tag: str | None = None
 
     @property
     def places_order(self) -> bool:
-        return self.action in (Action.OPEN, Action.CLOSE) and self.quantity > 0
+        return self.action.trades and self.quantity > 0 and self.limit_price is not None
+
+
+_TRADING_ACTIONS = frozenset({Action.OPEN, Action.CLOSE, Action.ADJUST, Action.ROLL})

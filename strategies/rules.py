@@ -1,14 +1,23 @@
 """Parameters of the mechanical rules, as plain frozen dataclasses.
 
 The daemon's validated configuration (``daemon.config``) is converted into
-these, so the pure core never depends on pydantic or on file formats. Every
-default here is the shipped paper-trading default and is documented in the
-README's config reference.
+these, so the pure core never depends on pydantic or on file formats.
+
+The defaults here are the single source of the rule parameters' defaults:
+``daemon.config``'s ``[condor]`` and ``[hedge]`` sections take their defaults
+from these classes, and ``config/alvh.example.toml`` is tested to equal them.
+Change a default here and nowhere else (then update the example file, which
+the tests check).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+#: SPX option trading classes a condor can be built from: ``"SPXW"``
+#: (PM-settled weeklies and dailies) or ``"SPX"`` (AM-settled monthlies).
+CondorTradingClass = Literal["SPXW", "SPX"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,7 +25,8 @@ class CondorRules:
     """SPX iron-condor entry, sizing and exit rules.
 
     Attributes:
-        trading_class: option trading class traded (``"SPXW"``, PM-settled).
+        trading_class: option trading class traded: ``"SPXW"`` (PM-settled)
+            or ``"SPX"`` (AM-settled monthlies).
         min_dte, max_dte: expiry window, calendar days (inclusive).
         target_dte: preferred DTE inside the window (closest wins).
         short_delta: absolute delta of both short strikes (0.16 = 16 delta).
@@ -33,7 +43,7 @@ class CondorRules:
         exit_dte: close any condor with at most this many calendar days left.
     """
 
-    trading_class: str = "SPXW"
+    trading_class: CondorTradingClass = "SPXW"
     min_dte: int = 7
     max_dte: int = 21
     target_dte: int = 14
@@ -56,8 +66,8 @@ class HedgeRules:
         min_dte, max_dte: VIX option expiry window, calendar days.
         otm_min, otm_max: strike band as a fraction above the VIX future of the
             same expiry (0.08-0.12 = 8-12% out of the money).
-        vega_share: share of the condor's short vega (dollars per SPX vol point)
-            that the layer offsets, 0.30-0.40.
+        vega_share: decimal share of the condor's short vega (dollars per SPX
+            vol point) that the layer offsets; the method uses 0.30-0.40.
         max_layers: how many hedge layers may be open at once.
         max_debit_dollars: most that one layer may cost, dollars.
         close_dte: close a layer with at most this many calendar days left

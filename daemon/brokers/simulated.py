@@ -40,7 +40,7 @@ from daemon.brokers.base import (
     closest_expiry,
 )
 from daemon.brokers.listings import spxw_expiries
-from daemon.scheduling.jobs import NEW_YORK
+from daemon.clock import NEW_YORK
 from strategies.domain import (
     ChainSlice,
     LegQuote,
@@ -132,6 +132,9 @@ class SimulatedBroker:
         self._fill_listeners: list[FillListener] = []
         self._settlement_listeners: list[SettlementListener] = []
         self._exec_ids = itertools.count(1)
+        #: Execution ids are ``<prefix><n>``; replay sets ``sim-r<run>-`` so two runs
+        #: into one journal never share an id (the journal keeps fills exactly once by id).
+        self.exec_id_prefix = "sim-"
         self._seen_refs: set[str] = set()
         self._ctx_cache: tuple[date, MarketContext] | None = None
         # One daily close per session: quotes cannot change within it, so cache them.
@@ -274,7 +277,7 @@ class SimulatedBroker:
             qty = leg.ratio * order.quantity
             commission = abs(qty) * self._costs.per_contract(leg.contract)
             fill = Fill(
-                f"sim-{next(self._exec_ids)}",
+                f"{self.exec_id_prefix}{next(self._exec_ids)}",
                 order.order_ref,
                 leg.contract,
                 qty,

@@ -74,7 +74,8 @@ from typing import NamedTuple, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from daemon.calendars.exchange import CalendarError, ExchangeCalendar, default_calendar
-from daemon.calendars.macro import NEW_YORK, MacroCalendar, MacroEvent
+from daemon.calendars.macro import MacroCalendar, MacroEvent
+from daemon.clock import NEW_YORK
 
 __all__ = [
     "EventJob",

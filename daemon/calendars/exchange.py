@@ -27,13 +27,11 @@ import bisect
 import warnings
 from datetime import date, datetime, time
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
 
-#: Time zone of every session date, open and close.
-NEW_YORK = ZoneInfo("America/New_York")
+from daemon.clock import NEW_YORK
 
 #: First date of the default calendar: the SPX history in the bundle starts 1990-01-02.
 DEFAULT_START = date(1990, 1, 1)

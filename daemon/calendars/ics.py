@@ -43,12 +43,12 @@ from typing import Any, Final
 
 from daemon.calendars.macro import (
     COLUMNS,
-    NEW_YORK,
     CalendarFileError,
     MacroEvent,
     normalize_kind,
     read_calendar_file,
 )
+from daemon.clock import NEW_YORK
 
 __all__ = [
     "IcsImportError",

@@ -44,12 +44,12 @@ from datetime import date, datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Final, Literal
-from zoneinfo import ZoneInfo
+
+from daemon.clock import NEW_YORK
 
 __all__ = [
     "COLUMNS",
     "KNOWN_KINDS",
-    "NEW_YORK",
     "SHIPPED_FILE",
     "CalendarFileError",
     "Grade",
@@ -59,9 +59,6 @@ __all__ = [
     "parse_calendar_csv",
     "shipped_events",
 ]
-
-#: Time zone of every event date and wall time.
-NEW_YORK: Final = ZoneInfo("America/New_York")
 
 #: Event kinds the daemon knows; any other ``event`` text is a user-defined kind.
 KNOWN_KINDS: Final = ("FOMC", "CPI", "PPI")

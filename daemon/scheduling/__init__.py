@@ -1,1 +1,5 @@
-"""Job definitions and the clocks that fire them (virtual in replay, APScheduler live)."""
+"""Job definitions and their session triggers (fired virtually in replay, by APScheduler live).
+
+Clocks and the exchange time zone live in :mod:`daemon.clock`; the brokers
+import those, never this package (an import-linter contract).
+"""

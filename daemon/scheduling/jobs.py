@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
-NEW_YORK = ZoneInfo("America/New_York")
+from daemon.clock import NEW_YORK
 
 #: The regular NYSE close; early closes are at 13:00 ET.
 REGULAR_CLOSE = time(16, 0)

@@ -21,8 +21,8 @@ from daemon.calendars.event_rules import (
     pre_event_fire_time,
 )
 from daemon.calendars.exchange import CalendarError, ExchangeCalendar
-from daemon.calendars.macro import NEW_YORK, MacroCalendar, MacroEvent
-from daemon.clock import VirtualClock
+from daemon.calendars.macro import MacroCalendar, MacroEvent
+from daemon.clock import NEW_YORK, VirtualClock
 from daemon.scheduling.jobs import job_definitions, virtual_fire_times
 
 PRE = EventJobKind.PRE_EVENT_HEDGE_CHECK

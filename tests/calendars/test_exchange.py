@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from daemon.calendars.exchange import (
-    NEW_YORK,
     CalendarError,
     ExchangeCalendar,
     default_calendar,
 )
+from daemon.clock import NEW_YORK
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from daemon.calendars.macro import (
-    NEW_YORK,
     CalendarFileError,
     MacroCalendar,
     MacroEvent,
     parse_calendar_csv,
     shipped_events,
 )
+from daemon.clock import NEW_YORK
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "calendars"
 SHIPPED_CSV = Path(__file__).parents[2] / "daemon" / "calendars" / "data" / "macro_events.csv"

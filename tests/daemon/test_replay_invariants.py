@@ -20,11 +20,11 @@ import pytest
 
 from daemon.brokers.base import Fill, Settlement
 from daemon.calendars.exchange import default_calendar
+from daemon.clock import NEW_YORK
 from daemon.config import load_config
 from daemon.journal import DailyRecord, DecisionRecord, Journal, JournalSummary, PositionRecord
 from daemon.logs import configure_logging, get_logger
 from daemon.replay import ReplayResult, run_replay
-from daemon.scheduling.jobs import NEW_YORK
 from strategies.domain import Action, Leg, OptionContract, Right, Structure
 from strategies.risk import condor_strikes
 

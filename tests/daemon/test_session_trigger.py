@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 from daemon.calendars.exchange import default_calendar
-from daemon.scheduling.jobs import NEW_YORK, SessionTrigger
+from daemon.clock import NEW_YORK
+from daemon.scheduling.jobs import SessionTrigger
 
 CAL = default_calendar()
 

@@ -20,8 +20,7 @@ from daemon.brokers.base import (
 )
 from daemon.brokers.simulated import SimulatedBroker, SimulationCosts
 from daemon.calendars.exchange import default_calendar
-from daemon.clock import VirtualClock
-from daemon.scheduling.jobs import NEW_YORK
+from daemon.clock import NEW_YORK, VirtualClock
 from strategies.domain import Leg, MarketContext, OptionContract, Right
 from strategies.pricing.market_model import MarketModel
 

@@ -1,14 +1,17 @@
-"""Tests for virtual_fire_times (replay scheduling) and VirtualClock."""
+"""Tests for virtual_fire_times (replay scheduling) and the clocks of daemon.clock."""
 
 from __future__ import annotations
 
+import ast
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
 import pytest
 
+from daemon import clock as clock_module
 from daemon.calendars.exchange import default_calendar
-from daemon.clock import SystemClock, VirtualClock
-from daemon.scheduling.jobs import NEW_YORK, JobName, job_definitions, virtual_fire_times
+from daemon.clock import NEW_YORK, Clock, OffsetClock, SystemClock, VirtualClock
+from daemon.scheduling.jobs import JobName, job_definitions, virtual_fire_times
 
 JOBS = job_definitions(
     entry=time(15, 30), hedge_check=time(15, 40), manage=time(15, 45), mark=time(16, 15)
@@ -147,3 +150,43 @@ def test_system_clock_is_aware_utc() -> None:
     now = SystemClock().now()
     assert now.tzinfo is not None
     assert now.utcoffset() == timedelta(0)
+
+
+def test_offset_clock_starts_at_the_given_instant_and_runs() -> None:
+    start = datetime(2026, 11, 20, 15, 30, tzinfo=NEW_YORK)
+    clock = OffsetClock(start)
+    first = clock.now()
+    assert first.utcoffset() == timedelta(0)
+    assert timedelta(0) <= first - start < timedelta(seconds=5)
+    assert clock.now() >= first
+
+
+def test_offset_clock_refuses_naive_start() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        OffsetClock(datetime(2026, 11, 20, 15, 30))
+
+
+def test_every_clock_is_a_clock() -> None:
+    start = datetime(2024, 3, 8, 9, 30, tzinfo=NEW_YORK)
+    clocks: list[Clock] = [SystemClock(), OffsetClock(start), VirtualClock(start)]
+    assert all(c.now().tzinfo is not None for c in clocks)
+
+
+def test_new_york_is_the_exchange_zone_and_lives_only_in_daemon_clock() -> None:
+    assert str(NEW_YORK) == "America/New_York"
+    # Winter EST (-5 h) and summer EDT (-4 h).
+    assert datetime(2024, 1, 2, 12, tzinfo=NEW_YORK).utcoffset() == timedelta(hours=-5)
+    assert datetime(2024, 7, 2, 12, tzinfo=NEW_YORK).utcoffset() == timedelta(hours=-4)
+    root = Path(clock_module.__file__).resolve().parents[1]
+    wrong = []
+    # The fake TWS stands for IB's own gateway and keeps its own clock on purpose.
+    paths = [*root.glob("daemon/**/*.py"), *root.glob("tests/**/*.py")]
+    for path in sorted(p for p in paths if "fake_tws" not in p.parts):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module != "daemon.clock"
+                and any(alias.name == "NEW_YORK" for alias in node.names)
+            ):
+                wrong.append(f"{path.relative_to(root)}: from {node.module}")
+    assert wrong == []

@@ -15,7 +15,7 @@ from typing import Any
 
 from daemon.brokers.base import Fill
 from daemon.brokers.ib import IBBroker, IBSettings, OrderWalkPolicy
-from daemon.scheduling.jobs import NEW_YORK
+from daemon.clock import NEW_YORK
 from strategies.domain import Leg, OptionContract, Right
 from tests.fake_tws import FakeTWS, Scenario
 

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 
 from daemon import status
+from daemon.clock import NEW_YORK
 from daemon.config import load_config
 from daemon.journal import Journal
 from daemon.logs import bind_clock, configure_logging, get_logger
 from daemon.replay import run_replay
-from daemon.scheduling.jobs import NEW_YORK
 from strategies.domain import Action, Decision, Leg, OptionContract, Right, Structure
 from strategies.positions import OpenStructure
 

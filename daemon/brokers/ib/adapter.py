@@ -78,7 +78,8 @@ from daemon.brokers.ib.orders import (
     order_spec,
 )
 from daemon.brokers.ib.safety import UnsafeAccountError, check_accounts
-from daemon.scheduling.jobs import NEW_YORK
+from daemon.clock import NEW_YORK
+from daemon.crashpoints import crash_point
 from strategies.domain import ChainSlice, LegQuote, MarketContext, OptionContract, Right
 
 #: Order statuses after which IB will not fill an order any more.
@@ -1327,6 +1328,7 @@ class IBBroker:
                 step_index += 1
                 next_step += walk.interval_s
                 ib_ord.lmtPrice = prices[step_index]
+                crash_point("walk_step")
                 self.request_counts["place_order"] += 1
                 self.ib.placeOrder(contract, ib_ord)
                 self.log.info(

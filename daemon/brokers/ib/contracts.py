@@ -26,7 +26,7 @@ from datetime import date, datetime, time
 
 from ib_async import Contract, Future, Index, Option
 
-from daemon.scheduling.jobs import NEW_YORK
+from daemon.clock import NEW_YORK
 from strategies.domain import CONTRACT_MULTIPLIER, OptionContract, Right
 
 #: Index symbols read by ``market_context`` (all on CBOE); SPX and VIX are required.

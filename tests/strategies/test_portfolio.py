@@ -1,17 +1,16 @@
-"""Unit tests of daemon.book.StructureBook and daemon.engine.OrderPolicy."""
+"""Unit tests of strategies.portfolio (held quantities, P&L, settlement, closes) and OrderPolicy."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pytest
 
-from daemon.book import BookEntry, StructureBook
-from daemon.brokers.base import Fill, Settlement
-from daemon.engine import OrderPolicy
-from daemon.scheduling.jobs import NEW_YORK
+from daemon.clock import NEW_YORK
+from daemon.execution import OrderPolicy
 from strategies.domain import Leg, LegQuote, OptionContract, Right, Structure
-from strategies.positions import OpenStructure
+from strategies.execution import Fill, Settlement
+from strategies.portfolio import Portfolio, StructurePosition
 
 EXPIRY = date(2020, 2, 14)
 NOW = datetime(2020, 2, 3, 15, 30, tzinfo=NEW_YORK)
@@ -30,13 +29,16 @@ LP, SP, SC, LC = (
 CONDOR_LEGS = (Leg(LP, 1), Leg(SP, -1), Leg(SC, -1), Leg(LC, 1))
 
 
-def _condor(sid: str, qty: int = 1, legs: tuple[Leg, ...] = CONDOR_LEGS) -> OpenStructure:
-    return OpenStructure(sid, Structure.CONDOR, legs, qty, -2.0, date(2020, 2, 3))
+OPENED = date(2020, 2, 3)
+CALL = OptionContract("VIX", "VIX", date(2020, 3, 18), 20.0, Right.CALL)
 
 
-def _hedge(sid: str) -> OpenStructure:
-    call = OptionContract("VIX", "VIX", date(2020, 3, 18), 20.0, Right.CALL)
-    return OpenStructure(sid, Structure.HEDGE_LAYER, (Leg(call, 1),), 3, 1.5, date(2020, 2, 3))
+def _condor(book: Portfolio, sid: str, legs: tuple[Leg, ...] = CONDOR_LEGS) -> StructurePosition:
+    return book.register(sid, Structure.CONDOR, legs, OPENED)
+
+
+def _hedge(book: Portfolio, sid: str) -> StructurePosition:
+    return book.register(sid, Structure.HEDGE_LAYER, (Leg(CALL, 1),), OPENED)
 
 
 _exec = iter(range(1, 10_000))
@@ -54,12 +56,10 @@ def _quote(contract: OptionContract, bid: float, ask: float) -> LegQuote:
 
 
 def test_fill_attributed_by_order_ref() -> None:
-    book = StructureBook()
-    a = book.open(_condor("a"))
-    b = book.open(_condor("b"))
-    book.expect_order("a", "a")
-    book.expect_order("b", "b")
-    book.expect_order("close-a", "a")
+    book = Portfolio()
+    a = _condor(book, "a")
+    b = _condor(book, "b")
+    book.route("close-a", "a")
 
     assert book.apply_fill(_fill("a", SP, -2, 3.0, comm=2.62)) is a
     assert a.held == {SP: -2}
@@ -76,20 +76,18 @@ def test_fill_attributed_by_order_ref() -> None:
 
 
 def test_fill_for_unknown_order_is_ignored() -> None:
-    book = StructureBook()
-    entry = book.open(_condor("a"))
-    book.expect_order("a", "a")
+    book = Portfolio()
+    entry = _condor(book, "a")
     assert book.apply_fill(_fill("nobody", SP, -1, 3.0)) is None
-    # An order ref mapped to a structure no longer in the book is ignored too.
-    book.expect_order("gone", "removed")
-    assert book.apply_fill(_fill("gone", SP, -1, 3.0)) is None
+    # An order cannot be routed to a structure the book does not have.
+    with pytest.raises(KeyError):
+        book.route("gone", "removed")
     assert entry.held == {} and entry.cash_flow == 0.0
 
 
 def test_full_condor_round_trip_cash_flow() -> None:
-    book = StructureBook()
-    entry = book.open(_condor("a", qty=2))
-    book.expect_order("a", "a")
+    book = Portfolio()
+    entry = _condor(book, "a")
     opens = {LP: 0.5, SP: 2.0, SC: 1.8, LC: 0.3}
     for leg in CONDOR_LEGS:
         book.apply_fill(_fill("a", leg.contract, leg.ratio * 2, opens[leg.contract], comm=2.62))
@@ -109,7 +107,7 @@ def test_full_condor_round_trip_cash_flow() -> None:
 
 
 def test_is_flat() -> None:
-    entry = BookEntry(_condor("a"))
+    entry = _condor(Portfolio(), "a")
     assert entry.is_flat
     entry.held = {SP: 0, LP: 0}
     assert entry.is_flat
@@ -120,7 +118,8 @@ def test_is_flat() -> None:
 
 
 def test_mark_value_skips_zero_holdings_without_quotes() -> None:
-    entry = BookEntry(_condor("a"), held={SP: 0, LP: 1})
+    entry = _condor(Portfolio(), "a")
+    entry.held = {SP: 0, LP: 1}
     # SP is flat and has no quote: it must not be looked up.
     assert entry.mark_value({LP: _quote(LP, 1.0, 2.0)}) == pytest.approx(150.0)
 
@@ -134,11 +133,9 @@ def _settle(contract: OptionContract, qty: int, intrinsic: float, price: float) 
 
 
 def test_settlement_split_across_two_structures_holding_the_same_contract() -> None:
-    book = StructureBook()
-    a = book.open(_condor("a", qty=1))
-    b = book.open(_condor("b", qty=2))
-    book.expect_order("a", "a")
-    book.expect_order("b", "b")
+    book = Portfolio()
+    a = _condor(book, "a")
+    b = _condor(book, "b")
     book.apply_fill(_fill("a", SP, -1, 2.0, comm=0.0))
     book.apply_fill(_fill("b", SP, -2, 2.0, comm=0.0))
     a_before, b_before = a.cash_flow, b.cash_flow
@@ -155,10 +152,9 @@ def test_settlement_split_across_two_structures_holding_the_same_contract() -> N
 
 
 def test_settlement_leaves_structures_without_that_contract_alone() -> None:
-    book = StructureBook()
-    a = book.open(_condor("a"))
-    h = book.open(_hedge("h"))
-    book.expect_order("a", "a")
+    book = Portfolio()
+    a = _condor(book, "a")
+    h = _hedge(book, "h")
     book.apply_fill(_fill("a", LP, 1, 0.5, comm=0.0))
     assert book.apply_settlement(_settle(LP, 1, 0.0, 3300.0)) == [a]
     assert a.held[LP] == 0
@@ -167,9 +163,8 @@ def test_settlement_leaves_structures_without_that_contract_alone() -> None:
 
 
 def test_worthless_settlement_closes_without_cash() -> None:
-    book = StructureBook()
-    a = book.open(_condor("a", qty=2))
-    book.expect_order("a", "a")
+    book = Portfolio()
+    a = _condor(book, "a")
     book.apply_fill(_fill("a", SC, -2, 1.0, comm=0.0))
     touched = book.apply_settlement(Settlement(SC, -2, 3300.0, 0.0, NOW))
     assert touched == [a]
@@ -181,11 +176,9 @@ def test_settlement_with_opposite_holdings_in_two_structures() -> None:
     # Condor a is long the 3150 put (its wing), condor b is short it: the broker nets
     # +2 and -1 to +1 and settles +1. Each structure's leg must still be settled.
     other = (Leg(_c(3150, Right.PUT), 1), Leg(_c(3200, Right.PUT), -1))
-    book = StructureBook()
-    a = book.open(_condor("a", qty=2, legs=(*other, *CONDOR_LEGS[2:])))
-    b = book.open(_condor("b", qty=1))
-    book.expect_order("a", "a")
-    book.expect_order("b", "b")
+    book = Portfolio()
+    a = _condor(book, "a", legs=(*other, *CONDOR_LEGS[2:]))
+    b = _condor(book, "b")
     book.apply_fill(_fill("a", SP, 2, 1.0, comm=0.0))
     book.apply_fill(_fill("b", SP, -1, 1.0, comm=0.0))
     book.apply_settlement(_settle(SP, 1, 10.0, 3140.0))
@@ -195,19 +188,102 @@ def test_settlement_with_opposite_holdings_in_two_structures() -> None:
     assert b.settlement_cash == pytest.approx(-1_000.0)
 
 
-def test_open_entries_by_kind_and_remove() -> None:
-    book = StructureBook()
-    book.open(_condor("a"))
-    book.open(_hedge("h"))
-    book.open(_condor("b"))
-    assert [e.structure.id for e in book.open_entries()] == ["a", "h", "b"]
-    assert [e.structure.id for e in book.open_entries(Structure.CONDOR)] == ["a", "b"]
-    assert [e.structure.id for e in book.open_entries(Structure.HEDGE_LAYER)] == ["h"]
-    removed = book.remove("a")
-    assert removed.structure.id == "a"
-    assert [e.structure.id for e in book.open_entries()] == ["h", "b"]
-    with pytest.raises(KeyError):
-        book.remove("a")
+def test_open_positions_by_kind_hold_something() -> None:
+    book = Portfolio()
+    _condor(book, "a")
+    _hedge(book, "h")
+    _condor(book, "b")
+    # Registered but not filled: nothing is held, nothing is open.
+    assert book.open_positions() == []
+    book.apply_fill(_fill("a", SP, -1, 2.0))
+    book.apply_fill(_fill("h", CALL, 3, 1.5))
+    book.apply_fill(_fill("b", SC, -1, 2.0))
+    assert [p.id for p in book.open_positions()] == ["a", "h", "b"]
+    assert [p.id for p in book.open_positions(Structure.CONDOR)] == ["a", "b"]
+    assert [p.id for p in book.open_positions(Structure.HEDGE_LAYER)] == ["h"]
+    assert book.net_contracts() == {SP: -1, CALL: 3, SC: -1}
+    with pytest.raises(ValueError, match="still holds"):
+        book.mark_closed("a", OPENED, "no")
+
+
+def _open_condor(book: Portfolio, sid: str, units: int) -> StructurePosition:
+    position = _condor(book, sid)
+    prices = {LP: 0.5, SP: 2.0, SC: 1.8, LC: 0.3}
+    for leg in CONDOR_LEGS:
+        book.apply_fill(_fill(sid, leg.contract, leg.ratio * units, prices[leg.contract], 0.0))
+    return position
+
+
+def test_open_price_and_units_come_from_the_opening_fills() -> None:
+    book = Portfolio()
+    a = _open_condor(book, "a", 6)
+    assert a.open_units == 6 and a.held_units == 6 and a.is_balanced
+    assert a.open_price == pytest.approx(0.5 - 2.0 - 1.8 + 0.3)
+    view = a.view()
+    assert view.quantity == 6 and view.open_price == pytest.approx(-3.0)
+
+
+def test_a_partial_close_leaves_a_close_for_exactly_the_rest() -> None:
+    # The 6-lot that became -3 then -9 reversed condors: the close must be sized
+    # from what is held, not from the quantity at opening.
+    book = Portfolio()
+    a = _open_condor(book, "a", 6)
+    book.route("close-1", "a")
+    for leg in CONDOR_LEGS:
+        book.apply_fill(_fill("close-1", leg.contract, -leg.ratio * 4, 1.0, 0.0))
+    assert a.held_units == 2
+    [(legs, units)] = a.closing_orders()
+    assert units == 2
+    assert legs == tuple(Leg(leg.contract, -leg.ratio) for leg in CONDOR_LEGS)
+    book.route("close-2", "a")
+    for leg in legs:
+        book.apply_fill(_fill("close-2", leg.contract, leg.ratio * units, 1.0, 0.0))
+    assert a.is_flat and a.closing_orders() == []
+
+
+def test_uneven_legs_close_leg_by_leg_for_what_each_holds() -> None:
+    book = Portfolio()
+    a = _open_condor(book, "a", 3)
+    book.route("close-1", "a")
+    book.apply_fill(_fill("close-1", SP, 3, 1.0, 0.0))  # the short put bought back only
+    book.apply_fill(_fill("close-1", LP, -1, 0.1, 0.0))
+    assert not a.is_balanced and a.held_units == 0
+    orders = a.closing_orders()
+    got = sorted((legs[0].contract.local_symbol, legs[0].ratio, n) for legs, n in orders)
+    assert got == sorted(
+        [(LC.local_symbol, -1, 3), (LP.local_symbol, -1, 2), (SC.local_symbol, 1, 3)]
+    )
+
+
+def test_hedge_layer_close_sized_from_held() -> None:
+    book = Portfolio()
+    h = _hedge(book, "h")
+    book.apply_fill(_fill("h", CALL, 19, 1.5))
+    book.route("x", "h")
+    book.apply_fill(_fill("x", CALL, -9, 3.0))
+    assert h.closing_orders() == [((Leg(CALL, -1),), 10)]
+
+
+def test_structure_settlement_touches_only_that_structure() -> None:
+    book = Portfolio()
+    a = _open_condor(book, "a", 1)
+    b = _open_condor(book, "b", 1)
+    settle = Settlement(SP, -1, 3140.0, -1000.0, NOW, structure_id="a")
+    assert book.apply_settlement(settle) == [a]
+    assert a.held[SP] == 0 and b.held[SP] == -1
+    assert a.settlement_cash == pytest.approx(-1000.0)
+
+
+def test_expired_holdings_and_lineage() -> None:
+    book = Portfolio()
+    a = _open_condor(book, "a", 1)
+    successor = book.register(
+        "a2", Structure.CONDOR, CONDOR_LEGS, OPENED, parent_id="a", tag="roll"
+    )
+    assert successor.parent_id == "a" and successor.tag == "roll"
+    assert book.expired_holdings(EXPIRY - timedelta(days=1)) == []
+    assert {c for p, c in book.expired_holdings(EXPIRY)} == {LP, SP, SC, LC}
+    assert all(p is a for p, c in book.expired_holdings(EXPIRY))
 
 
 # -- OrderPolicy ----------------------------------------------------------------------------

@@ -1,0 +1,308 @@
+"""The portfolio: structures, the contracts each actually holds, their P&L and lineage.
+
+Pure code. The portfolio changes only by folding journaled records:
+
+* :meth:`Portfolio.register` names a structure (its legs as decided) when the
+  decision that opens it is journaled; it holds nothing yet.
+* :meth:`Portfolio.route` says which structure an order's fills belong to.
+* :meth:`Portfolio.apply_fill` and :meth:`Portfolio.apply_settlement` change
+  what is held and the cash each structure has made or spent.
+
+So the same fold rebuilds the book after a restart from the journal, and the
+quantity a close or adjustment trades is always what is held, never the
+quantity at opening.
+
+Units: contracts (signed, + long), index points per share for prices,
+dollars for cash and P&L. Source of the settlement rule: each structure's own
+holding settles at intrinsic value x multiplier (Cboe cash settlement).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from strategies.domain import Leg, LegQuote, OptionContract, Structure
+from strategies.execution import Fill, Settlement
+from strategies.positions import OpenStructure
+
+
+@dataclass(slots=True)
+class StructurePosition:
+    """One structure (an iron condor or a hedge rung) and what it holds now.
+
+    Attributes:
+        id: the id of the decision that opened it (also its opening orderRef).
+        kind: condor or hedge layer.
+        legs: the legs as decided, signed ratio per combo unit.
+        opened_session: session date of the opening decision.
+        parent_id: the structure this one succeeds (roll, adjustment), if any.
+        tag: a free label, e.g. the hedge rung (``"rung-1"``).
+        held: signed contracts held per option, from fills and settlements only.
+        cash_flow: dollars received minus paid so far (premiums, commissions,
+            settlement cash); P&L = cash_flow + mark value of ``held``.
+        commissions: dollars of commissions and fees paid.
+        settlement_cash: dollars received (+) or paid (-) at expiry.
+        open_premium: net index points x contracts of the opening order's
+            fills (+ debit paid, - credit received).
+        open_units: combo units the opening order filled.
+        closed_session: session the structure went flat, ``None`` while open.
+        close_reason: why it closed.
+    """
+
+    id: str
+    kind: Structure
+    legs: tuple[Leg, ...]
+    opened_session: date
+    parent_id: str | None = None
+    tag: str | None = None
+    held: dict[OptionContract, int] = field(default_factory=dict)
+    cash_flow: float = 0.0
+    commissions: float = 0.0
+    settlement_cash: float = 0.0
+    open_premium: float = 0.0
+    open_fills: dict[OptionContract, int] = field(default_factory=dict)
+    closed_session: date | None = None
+    close_reason: str = ""
+
+    @property
+    def is_flat(self) -> bool:
+        """Whether no contract is held."""
+        return not any(self.held.values())
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closed_session is not None
+
+    @property
+    def open_units(self) -> int:
+        """Combo units the opening order filled (legs counted by their ratio)."""
+        return _units(self.legs, self.open_fills)
+
+    @property
+    def open_price(self) -> float:
+        """Average net opening price per unit, index points (+ debit, - credit); 0 if none."""
+        units = self.open_units
+        return self.open_premium / units if units else 0.0
+
+    @property
+    def held_units(self) -> int:
+        """Whole combo units held in the structure's proportions (0 if any leg is short of it)."""
+        return _units(self.legs, self.held)
+
+    @property
+    def is_balanced(self) -> bool:
+        """Whether ``held`` is exactly ``held_units`` times the legs (nothing left over)."""
+        units = self.held_units
+        expected: dict[OptionContract, int] = {}
+        for leg in self.legs:
+            expected[leg.contract] = expected.get(leg.contract, 0) + leg.ratio * units
+        return all(self.held.get(c, 0) == q for c, q in expected.items()) and all(
+            q == 0 or c in expected for c, q in self.held.items()
+        )
+
+    @property
+    def expiry(self) -> date:
+        """Earliest expiry among the legs."""
+        return min(leg.contract.expiry for leg in self.legs)
+
+    def view(self) -> OpenStructure:
+        """The rules' read-only view: the structure at the units it holds now.
+
+        Raises:
+            ValueError: nothing is held in whole units (see :attr:`is_balanced`).
+        """
+        return OpenStructure(
+            self.id,
+            self.kind,
+            self.legs,
+            self.held_units,
+            self.open_price,
+            self.opened_session,
+        )
+
+    def mark_value(self, quotes: Mapping[OptionContract, LegQuote]) -> float:
+        """Dollar value of what is held, at quote mids (a missing quote counts 0)."""
+        total = 0.0
+        for contract, qty in self.held.items():
+            quote = quotes.get(contract)
+            if qty and quote is not None and math.isfinite(quote.mid):
+                total += qty * quote.mid * contract.multiplier
+        return total
+
+    def pnl(self, quotes: Mapping[OptionContract, LegQuote]) -> float:
+        """Total P&L in dollars: cash flows so far plus the mark of what is still held."""
+        return self.cash_flow + self.mark_value(quotes)
+
+    def closing_orders(self) -> list[tuple[tuple[Leg, ...], int]]:
+        """The orders that flatten what is held: ``[(legs, units), ...]``.
+
+        A balanced holding closes as one combo of every leg negated, for
+        :attr:`held_units` units. Anything else (legs left uneven by partial
+        fills) closes leg by leg, one single-leg order per contract, each for
+        exactly what that contract holds.
+        """
+        if self.is_flat:
+            return []
+        if self.is_balanced:
+            return [(tuple(Leg(leg.contract, -leg.ratio) for leg in self.legs), self.held_units)]
+        return [
+            ((Leg(contract, -1 if qty > 0 else 1),), abs(qty))
+            for contract, qty in sorted(self.held.items(), key=lambda kv: kv[0].local_symbol)
+            if qty
+        ]
+
+
+def _units(legs: Iterable[Leg], held: Mapping[OptionContract, int]) -> int:
+    per_contract: dict[OptionContract, int] = {}
+    for leg in legs:
+        per_contract[leg.contract] = per_contract.get(leg.contract, 0) + leg.ratio
+    units: int | None = None
+    for contract, ratio in per_contract.items():
+        if ratio == 0:
+            continue
+        qty = held.get(contract, 0)
+        if qty * ratio <= 0:
+            return 0
+        n = abs(qty) // abs(ratio)
+        units = n if units is None else min(units, n)
+    return units or 0
+
+
+class Portfolio:
+    """Every structure of one trading account and mode, keyed by id."""
+
+    def __init__(self) -> None:
+        self.structures: dict[str, StructurePosition] = {}
+        self._routes: dict[str, str] = {}
+
+    # -- building ----------------------------------------------------------
+    def register(
+        self,
+        structure_id: str,
+        kind: Structure,
+        legs: tuple[Leg, ...],
+        session: date,
+        *,
+        parent_id: str | None = None,
+        tag: str | None = None,
+    ) -> StructurePosition:
+        """Name a structure about to be opened; its own id routes its opening order.
+
+        Raises:
+            ValueError: the id is already registered, or ``legs`` is empty.
+        """
+        if structure_id in self.structures:
+            raise ValueError(f"structure {structure_id!r} is already in the portfolio")
+        if not legs:
+            raise ValueError(f"structure {structure_id!r} has no legs")
+        position = StructurePosition(structure_id, kind, legs, session, parent_id, tag)
+        self.structures[structure_id] = position
+        self._routes[structure_id] = structure_id
+        return position
+
+    def route(self, order_ref: str, structure_id: str) -> None:
+        """Book the fills of ``order_ref`` to ``structure_id``.
+
+        Raises:
+            KeyError: no such structure.
+        """
+        if structure_id not in self.structures:
+            raise KeyError(f"order {order_ref!r} routed to unknown structure {structure_id!r}")
+        self._routes[order_ref] = structure_id
+
+    def structure_of(self, order_ref: str) -> str | None:
+        """The structure ``order_ref``'s fills belong to, if known."""
+        return self._routes.get(order_ref)
+
+    # -- folding -----------------------------------------------------------
+    def apply_fill(self, fill: Fill) -> StructurePosition | None:
+        """Book one leg fill to its structure; ``None`` (nothing booked) if its order is unknown."""
+        structure_id = self._routes.get(fill.order_ref)
+        position = self.structures.get(structure_id) if structure_id else None
+        if position is None:
+            return None
+        multiplier = fill.contract.multiplier
+        position.cash_flow -= fill.quantity * fill.price * multiplier + fill.commission
+        position.commissions += fill.commission
+        position.held[fill.contract] = position.held.get(fill.contract, 0) + fill.quantity
+        if fill.order_ref == position.id:
+            position.open_premium += fill.quantity * fill.price
+            position.open_fills[fill.contract] = (
+                position.open_fills.get(fill.contract, 0) + fill.quantity
+            )
+        if not position.is_flat:
+            position.closed_session = None
+        return position
+
+    def apply_settlement(self, settlement: Settlement) -> list[StructurePosition]:
+        """Settle holdings of the expired contract at intrinsic value.
+
+        A settlement naming a structure settles that structure's holding; one
+        naming none (a broker settling the account's net position) settles
+        every structure's own holding in full, since two structures may hold
+        opposite sides of one contract. Returns the structures touched.
+        """
+        contract = settlement.contract
+        per_contract = contract.intrinsic(settlement.settlement_price) * contract.multiplier
+        if settlement.structure_id is not None:
+            candidates = [self.structures[settlement.structure_id]]
+        else:
+            candidates = list(self.structures.values())
+        touched = []
+        for position in candidates:
+            held = position.held.get(contract, 0)
+            if not held:
+                continue
+            position.cash_flow += held * per_contract
+            position.settlement_cash += held * per_contract
+            position.held[contract] = 0
+            touched.append(position)
+        return touched
+
+    def mark_closed(self, structure_id: str, session: date, reason: str) -> StructurePosition:
+        """Record that a flat structure closed on ``session`` (or never opened).
+
+        Raises:
+            KeyError: no such structure.
+            ValueError: it still holds contracts.
+        """
+        position = self.structures[structure_id]
+        if not position.is_flat:
+            raise ValueError(f"structure {structure_id!r} still holds {position.held}")
+        position.closed_session = session
+        position.close_reason = reason
+        return position
+
+    # -- reading -----------------------------------------------------------
+    def open_positions(self, kind: Structure | None = None) -> list[StructurePosition]:
+        """Structures that hold something, optionally of one kind, in opening order."""
+        return [
+            p
+            for p in self.structures.values()
+            if not p.is_flat and (kind is None or p.kind is kind)
+        ]
+
+    def unsettled(self) -> list[StructurePosition]:
+        """Structures not marked closed (held, or still waiting for their first fill)."""
+        return [p for p in self.structures.values() if not p.is_closed]
+
+    def net_contracts(self) -> dict[OptionContract, int]:
+        """Signed contracts held across every structure (what the broker should show)."""
+        net: dict[OptionContract, int] = {}
+        for position in self.structures.values():
+            for contract, qty in position.held.items():
+                if qty:
+                    net[contract] = net.get(contract, 0) + qty
+        return {c: q for c, q in net.items() if q}
+
+    def expired_holdings(self, session: date) -> list[tuple[StructurePosition, OptionContract]]:
+        """(structure, contract) pairs still held whose expiry is on or before ``session``."""
+        return [
+            (p, c)
+            for p in self.structures.values()
+            for c, q in sorted(p.held.items(), key=lambda kv: kv[0].local_symbol)
+            if q and c.expiry <= session
+        ]
