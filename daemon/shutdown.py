@@ -49,12 +49,9 @@ from daemon.exits import ExitStatus
 from daemon.service import SdNotifier
 from daemon.signals import take_pending_stop
 
-__all__ = ["DEFAULT_STOP_GRACE_S", "Shutdown", "stop_grace_s"]
+__all__ = ["Shutdown", "stop_grace_s"]
 
 _T = TypeVar("_T")
-
-#: Stop grace when ``[service]`` has no ``stop_grace_s`` key, seconds.
-DEFAULT_STOP_GRACE_S = 60.0
 
 #: Longest part of the grace kept for cancelling jobs and closing, seconds.
 MAX_RESERVE_S = 15.0
@@ -80,10 +77,10 @@ _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 def stop_grace_s(config: Any) -> float:
     """``[service] stop_grace_s`` of ``config`` (an ``AlvhConfig``), seconds.
 
-    Falls back to :data:`DEFAULT_STOP_GRACE_S` while the configuration has no
-    such key.
+    The configuration keeps it below the unit's ``TimeoutStopSec``
+    (:data:`daemon.service.UNIT_TIMEOUT_STOP_S`).
     """
-    return float(getattr(config.service, "stop_grace_s", DEFAULT_STOP_GRACE_S))
+    return float(config.service.stop_grace_s)
 
 
 class Shutdown:

@@ -13,8 +13,7 @@ Covers the service side of issue 8 items 6 and 7:
   journal exit 5 with one line naming the lock file and the holder's pid; a
   daemon killed with SIGKILL leaves the lock file but not the lock.
 
-The grace is set to a few seconds through ``[service] stop_grace_s`` (or, while
-the config has no such key, by patching the default in the child process).
+The grace is set to a few seconds through ``[service] stop_grace_s``.
 """
 
 from __future__ import annotations
@@ -38,7 +37,6 @@ from typing import Any
 
 import pytest
 
-from daemon.config import load_config
 from daemon.exits import ExitStatus
 from daemon.locking import JournalLock, lock_path
 from tests.fake_tws import FakeTWS, FillPolicy, In, Scenario
@@ -53,16 +51,9 @@ STATUS_LINE = (
 )
 
 
-def _alvh(grace_s: float | None = None, marker: Path | None = None) -> list[str]:
-    """The ``alvh`` command line.
-
-    ``grace_s`` is patched in when the config lacks the key; ``marker`` is a
-    file created right before ``main()`` is called.
-    """
-    prelude = "import sys\n"
-    if grace_s is not None and not hasattr(load_config(None).service, "stop_grace_s"):
-        prelude += f"import daemon.shutdown\ndaemon.shutdown.DEFAULT_STOP_GRACE_S = {grace_s!r}\n"
-    prelude += "from daemon.cli import main\n"
+def _alvh(marker: Path | None = None) -> list[str]:
+    """The ``alvh`` command line; ``marker`` is a file created right before ``main()`` is called."""
+    prelude = "import sys\nfrom daemon.cli import main\n"
     if marker is not None:
         prelude += f"open({str(marker)!r}, 'w').close()\n"
     return [sys.executable, "-c", prelude + "sys.exit(main())"]
@@ -75,8 +66,7 @@ def _env(journal: Path, notify: Path | None = None, **extra: str) -> dict[str, s
     env["ALVH_LOGGING__FORMAT"] = "json"
     env["ALVH_BROKER__WALK_INTERVAL_S"] = "0.2"
     env["ALVH_BROKER__QUOTE_TIMEOUT_S"] = "2"
-    if hasattr(load_config(None).service, "stop_grace_s"):
-        env["ALVH_SERVICE__STOP_GRACE_S"] = str(GRACE_S)
+    env["ALVH_SERVICE__STOP_GRACE_S"] = str(GRACE_S)
     if notify is not None:
         env["NOTIFY_SOCKET"] = str(notify)
     env.update(extra)
@@ -163,7 +153,6 @@ async def alvh(
     *args: str,
     env: dict[str, str],
     notify: Path | None = None,
-    grace_s: float | None = GRACE_S,
     marker: Path | None = None,
 ) -> AsyncIterator[Daemon]:
     """Start ``alvh ARGS``; kill it if the test leaves it running."""
@@ -173,7 +162,7 @@ async def alvh(
         sock.bind(str(notify))
         sock.setblocking(False)
     proc = await asyncio.create_subprocess_exec(
-        *_alvh(grace_s, marker),
+        *_alvh(marker),
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

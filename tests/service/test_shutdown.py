@@ -24,7 +24,7 @@ from daemon.exits import ExitStatus
 from daemon.journal import Journal
 from daemon.live import LiveOptions, run_live
 from daemon.service import SdNotifier, status_head
-from daemon.shutdown import DEFAULT_STOP_GRACE_S, Shutdown, stop_grace_s
+from daemon.shutdown import Shutdown, stop_grace_s
 from daemon.signals import latch_stop_signals, take_pending_stop
 
 
@@ -116,10 +116,8 @@ def _later(delay: float, action: Callable[[], None]) -> None:
 # --------------------------------------------------------------------------- grace
 
 
-def test_stop_grace_from_config_or_default() -> None:
-    config = load_config(None)
-    expected = getattr(config.service, "stop_grace_s", DEFAULT_STOP_GRACE_S)
-    assert stop_grace_s(config) == expected
+def test_stop_grace_from_config() -> None:
+    assert stop_grace_s(load_config(None)) == 60.0
     with pytest.raises(ValueError):
         Shutdown(asyncio.Event(), 0, Log(), Notifier())
 

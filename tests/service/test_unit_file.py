@@ -20,7 +20,7 @@ import pytest
 
 from daemon.config import load_config
 from daemon.exits import NO_RESTART, ExitStatus
-from daemon.service import LoopWatchdog, SdNotifier, ServiceConfig
+from daemon.service import UNIT_TIMEOUT_STOP_S, LoopWatchdog, SdNotifier, ServiceConfig
 from daemon.shutdown import stop_grace_s
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -159,7 +159,7 @@ def test_stop_timeout_outlasts_the_stop_grace() -> None:
     """The daemon stops within stop_grace_s; systemd's SIGKILL comes TimeoutStopSec later."""
     svc = parse_unit(UNIT)["Service"]
     timeout_stop_s = float(single(svc, "TimeoutStopSec"))
-    assert timeout_stop_s == 90
+    assert timeout_stop_s == UNIT_TIMEOUT_STOP_S == 90  # the config's bound on the grace
     grace = stop_grace_s(load_config(None))
     assert grace + 10 <= timeout_stop_s, (grace, timeout_stop_s)
     assert single(svc, "KillMode") == "mixed"  # SIGTERM to the daemon only
