@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from daemon.brokers.base import Broker
+from daemon.brokers.base import Broker, BrokerError
 from daemon.clock import NEW_YORK
 from daemon.crashpoints import crash_point
 from daemon.execution import Executor, OrderPolicy
@@ -28,7 +28,13 @@ from daemon.scheduling.jobs import JobName
 from strategies.domain import Action, Decision, LegQuote, OptionContract, Right, Structure
 from strategies.execution import Fill, Settlement
 from strategies.plan import Plan, error_decision
-from strategies.planner import plan_entry, plan_exit, plan_hedge, short_vega_dollars
+from strategies.planner import (
+    open_or_pending,
+    plan_entry,
+    plan_exit,
+    plan_hedge,
+    short_vega_dollars,
+)
 from strategies.portfolio import Portfolio, StructurePosition
 from strategies.risk import structure_greeks
 from strategies.rules import CondorRules, HedgeRules
@@ -158,10 +164,12 @@ class TradingEngine:
         """Open an iron condor when the condor rules say so."""
         rules = self.condor_rules
         ctx = await self.broker.market_context()
-        open_condors = len(self.portfolio.open_positions(Structure.CONDOR))
+        open_condors = open_or_pending(self.portfolio, Structure.CONDOR)
         blocked = self.entry_guard(ctx.session) if self.entry_guard else None
+        if self.entry_halt:  # the skip names what is in doubt
+            blocked = f"new risk halted: {self.entry_halt}"
         puts, calls = [], []
-        if open_condors < rules.max_open_condors and blocked is None and not self.entry_halt:
+        if open_condors < rules.max_open_condors and blocked is None:
             crash_point("before_quotes")
             chain = await self.broker.option_chain(
                 "SPX", rules.trading_class, rules.min_dte, rules.max_dte
@@ -194,7 +202,7 @@ class TradingEngine:
                 Plan.of(error_decision("hedge_layer_entry", Structure.HEDGE_LAYER, exc))
             )
             return
-        open_layers = len(self.portfolio.open_positions(Structure.HEDGE_LAYER))
+        open_layers = open_or_pending(self.portfolio, Structure.HEDGE_LAYER)
         calls = []
         if open_layers < rules.max_layers and vega < 0:
             calls = await self.broker.option_chain(
@@ -299,8 +307,8 @@ class TradingEngine:
         broker's SOQ value or its documented proxy
         (:meth:`daemon.brokers.base.Broker.settlement_price`). Each
         structure's own holding becomes one journaled :class:`Settlement`;
-        a price the broker does not know yet leaves the holding for the next
-        job (logged).
+        a price the broker does not know yet, or cannot give (a broker
+        error), leaves the holding for the next job (logged).
         """
         now = self.clock()
         session = now.astimezone(NEW_YORK).date()
@@ -309,13 +317,18 @@ class TradingEngine:
             if contract.expiry == session and now < self._close_of(session):
                 continue
             crash_point("before_settlement")
-            price = await self.broker.settlement_price(contract)
+            try:
+                price = await self.broker.settlement_price(contract)
+            except BrokerError as exc:  # retried next job; the job goes on
+                price, why = None, f"broker error: {exc}"
+            else:
+                why = "settlement value not available yet"
             if price is None:
                 self.log.warning(
                     "settlement_pending",
                     position_id=position.id,
                     contract=contract.local_symbol,
-                    reason="settlement value not available yet",
+                    reason=why,
                 )
                 continue
             held = position.held.get(contract, 0)
@@ -347,6 +360,8 @@ class TradingEngine:
         )
         if not self.book_ready:
             return
+        routed = self.portfolio.structure_of(fill.order_ref)
+        was_closed = routed is not None and self.portfolio.structures[routed].is_closed
         position = self.portfolio.apply_fill(fill)
         if position is None:
             self.log.warning(
@@ -356,6 +371,23 @@ class TradingEngine:
                 reason="no structure in this book owns the order",
             )
             return
+        if was_closed and not position.is_flat:
+            self.journal.reopen_position(position.id)
+            self.log.warning(
+                "position_reopened",
+                position_id=position.id,
+                exec_id=fill.exec_id,
+                reason=f"a fill of order {fill.order_ref} arrived after the structure closed",
+            )
+        if (
+            fill.order_ref == position.id
+            and not position.is_flat
+            and position.open_units
+            and fill.order_ref not in self.executor.live_orders
+        ):  # a late fill of a settled opening order: the row holds what filled
+            self.journal.update_position(
+                position.id, quantity=position.open_units, open_price=position.open_price
+            )
         self.executor.close_if_done(position, f"closed by order {fill.order_ref}")
 
     def on_settlement(self, settlement: Settlement) -> None:

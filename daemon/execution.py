@@ -285,6 +285,12 @@ class Executor:
         self.log.info("order_state", order_ref=order_ref, state=state.value, reason=reason)
         if state.is_terminal:
             self._live.pop(order_ref, None)
+        elif state is OrderState.UNKNOWN:
+            # It may still fill: no new risk until reconciliation settles it.
+            doubt = f"order fate unknown: {order_ref}"
+            if doubt not in (self.entry_halt or ""):
+                self.entry_halt = f"{self.entry_halt} | {doubt}" if self.entry_halt else doubt
+                self.log.error("entry_halted", reason=self.entry_halt)
 
     def record_result(self, result: OrderResult, structure_id: str) -> None:
         """Journal the state a broker reported for an order and close what it left flat."""

@@ -87,6 +87,8 @@ def restore(journal: Journal, run_ids: Sequence[int], portfolio: Portfolio) -> d
         position = portfolio.structures[structure_id]
         if position.is_flat:
             portfolio.mark_closed(structure_id, session, reason)
+        else:  # a fill journaled after it closed (killed before the row was reopened)
+            journal.reopen_position(structure_id)
     return live
 
 
@@ -167,6 +169,7 @@ class Reconciler:
         except BrokerError as exc:
             report.error = str(exc)
         else:
+            self._close_flat()
             report.foreign_orders = sorted(
                 ref for ref in working if not ref or not engine.journal.order_exists(ref)
             )
@@ -219,6 +222,21 @@ class Reconciler:
                     "not filled (reconciled)" if ref == structure_id else f"closed by order {ref}",
                 )
 
+    def _close_flat(self) -> None:
+        """Close structures that hold nothing and have no order that may still fill.
+
+        A daemon killed before an opening order's intent, or between an
+        order's end and the structure's close, leaves such a structure open
+        in the journal with nothing at the gateway.
+        """
+        executor = self.engine.executor
+        for position in self.engine.portfolio.unsettled():
+            if position.is_flat and not executor.has_live_order(position.id):
+                executor.close_if_done(
+                    position,
+                    "flat (reconciled)" if position.open_fills else "not filled (reconciled)",
+                )
+
     async def _working(
         self, record: OrderRecord, structure_id: str, report: ReconcileReport
     ) -> None:
@@ -237,6 +255,12 @@ class Reconciler:
                 report.settled_orders.append(ref)
                 position = self.engine.portfolio.structures.get(structure_id)
                 if position is not None:
+                    if ref == structure_id and units:
+                        self.engine.journal.update_position(
+                            structure_id,
+                            quantity=position.open_units,
+                            open_price=position.open_price,
+                        )
                     executor.close_if_done(position, f"order {ref} cancelled at reconciliation")
             else:
                 executor.transition(ref, status.lifecycle_state(0), reason="cancel not confirmed")

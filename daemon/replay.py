@@ -17,6 +17,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from daemon.analytics import JournalSummary
 from daemon.brokers.simulated import SimulatedBroker, SimulationCosts
 from daemon.calendars.event_rules import (
     EventJob,
@@ -30,7 +31,7 @@ from daemon.calendars.vix_expiry import vix_expiries_between
 from daemon.clock import NEW_YORK, VirtualClock
 from daemon.config import AlvhConfig
 from daemon.engine import TradingEngine
-from daemon.journal import Journal, JournalSummary
+from daemon.journal import Journal
 from daemon.logs import bind_clock
 from daemon.marketdata.loader import MarketDataError, MarketHistory, load_history
 from daemon.scheduling.jobs import (

@@ -15,6 +15,8 @@ and :mod:`strategies.hedge`):
   it waits for its settlement.
 * A structure whose legs are no longer in whole combo units (partial leg
   fills) is flattened leg by leg, each order for exactly what is held.
+* Entry limits (``max_open_condors``, ``max_layers``) count structures that
+  hold something and those whose opening order may still fill.
 """
 
 from __future__ import annotations
@@ -79,6 +81,11 @@ def exit_quotes(position: StructurePosition, quotes: Quotes) -> dict[OptionContr
     return out
 
 
+def open_or_pending(portfolio: Portfolio, kind: Structure) -> int:
+    """Structures of ``kind`` held, or whose opening order may still fill (limits count both)."""
+    return sum(1 for p in portfolio.unsettled() if p.kind is kind)
+
+
 def plan_entry(
     ctx: MarketContext,
     puts: Sequence[ChainSlice],
@@ -88,7 +95,7 @@ def plan_entry(
     blocked_reason: str | None,
 ) -> Plan:
     """Plan a new iron condor (one OPEN) or a skip; see :func:`plan_condor_entry`."""
-    open_condors = len(portfolio.open_positions(Structure.CONDOR))
+    open_condors = open_or_pending(portfolio, Structure.CONDOR)
     return Plan.of(plan_condor_entry(ctx, puts, calls, open_condors, rules, blocked_reason))
 
 
@@ -109,7 +116,7 @@ def plan_hedge(
     rules: HedgeRules,
 ) -> Plan:
     """Plan a hedge layer against the held condors' short vega; see :func:`plan_hedge_layer`."""
-    layers = len(portfolio.open_positions(Structure.HEDGE_LAYER))
+    layers = open_or_pending(portfolio, Structure.HEDGE_LAYER)
     return Plan.of(
         plan_hedge_layer(ctx, vix_calls, condor_vega_dollars, layers, rules, ctx.session)
     )

@@ -18,11 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from daemon.analytics import JournalSummary
 from daemon.brokers.base import Fill, Settlement
 from daemon.calendars.exchange import default_calendar
 from daemon.clock import NEW_YORK
 from daemon.config import load_config
-from daemon.journal import DailyRecord, DecisionRecord, Journal, JournalSummary, PositionRecord
+from daemon.journal import DailyRecord, DecisionRecord, Journal, PositionRecord
 from daemon.logs import configure_logging, get_logger
 from daemon.replay import ReplayResult, run_replay
 from strategies.domain import Action, Leg, OptionContract, Right, Structure

@@ -20,6 +20,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from daemon.clock import NEW_YORK
+
 from . import protocol as p
 from .faults import (
     CANCEL_NOT_FOUND,
@@ -31,7 +33,7 @@ from .faults import (
     FillMode,
 )
 from .pricing import Quote
-from .scenario import NEW_YORK, Scenario
+from .scenario import Scenario
 from .session import Session
 from .state import ExpiredPosition, GatewayState, PositionState, WorkingOrder
 from .wire import ContractSpec, ExecutionRecord, In, OrderRequest, OrderStateSpec

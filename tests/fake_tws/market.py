@@ -8,10 +8,12 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from daemon.clock import NEW_YORK
+
 from . import protocol as p
 from .faults import HMDS_NO_DATA, NO_SECURITY
 from .pricing import Quote
-from .scenario import NEW_YORK, Scenario
+from .scenario import Scenario
 from .session import Session, Subscription
 from .wire import ContractSpec, In
 
@@ -106,8 +108,7 @@ class Market:
                 return
             contract, con_ids = resolved, {resolved.con_id}
         sub = Subscription(req, contract, con_ids)
-        data_type = session.market_data_type or self.scenario.market_data_type
-        session.send(p.market_data_type(req.req_id, data_type))
+        session.send(p.market_data_type(req.req_id, self.served_type(session)))
         session.send(p.tick_req_params(req.req_id, contract.min_tick or 0.05, "9c0001", 3))
         if self.link_up:
             self.send_ticks(session, sub)
@@ -115,6 +116,12 @@ class Market:
             session.send(p.tick_snapshot_end(req.req_id))
         else:
             session.subscriptions[req.req_id] = sub
+
+    def served_type(self, session: Session) -> int:
+        """The market data type ``session`` receives (1 live .. 4 delayed-frozen)."""
+        if self.scenario.served_market_data_type is not None:
+            return self.scenario.served_market_data_type
+        return session.market_data_type or self.scenario.market_data_type
 
     def _on_cancel_mkt_data(self, session: Session, fields: list[str]) -> None:
         session.subscriptions.pop(int(fields[2]), None)
@@ -129,7 +136,7 @@ class Market:
         quote = self._quote(sub)
         if quote is None:
             return
-        delayed = (session.market_data_type or self.scenario.market_data_type) in (3, 4)
+        delayed = self.served_type(session) in (3, 4)
         t = p.TickType
         req_id = sub.req.req_id
         if quote.bid is not None:
@@ -206,9 +213,16 @@ class Market:
         if contract.sec_type != "IND" or not bars:
             session.send(p.error(req.req_id, *HMDS_NO_DATA))
             return
-        rows = [(f"{day:%Y%m%d}", close, close, close, close) for day, close in bars]
+        rows = [self._bar_row(contract.symbol, day, close) for day, close in bars]
         start = f"{end - timedelta(days=_duration_days(req.duration)):%Y%m%d} 00:00:00"
         session.send(p.historical_data(req.req_id, start, f"{end:%Y%m%d} 23:59:59", rows))
+
+    def _bar_row(
+        self, symbol: str, day: date, close: float
+    ) -> tuple[str, float, float, float, float]:
+        """(yyyymmdd, open, high, low, close) of one daily bar; open from ``daily_opens``."""
+        open_ = self.scenario.daily_opens.get(symbol, {}).get(day, close)
+        return f"{day:%Y%m%d}", open_, max(open_, close), min(open_, close), close
 
 
 def _end_date(text: str) -> date | None:

@@ -20,7 +20,8 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+
+from daemon.clock import NEW_YORK
 
 from .catalogue import (
     SPX_CON_ID,
@@ -42,8 +43,6 @@ from .pricing import Greeks, Quote, black76, option_tick, to_tick
 from .wire import UNSET_DOUBLE, ComboLegSpec, ContractSpec
 
 __all__ = ["SPX_CON_ID", "VIX_CON_ID", "PositionSpec", "Scenario", "offset_clock"]
-
-NEW_YORK = ZoneInfo("America/New_York")
 
 
 def _undated_clock() -> datetime:
@@ -127,6 +126,9 @@ class Scenario:
     #: Daily closes served by reqHistoricalData ("1 day" bars) by symbol; days not
     #: listed close at the current spot. The settlement close of an expiry session.
     daily_closes: dict[str, dict[date, float]] = field(default_factory=dict)
+    #: Daily opens by symbol (days not listed open at their close), e.g. the VIX
+    #: open the IB adapter uses as the proxy of an AM settlement (SOQ).
+    daily_opens: dict[str, dict[date, float]] = field(default_factory=dict)
     #: New York time on its expiry date after which a held option disappears from
     #: positions (its expiry session is over) and orders in it are cancelled.
     expiry_cutoff: time = time(16, 30)
@@ -137,6 +139,9 @@ class Scenario:
     startup_messages: list[tuple[int, str]] = field(default_factory=lambda: list(FARM_OK_MESSAGES))
     #: Market data type served when the client has not asked for one (1 = live).
     market_data_type: int = 1
+    #: Market data type served whatever the client asked for (None: as asked), e.g.
+    #: 3 to send delayed data to a live session.
+    served_market_data_type: int | None = None
     #: The gateway's "now" (execution times, reqCurrentTime, expiries, daily bars);
     #: default: real time on ``today``.
     clock: Callable[[], datetime] = field(default=_undated_clock)

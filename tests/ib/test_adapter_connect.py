@@ -8,8 +8,13 @@ import pytest
 from ib_async import IB
 
 from daemon.brokers.base import BrokerError, ComboOrder
-from daemon.brokers.ib import IBBroker, UnsafeAccountError
-from tests.fake_tws import FakeTWS, In, PositionSpec, Scenario
+from daemon.brokers.ib import (
+    ClientIdInUseError,
+    DelayedDataRefusedError,
+    IBBroker,
+    UnsafeAccountError,
+)
+from tests.fake_tws import FakeTWS, In, MuteRule, PositionSpec, Scenario
 from tests.ib.test_adapter_helpers import (
     HOST,
     TEST_TIMEOUT,
@@ -68,44 +73,87 @@ async def test_live_account_without_live_config_is_refused_before_any_order(
 
 async def test_live_account_named_in_live_config_connects() -> None:
     scenario = Scenario(accounts=["U7654321"])
-    async with running_broker(scenario, trading_mode="live", account="U7654321") as (
-        tws,
-        broker,
-        _log,
-        _fills,
-    ):
+    async with running_broker(
+        scenario, trading_mode="live", account="U7654321", market_data_type=1
+    ) as (tws, broker, _log, _fills):
         assert broker.account_id == "U7654321"
         assert tws.connected_client_ids == [17]
+        [md_type] = tws.messages(In.REQ_MARKET_DATA_TYPE)
+        assert md_type.fields[2] == "1"
+        assert broker.market_data_type == 1
 
 
 async def test_live_config_with_an_account_this_login_does_not_manage_is_refused() -> None:
     scenario = Scenario(accounts=["U7654321"])
-    async with running_broker(scenario, connect=False, trading_mode="live", account="U0000001") as (
-        _tws,
-        broker,
-        _log,
-        _fills,
-    ):
+    async with running_broker(
+        scenario, connect=False, trading_mode="live", account="U0000001", market_data_type=1
+    ) as (_tws, broker, _log, _fills):
         with pytest.raises(UnsafeAccountError, match="U0000001"):
             await broker.connect()
 
 
-async def test_client_id_in_use_retries_with_the_next_id() -> None:
+@pytest.mark.parametrize("data_type", [3, 4])
+async def test_live_mode_refuses_delayed_market_data_before_connecting(data_type: int) -> None:
+    scenario = Scenario(accounts=["U7654321"])
+    async with running_broker(
+        scenario, connect=False, trading_mode="live", account="U7654321", market_data_type=data_type
+    ) as (tws, broker, log, _fills):
+        with pytest.raises(DelayedDataRefusedError, match=f"market_data_type is {data_type}"):
+            await broker.connect()
+        assert tws.handshakes == []  # no socket was even opened
+        assert not broker.connected
+        assert log.events("ib_delayed_data_refused")
+
+
+async def test_client_id_in_use_is_an_error_naming_the_id_not_a_move_to_another() -> None:
     async with asyncio.timeout(TEST_TIMEOUT), FakeTWS(Scenario()) as tws:
-        squatter = IB()
+        squatter = IB()  # e.g. another alvh on the same login
         await squatter.connectAsync(HOST, tws.port, clientId=17, timeout=5)
         log = RecordingLog()
         broker = IBBroker(fast_settings(tws.port, connect_timeout_s=2.0), log=log)
         try:
-            await broker.connect()
-            assert broker.client_id == 18
-            assert sorted(tws.connected_client_ids) == [17, 18]
-            [failure] = log.events("ib_connect_failed")
-            assert failure["client_id_in_use"] is True and failure["next_client_id"] == 18
+            with pytest.raises(ClientIdInUseError) as raised:
+                await broker.connect()
+            message = str(raised.value)
+            assert "\n" not in message
+            assert "client id 17" in message and "another API client" in message
+            assert "alvh" in message
+            assert broker.client_id == 17 and not broker.connected
+            # one attempt with id 17, no other id tried, no retry with the same id
+            assert [m.client_id for m in tws.messages(In.START_API)] == [17, 17]
+            assert tws.connected_client_ids == [17]  # the squatter only
             assert any(f["code"] == 326 for f in log.events("ib_error"))
+            assert log.events("ib_client_id_in_use")
+            # the refusal sticks: nothing can be sent afterwards
+            with pytest.raises(ClientIdInUseError):
+                await broker.place_order(
+                    ComboOrder("r1-1", short_iron_condor(Scenario()), 1, -2.35, -2.10)
+                )
+            assert not tws.messages(In.PLACE_ORDER)
         finally:
             await broker.disconnect()
             squatter.disconnect()
+
+
+async def test_unanswered_start_up_request_is_a_broker_error_not_a_traceback() -> None:
+    # ib_async's start-up sync never completes: reqOpenOrders is never answered
+    scenario = Scenario(mute_rules=[MuteRule(In.REQ_OPEN_ORDERS, times=None)])
+    async with asyncio.timeout(TEST_TIMEOUT), FakeTWS(scenario) as tws:
+        log = RecordingLog()
+        broker = IBBroker(
+            fast_settings(tws.port, connect_attempts=2, connect_timeout_s=0.5), log=log
+        )
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(BrokerError, match="after 2 attempts: no answer within") as raised:
+            await broker.connect()
+        assert not isinstance(raised.value, TimeoutError)
+        assert loop.time() - started < 3.0  # 2 x 0.5 s attempts + backoff
+        assert len(tws.messages(In.START_API)) == 2
+        assert len(log.events("ib_connect_failed")) == 2
+        assert not broker.connected
+        await tws.wait_until(lambda: tws.connected_client_ids == [])  # the socket was closed
+        await broker.disconnect()
 
 
 async def test_unreachable_gateway_raises_broker_error_after_the_attempts() -> None:

@@ -17,7 +17,7 @@ from daemon.brokers.base import Fill
 from daemon.brokers.ib import IBBroker, IBSettings, OrderWalkPolicy
 from daemon.clock import NEW_YORK
 from strategies.domain import Leg, OptionContract, Right
-from tests.fake_tws import FakeTWS, Scenario
+from tests.fake_tws import FakeTWS, MuteRule, Scenario
 
 HOST = "127.0.0.1"
 TEST_TIMEOUT = 30.0
@@ -62,22 +62,35 @@ def fast_settings(port: int, **overrides: Any) -> IBSettings:
     return IBSettings(**values)
 
 
-def session_clock(day: date) -> Callable[[], datetime]:
-    """A clock fixed at 15:30 New York time on ``day``."""
-    moment = datetime.combine(day, time(15, 30), NEW_YORK)
+def session_clock(day: date, at: time = time(15, 30)) -> Callable[[], datetime]:
+    """A clock fixed at ``at`` (default 15:30) New York time on ``day``."""
+    moment = datetime.combine(day, at, NEW_YORK)
     return lambda: moment
 
 
 @asynccontextmanager
 async def running_broker(
-    scenario: Scenario | None = None, connect: bool = True, **overrides: Any
+    scenario: Scenario | None = None,
+    connect: bool = True,
+    clock: Callable[[], datetime] | None = None,
+    setup: Callable[[FakeTWS], None] | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[tuple[FakeTWS, IBBroker, RecordingLog, list[Fill]]]:
-    """A fake TWS and a (connected) IBBroker with a recording log and fill list."""
+    """A fake TWS and a (connected) IBBroker with a recording log and fill list.
+
+    ``clock`` replaces the broker's (default: 15:30 New York on the scenario's
+    day); ``setup`` runs on the fake before the broker connects; ``overrides``
+    are :class:`IBSettings` fields.
+    """
     scenario = scenario or Scenario()
     async with asyncio.timeout(TEST_TIMEOUT), FakeTWS(scenario) as tws:
+        if setup is not None:
+            setup(tws)
         log = RecordingLog()
         broker = IBBroker(
-            fast_settings(tws.port, **overrides), log=log, clock=session_clock(scenario.today)
+            fast_settings(tws.port, **overrides),
+            log=log,
+            clock=clock or session_clock(scenario.today),
         )
         fills: list[Fill] = []
         broker.add_fill_listener(fills.append)
@@ -106,6 +119,15 @@ def short_iron_condor(scenario: Scenario, index: int = 10) -> tuple[Leg, ...]:
         Leg(option(scenario, "SPXW", index, 5200.0, Right.CALL), -1),
         Leg(option(scenario, "SPXW", index, 5250.0, Right.CALL), 1),
     )
+
+
+def mute(tws: FakeTWS, msg_id: int, nth: int | None = None, times: int | None = 1) -> None:
+    """Leave requests of ``msg_id`` unanswered and unacted on from now on.
+
+    ``nth``: only the nth such message since the fake started; ``times``: how
+    many (None: all).
+    """
+    tws.scenario.mute_rules.append(MuteRule(msg_id, nth=nth, times=times, handle=False))
 
 
 async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
-from datetime import datetime
+from datetime import datetime, time
 
 import numpy as np
 import pytest
 
 from daemon.brokers.base import BrokerError
+from daemon.brokers.ib import DelayedDataRefusedError
 from daemon.brokers.ib.contracts import expected_move, years_to_expiry
 from strategies.domain import Right
 from tests.fake_tws import ErrorRule, In, Quote, Scenario
+from tests.fake_tws import protocol as p
 from tests.fake_tws.server import FakeTWS
 from tests.ib.test_adapter_helpers import option, running_broker, session_clock
 
@@ -155,7 +158,7 @@ async def test_unsubscribed_market_data_is_logged_clearly_and_does_not_stall() -
     )
     leg = option(scenario, "SPXW", 10, 4800.0, Right.PUT)
     async with running_broker(scenario, quote_timeout_s=3.0) as (_tws, broker, log, _fills):
-        loop_time = __import__("asyncio").get_running_loop().time
+        loop_time = asyncio.get_running_loop().time
         started = loop_time()
         [q] = await broker.quote([leg])
         assert loop_time() - started < 2.0  # the failed line ends the wait
@@ -164,3 +167,120 @@ async def test_unsubscribed_market_data_is_logged_clearly_and_does_not_stall() -
         assert "OPRA" in error["meaning"]
         [level] = [lvl for lvl, e, f in log.records if e == "ib_error" and f["code"] == 354]
         assert level == "error"
+
+
+async def test_live_mode_refuses_delayed_data_ib_delivers_anyway() -> None:
+    scenario = Scenario(accounts=["U7654321"])
+    async with running_broker(
+        scenario,
+        trading_mode="live",
+        account="U7654321",
+        market_data_type=1,
+        setup=lambda t: setattr(t.scenario, "served_market_data_type", 3),
+    ) as (tws, broker, log, _fills):
+        assert broker.market_data_type == 1  # requested; nothing delivered yet
+        with pytest.raises(DelayedDataRefusedError, match="delayed market data"):
+            await broker.market_context()
+        [md_type] = tws.messages(In.REQ_MARKET_DATA_TYPE)
+        assert md_type.fields[2] == "1"  # we asked for live data
+        assert broker.market_data_type == 3  # and were served delayed
+        assert log.events("ib_delayed_data_in_live")
+        opened = len(tws.messages(In.REQ_MKT_DATA))
+        await tws.wait_until(lambda: len(tws.messages(In.CANCEL_MKT_DATA)) == opened)
+        with pytest.raises(DelayedDataRefusedError):
+            await broker.quote([option(scenario, "SPXW", 10, 4800.0, Right.PUT)])
+
+
+@pytest.mark.parametrize(("requested", "served"), [(3, None), (1, None), (1, 3)])
+async def test_paper_reports_the_market_data_type_it_receives(
+    requested: int, served: int | None
+) -> None:
+    async with running_broker(
+        market_data_type=requested,
+        setup=lambda t: setattr(t.scenario, "served_market_data_type", served),
+    ) as (_tws, broker, _log, _fills):
+        assert broker.market_data_type == requested
+        ctx = await broker.market_context()  # paper: delayed data is fine
+        assert ctx.spx == 5000.0
+        assert broker.market_data_type == (served or requested)
+
+
+async def test_competing_live_session_10197_gives_no_data_quickly_and_says_why() -> None:
+    message = "No market data during competing live session"
+    scenario = Scenario(error_rules=[ErrorRule(In.REQ_MKT_DATA, 10197, message, times=None)])
+    async with running_broker(scenario, quote_timeout_s=3.0) as (tws, broker, log, _fills):
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(BrokerError, match="no SPX/VIX level"):
+            await broker.market_context()
+        [q] = await broker.quote([option(scenario, "SPXW", 10, 4800.0, Right.PUT)])
+        assert loop.time() - started < 2.0  # refused lines end the wait
+        assert math.isnan(q.bid) and math.isnan(q.ask)
+        errors = [(lvl, f) for lvl, e, f in log.records if e == "ib_error" and f["code"] == 10197]
+        assert errors and errors[0][0] == "error"
+        assert "competing live session" in errors[0][1]["meaning"]
+        opened = len(tws.messages(In.REQ_MKT_DATA))
+        await tws.wait_until(lambda: len(tws.messages(In.CANCEL_MKT_DATA)) == opened)
+
+
+def historical_requests(tws: FakeTWS) -> list[p.HistoricalRequest]:
+    """Every reqHistoricalData the fake received, parsed."""
+    return [p.parse_historical_data(m.fields) for m in tws.messages(In.REQ_HISTORICAL_DATA)]
+
+
+async def test_settlement_prices_from_daily_bars_after_the_expiry_session() -> None:
+    scenario = Scenario()
+    spxw = option(scenario, "SPXW", 3, 4800.0, Right.PUT)
+    vix_call = option(scenario, "VIX", 0, 20.0, Right.CALL)
+    scenario.daily_closes = {"SPX": {spxw.expiry: 5012.34}, "VIX": {vix_call.expiry: 16.8}}
+    scenario.daily_opens = {"SPX": {spxw.expiry: 4990.0}, "VIX": {vix_call.expiry: 15.9}}
+
+    after = session_clock(spxw.expiry, time(16, 30))
+    async with running_broker(scenario, clock=after) as (tws, broker, log, _fills):
+        assert await broker.settlement_price(spxw) == 5012.34  # the SPX close, not the open
+        [request] = historical_requests(tws)
+        assert (request.contract.symbol, request.contract.sec_type) == ("SPX", "IND")
+        assert (request.bar_size, request.what_to_show, request.use_rth) == (
+            "1 day",
+            "TRADES",
+            True,
+        )
+        assert await broker.settlement_price(spxw) == 5012.34
+        assert len(historical_requests(tws)) == 1  # cached
+        [logged] = log.events("ib_settlement_price")
+        assert logged["source"] == "daily close"
+
+    vix_after = session_clock(vix_call.expiry, time(16, 30))
+    async with running_broker(scenario, clock=vix_after) as (tws, broker, log, _fills):
+        assert await broker.settlement_price(vix_call) == 15.9  # the VIX open (SOQ proxy)
+        [request] = historical_requests(tws)
+        assert request.contract.symbol == "VIX"
+        assert log.events("ib_settlement_price")[0]["source"] == "daily open (SOQ proxy)"
+
+
+async def test_no_settlement_price_before_the_expiry_session_closed() -> None:
+    scenario = Scenario()
+    spxw = option(scenario, "SPXW", 3, 4800.0, Right.PUT)
+    scenario.daily_closes = {"SPX": {spxw.expiry: 5012.34}}
+    during = session_clock(spxw.expiry, time(15, 59))
+    async with running_broker(scenario, clock=during) as (tws, broker, _log, _fills):
+        assert await broker.settlement_price(spxw) is None
+        assert historical_requests(tws) == []  # not even asked
+
+
+async def test_historical_data_error_162_is_a_broker_error() -> None:
+    scenario = Scenario(error_rules=[ErrorRule.historical_data()])
+    spxw = option(scenario, "SPXW", 0, 4800.0, Right.PUT)
+    after = session_clock(spxw.expiry, time(16, 30))
+    async with running_broker(scenario, clock=after) as (tws, broker, log, _fills):
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(BrokerError, match="historical data error 162") as raised:
+            await broker.settlement_price(spxw)
+        assert not isinstance(raised.value, TimeoutError)
+        assert loop.time() - started < 1.0  # the error ends the request, no timeout
+        assert len(historical_requests(tws)) == 1
+        [error] = [f for f in log.events("ib_error") if f["code"] == 162]
+        assert "settlement price" in error["meaning"]
+        # the next job asks again and gets it (the fake serves the spot for the day)
+        assert await broker.settlement_price(spxw) == 5000.0

@@ -85,6 +85,22 @@ async def test_connectivity_restored_in_time_keeps_the_session() -> None:
         assert broker.connected
         assert log.events("ib_market_data_resubscribed")
         assert not log.events("ib_link_not_restored")
+        assert len(log.events("ib_executions_synced")) == 2  # at connect, and after 1101
+
+
+async def test_connectivity_restored_with_data_kept_1102_rereads_executions_only() -> None:
+    async with running_broker(link_grace_s=0.3) as (tws, broker, log, _fills):
+        executions = len(tws.messages(In.REQ_EXECUTIONS))
+        tws.link_lost()  # 1100
+        tws.link_restored()  # 1102: data maintained
+        await tws.wait_until(lambda: len(tws.messages(In.REQ_EXECUTIONS)) == executions + 1)
+        await asyncio.sleep(0.5)
+        assert len(tws.messages(In.START_API)) == 1  # the same session
+        assert broker.connected
+        assert not log.events("ib_market_data_resubscribed")
+        assert not log.events("ib_link_not_restored")
+        [restored] = [f for f in log.events("ib_error") if f["code"] == 1102]
+        assert "re-reads executions" in restored["meaning"]
 
 
 async def test_market_data_lines_are_resubscribed_after_1101() -> None:

@@ -108,11 +108,15 @@ def test_account_guard_refuses(
 
 
 def test_error_table_covers_the_handled_codes() -> None:
-    for code in (1100, 1101, 1102, 326, 2104, 2106, 2158, 10090, 354, 10197, 201, 202, 200):
+    for code in (1100, 1101, 1102, 326, 2104, 2106, 2158, 10090, 354, 10197, 201, 202, 200, 162):
         assert code in ERROR_POLICIES and ERROR_POLICIES[code].meaning
     assert classify(1100).action is ErrorAction.CONNECTIVITY_LOST
     assert classify(1101).action is ErrorAction.RESTORED_DATA_LOST
     assert classify(326).action is ErrorAction.CLIENT_ID_IN_USE
+    assert "ClientIdInUseError" in classify(326).meaning  # no move to another client id
+    assert classify(162).action is ErrorAction.REQUEST_FAILED
+    assert classify(10167).action is ErrorAction.DELAYED_MARKET_DATA
+    assert classify(10197).action is ErrorAction.MARKET_DATA_UNAVAILABLE
     assert classify(201).action is ErrorAction.ORDER_REJECTED
     assert classify(354).action is ErrorAction.MARKET_DATA_UNAVAILABLE
     assert classify(10090).severity.value == "warning"
@@ -127,6 +131,11 @@ def test_settings_from_broker_config() -> None:
     assert (settings.host, settings.port, settings.client_id) == ("127.0.0.1", 4001, 3)
     assert (settings.market_data_type, settings.market_data_lines) == (1, 50)
     assert settings.trading_mode == "paper" and settings.walk == OrderWalkPolicy()
+    assert not settings.live and not hasattr(settings, "client_id_attempts")
+    live = IBSettings.from_config(
+        BrokerConfig(trading_mode="live", account="U123", market_data_type=1)
+    )
+    assert live.live and live.account == "U123"
     with pytest.raises(ValueError, match="max_msgs_per_s"):
         IBSettings(max_msgs_per_s=60)
 

@@ -39,6 +39,9 @@ VIX_FUTURE_CLASS = "VX"
 PM_SETTLEMENT = time(16, 0)
 AM_SETTLEMENT = time(9, 30)
 
+#: Regular close of the Cboe index session (ET); a settlement value is asked for after it.
+SESSION_CLOSE = time(16, 0)
+
 SECONDS_PER_YEAR = 365.0 * 86400.0
 
 

@@ -7,12 +7,38 @@ code the adapter handles, how loud to log it, what the adapter does about it
 (:class:`ErrorAction`) and what it means for the operator (the same text is in
 ``docs/interactive-brokers.md``). Codes not in the table are logged as
 warnings (``2100``-``2199`` as info) and otherwise ignored.
+
+It also defines the adapter's own :class:`~daemon.brokers.base.BrokerError`
+subclasses, so callers can tell a refusal (client id in use, delayed data in
+live mode) from a request that merely timed out.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+
+from daemon.brokers.base import BrokerError
+
+
+class RequestTimeoutError(BrokerError):
+    """IB did not answer one request within its timeout (``request_timeout_s``).
+
+    Nothing about the request's effect can be assumed; a caller may retry it.
+    """
+
+
+class ClientIdInUseError(BrokerError):
+    """IB refused the API session: the client id is in use (error 326).
+
+    Another API client - possibly another alvh on the same login - holds the
+    id. The adapter never moves to another id: an order can only be managed by
+    the client id that placed it.
+    """
+
+
+class DelayedDataRefusedError(BrokerError):
+    """Live trading was asked to run on delayed market data (types 3/4), or IB delivered it."""
 
 
 class ErrorAction(StrEnum):
@@ -22,10 +48,12 @@ class ErrorAction(StrEnum):
     CONNECTIVITY_LOST = "connectivity_lost"  # 1100: TWS lost IB; reconnect if it does not recover
     RESTORED_DATA_LOST = "restored_data_lost"  # 1101: re-subscribe market data, resync fills
     RESTORED = "restored"  # 1102: resync fills
-    CLIENT_ID_IN_USE = "client_id_in_use"  # 326: retry later or with the next client id
+    CLIENT_ID_IN_USE = "client_id_in_use"  # 326: connect fails (ClientIdInUseError)
     ORDER_REJECTED = "order_rejected"  # the order is dead: return REJECTED with the reason
     ORDER_CANCELLED = "order_cancelled"  # the order was cancelled (by us or by IB)
     MARKET_DATA_UNAVAILABLE = "market_data_unavailable"  # no quote will come for this request
+    DELAYED_MARKET_DATA = "delayed_market_data"  # 10167: delayed data served (refused in live)
+    REQUEST_FAILED = "request_failed"  # the request that asked gets a BrokerError (e.g. 162)
 
 
 class Severity(StrEnum):
@@ -92,8 +120,8 @@ ERROR_POLICIES: dict[int, ErrorPolicy] = {
             326,
             _W,
             _A.CLIENT_ID_IN_USE,
-            "API client id already in use (another alvh or a stale session); the adapter "
-            "retries after a delay or with the next client id",
+            "API client id already in use (another alvh or a stale session); connect fails "
+            "with ClientIdInUseError: stop the other client or set another broker.client_id",
         ),
         ErrorPolicy(
             502,
@@ -120,7 +148,7 @@ ERROR_POLICIES: dict[int, ErrorPolicy] = {
             2105,
             _W,
             _A.LOG,
-            "historical data farm connection is broken (alvh does not need it)",
+            "historical data farm connection is broken; settlement prices may be late",
         ),
         ErrorPolicy(
             2157,
@@ -153,9 +181,9 @@ ERROR_POLICIES: dict[int, ErrorPolicy] = {
         ),
         ErrorPolicy(
             10167,
-            _I,
-            _A.LOG,
-            "live data not subscribed, showing delayed data instead",
+            _W,
+            _A.DELAYED_MARKET_DATA,
+            "live data not subscribed, showing delayed data instead (refused in live mode)",
         ),
         ErrorPolicy(
             10168,
@@ -182,6 +210,14 @@ ERROR_POLICIES: dict[int, ErrorPolicy] = {
             "no security definition for the request (contract not listed)",
         ),
         ErrorPolicy(300, _D, _A.LOG, "cancel for an unknown market data ticker id"),
+        # -- historical data -------------------------------------------------------
+        ErrorPolicy(
+            162,
+            _E,
+            _A.REQUEST_FAILED,
+            "historical data request failed (no data, no permission or pacing); the "
+            "settlement price is retried at the next job",
+        ),
         # -- orders --------------------------------------------------------------
         ErrorPolicy(
             201,
@@ -206,25 +242,27 @@ ERROR_POLICIES: dict[int, ErrorPolicy] = {
             135,
             _W,
             _A.LOG,
-            "the order to modify or cancel is not known to IB",
+            "the order to modify or cancel is not known to IB (not taken as a cancel)",
         ),
         ErrorPolicy(
             161,
             _W,
             _A.LOG,
-            "cancel attempted while the order is not cancellable (already filling)",
+            "cancel attempted while the order is not cancellable (already filling); the "
+            "order's fate stays unknown until IB reports it",
         ),
         ErrorPolicy(
             10147,
             _W,
             _A.LOG,
-            "cancel for an order IB does not know (already filled or cancelled)",
+            "cancel for an order IB does not know (already filled or cancelled; not taken "
+            "as a cancel)",
         ),
         ErrorPolicy(
             10148,
             _W,
             _A.LOG,
-            "order cannot be cancelled in its current state",
+            "order cannot be cancelled in its current state (not taken as a cancel)",
         ),
         ErrorPolicy(
             399,

@@ -1,0 +1,240 @@
+"""The open journal file: :class:`Journal` = lifecycle and runs + writer + read models."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Mapping
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlite_utils
+
+from daemon.journal.codec import iso, strict_json, utc_now
+from daemon.journal.errors import JournalError
+from daemon.journal.schema import RUN_MODES, connect
+from daemon.journal.writer import JournalWriter
+
+if TYPE_CHECKING:
+    from daemon.analytics import JournalSummary
+
+__all__ = ["Journal"]
+
+
+class Journal(JournalWriter):
+    """An open journal file. Create with :meth:`Journal.open`; not thread-safe.
+
+    Use as a context manager or call :meth:`close`, which flushes. The write
+    methods come from :class:`~daemon.journal.writer.JournalWriter`, the
+    queries from :class:`~daemon.journal.read.JournalReader`.
+    """
+
+    # -- lifecycle ------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        path: Path | str,
+        *,
+        buffered: bool = True,
+        read_only: bool = False,
+        min_commit_interval_s: float = 0.5,
+    ) -> Journal:
+        """Open (creating or migrating if needed) the journal at ``path``.
+
+        Args:
+            path: SQLite file; created with the schema when missing or empty,
+                migrated in one transaction when of an older schema version
+                (see :mod:`daemon.journal.schema`).
+            buffered: keep writes in memory until :meth:`flush` (fast replay);
+                ``False`` commits every record immediately (paper/live).
+            read_only: open without write access (``alvh journal``); the file
+                must exist, is never changed (not even migrated), and every
+                write method raises :class:`JournalError`.
+            min_commit_interval_s: group commit for buffered journals, wall
+                seconds: :meth:`flush` commits only if this long has passed
+                since the last commit (or when forced), so a fast replay that
+                flushes every session commits a few times per second instead
+                of thousands. ``0`` commits on every flush. A crash loses at
+                most this window of buffered work; committed rows are never
+                affected.
+
+        Raises:
+            JournalError: the file is not SQLite, is SQLite but not an alvh
+                journal, was written by a newer schema version, or cannot be
+                opened, created or migrated.
+        """
+        path = Path(path)
+        db = connect(path, read_only=read_only, buffered=buffered)
+        return cls(
+            db,
+            path,
+            buffered=buffered,
+            read_only=read_only,
+            min_commit_interval_s=max(0.0, min_commit_interval_s),
+        )
+
+    def close(self) -> None:
+        """Flush pending writes and close the file. Safe to call twice.
+
+        Raises:
+            JournalError: the final flush failed (the file is closed anyway;
+                committed rows are intact, the failed batch is lost).
+        """
+        if self._closed:
+            return
+        try:
+            if not self.read_only:
+                self.flush(force=True)
+        finally:
+            self._closed = True
+            self._db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """The underlying ``sqlite_utils.Database`` (for ad-hoc queries)."""
+        return self._db
+
+    @property
+    def journal_mode(self) -> str:
+        """SQLite journal mode (``"wal"`` for a writable journal)."""
+        return str(self._db.journal_mode)
+
+    def integrity_check(self) -> str:
+        """SQLite's ``PRAGMA integrity_check`` of the file, after committing what is pending.
+
+        Returns:
+            ``"ok"``, or the first problem SQLite reports (one line, e.g.
+            ``"On tree page 4 cell 12: invalid page number 10619651"``).
+
+        Raises:
+            JournalError: the journal is closed, or the file is too damaged
+                for SQLite to check.
+        """
+        if self._closed:
+            raise JournalError(f"{self.path}: journal is closed")
+        self.flush(force=True)
+        try:
+            rows = self._db.execute("PRAGMA integrity_check").fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"{self.path}: integrity check failed: {exc}") from exc
+        for (text,) in rows:
+            for line in str(text).splitlines():
+                if line.strip() and not line.startswith("*** in database"):
+                    return line.strip()
+        return "integrity_check gave no result"
+
+    # -- runs -----------------------------------------------------------------
+    def start_run(
+        self,
+        mode: str,
+        *,
+        config_json: str = "{}",
+        replay_start: date | None = None,
+        replay_end: date | None = None,
+        started_at: datetime | None = None,
+        account: str | None = None,
+    ) -> int:
+        """Create a run and commit it at once (flushing anything pending).
+
+        Args:
+            mode: one of :data:`~daemon.journal.RUN_MODES`.
+            config_json: the effective configuration (``AlvhConfig.to_json()``).
+            replay_start, replay_end: first and last session replayed.
+            started_at: wall-clock start; default now (UTC).
+            account: the broker account the run trades, if known yet.
+
+        Returns:
+            The new run id.
+
+        Raises:
+            JournalError: unknown mode, invalid JSON, or a write failure.
+        """
+        if mode not in RUN_MODES:
+            raise JournalError(f"run mode must be one of {RUN_MODES}, got {mode!r}")
+        try:
+            json.loads(config_json)
+        except ValueError as exc:
+            raise JournalError(f"config_json is not JSON: {exc}") from exc
+        self.flush(force=True)
+        if self.read_only:
+            raise JournalError(f"{self.path}: journal is open read-only")
+        try:
+            with self._db.conn:
+                cursor = self._db.conn.execute(
+                    "INSERT INTO runs (mode, started_at, config_json, replay_start, replay_end,"
+                    " account) VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        mode,
+                        (started_at or utc_now()).isoformat(),
+                        config_json,
+                        iso(replay_start),
+                        iso(replay_end),
+                        account,
+                    ),
+                )
+        except sqlite3.Error as exc:
+            raise JournalError(f"{self.path}: cannot start run: {exc}") from exc
+        run_id = cursor.lastrowid
+        assert run_id is not None
+        return int(run_id)
+
+    def finish_run(
+        self,
+        run_id: int,
+        summary: JournalSummary | Mapping[str, Any] | None = None,
+        *,
+        finished_at: datetime | None = None,
+    ) -> None:
+        """Flush, then mark ``run_id`` finished (now, UTC, by default) with its summary.
+
+        Raises:
+            JournalError: no such run, or a write failure.
+        """
+        self.flush(force=True)
+        self._require_run(run_id)
+        if self.read_only:
+            raise JournalError(f"{self.path}: journal is open read-only")
+        with self._db.conn:
+            self._db.conn.execute(
+                "UPDATE runs SET finished_at = ?, summary_json = ? WHERE id = ?",
+                (
+                    (finished_at or utc_now()).isoformat(),
+                    None if summary is None else strict_json(summary),
+                    run_id,
+                ),
+            )
+
+    def set_run_account(self, run_id: int, account: str) -> None:
+        """Record the broker account a run trades (known once the broker is connected).
+
+        Raises:
+            JournalError: no such run.
+        """
+        self.flush(force=True)
+        self._require_run(run_id)
+        with self._db.conn:
+            self._db.conn.execute("UPDATE runs SET account = ? WHERE id = ?", (account, run_id))
+
+    def _require_run(self, run_id: int) -> None:
+        if self._db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
+            raise JournalError(f"{self.path}: no run {run_id}")
+
+    def summary(self, run_id: int | None = None) -> JournalSummary:
+        """Counts, P&L and drawdown of one run (``None`` = the latest).
+
+        A shortcut for :func:`daemon.analytics.summarize`, which computes it
+        from this journal's read models.
+
+        Raises:
+            JournalError: no such run / no runs.
+        """
+        from daemon.analytics import summarize  # analytics reads the journal, not vice versa
+
+        return summarize(self, run_id)

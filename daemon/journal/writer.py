@@ -1,0 +1,641 @@
+"""The journal's write side: buffered records, group commit and the exactly-once keys.
+
+Records are queued in memory, in submission order, and committed by
+:meth:`JournalWriter.flush` in one transaction; consecutive rows of the same
+statement go to SQLite in one ``executemany``. A failed flush is rolled back
+entirely and stays pending. A buffered journal commits at most every
+``min_commit_interval_s`` wall seconds unless forced; an unbuffered one
+commits every record at once.
+
+Exactly-once, also across restarts: :class:`~daemon.journal.keys.UniqueKeys`
+knows the unique keys of a table (pending plus committed), so
+:meth:`~JournalWriter.record_fill` skips a known ``exec_id``,
+:meth:`~JournalWriter.record_settlement` a contract already settled for the
+run and structure, and :meth:`~JournalWriter.order_exists` tells the engine
+that a decision's order was already journaled.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import time as _time
+from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from daemon.brokers.base import ComboOrder, OrderResult
+from daemon.journal.codec import legs_to_json, strict_json
+from daemon.journal.errors import JournalError
+from daemon.journal.keys import UniqueKeys
+from daemon.journal.read import JournalReader
+from daemon.journal.schema import insert_sql
+from strategies.domain import Decision, Leg, OptionContract, Structure
+from strategies.execution import Fill, OrderIntent, OrderState, Settlement
+from strategies.positions import OpenStructure
+
+__all__ = ["JournalWriter"]
+
+_SQL_DECISION = insert_sql("decisions")
+_SQL_ORDER = insert_sql("orders")
+_SQL_FILL = insert_sql("fills")
+_SQL_SETTLEMENT = insert_sql("settlements")
+_SQL_POSITION = insert_sql("positions")
+_SQL_MARK = insert_sql("marks", replace=True)
+_SQL_DAILY = insert_sql("daily", replace=True)
+_SQL_ORDER_EVENT = insert_sql("order_events")
+_SQL_ORDER_UPDATE = (
+    "UPDATE orders SET status = ?, filled_quantity = COALESCE(?, filled_quantity), "
+    "avg_price = COALESCE(?, avg_price), reason = ?, updated_at = ? WHERE order_ref = ?"
+)
+_SQL_POSITION_CLOSE = (
+    "UPDATE positions SET closed_session = ?, close_price = ?, realized_pnl = ?, "
+    "close_reason = ? WHERE id = ?"
+)
+
+
+class JournalWriter(JournalReader):
+    """Buffered, exactly-once writes of decisions, orders, fills, settlements, positions, P&L."""
+
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        path: Path,
+        *,
+        buffered: bool,
+        read_only: bool,
+        min_commit_interval_s: float,
+    ) -> None:
+        super().__init__(db, path)
+        self.buffered = buffered
+        self.read_only = read_only
+        self.min_commit_interval_s = min_commit_interval_s
+        self._last_commit = -math.inf
+        self._groups: list[tuple[str, list[tuple[Any, ...]]]] = []
+        self._pending_rows = 0
+        self._decision_ids = UniqueKeys(db, "decisions", ("id",))
+        self._order_refs = UniqueKeys(db, "orders", ("order_ref",))
+        self._exec_ids = UniqueKeys(db, "fills", ("exec_id",))
+        self._settled = UniqueKeys(db, "settlements", ("run_id", "local_symbol", "structure_id"))
+        self._position_ids = UniqueKeys(db, "positions", ("id",))
+        self._keys = (
+            self._decision_ids,
+            self._order_refs,
+            self._exec_ids,
+            self._settled,
+            self._position_ids,
+        )
+        # positions opened or seen open by this process: id -> (run_id, structure)
+        self._open_positions: dict[str, tuple[int, str]] = {}
+        # cumulative realized P&L per run and structure (dollars)
+        self._realized: dict[int, dict[str, float]] = {}
+        self._closed = False
+
+    @property
+    def pending(self) -> int:
+        """Rows (inserts and updates) waiting for :meth:`flush`."""
+        return self._pending_rows
+
+    # -- buffering ------------------------------------------------------------
+    def _queue(self, sql: str, params: tuple[Any, ...]) -> None:
+        if self._closed:
+            raise JournalError(f"{self.path}: journal is closed")
+        if self.read_only:
+            raise JournalError(f"{self.path}: journal is open read-only")
+        groups = self._groups
+        if groups and groups[-1][0] == sql:
+            groups[-1][1].append(params)
+        else:
+            groups.append((sql, [params]))
+        self._pending_rows += 1
+        if not self.buffered:
+            self.flush(force=True)
+
+    def flush(self, *, force: bool = False) -> int:
+        """Commit every pending write in one transaction.
+
+        Unless ``force``, a buffered journal defers the commit while less than
+        ``min_commit_interval_s`` has passed since its last commit (see
+        :meth:`~daemon.journal.Journal.open`); the rows stay pending and are
+        committed by a later flush, any read method, ``start_run``,
+        ``finish_run`` or ``close``.
+
+        Returns:
+            The number of rows committed (0 when nothing was pending or the
+            commit was deferred).
+
+        Raises:
+            JournalError: the batch failed; it was rolled back entirely (no
+                row of it is in the file) and stays pending, so the caller may
+                fix the cause and flush again or :meth:`discard` it. Rows of
+                earlier flushes are never affected.
+        """
+        if not self._groups:
+            return 0
+        if self._closed:
+            raise JournalError(f"{self.path}: journal is closed")
+        now = _time.monotonic()
+        if not force and now - self._last_commit < self.min_commit_interval_s:
+            return 0
+        conn = self._db.conn
+        written = self._pending_rows
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, rows in self._groups:
+                    self._execute_group(sql, rows)
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+        except sqlite3.Error as exc:
+            raise JournalError(
+                f"{self.path}: flush of {written} rows failed and was rolled back: {exc}"
+            ) from exc
+        self._last_commit = _time.monotonic()
+        for keys in self._keys:
+            keys.committed()
+        self._clear_pending()
+        return written
+
+    def _execute_group(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """Write one group of same-statement rows (inside the flush transaction)."""
+        if len(rows) == 1:
+            self._db.conn.execute(sql, rows[0])
+        else:
+            self._db.conn.executemany(sql, rows)
+
+    def discard(self) -> int:
+        """Drop every pending write without committing; returns how many were dropped."""
+        dropped = self._pending_rows
+        self._clear_pending()
+        # re-read from committed rows on next use
+        self._realized.clear()
+        self._open_positions.clear()
+        return dropped
+
+    def _clear_pending(self) -> None:
+        self._groups = []
+        self._pending_rows = 0
+        for keys in self._keys:
+            keys.pending.clear()
+
+    # -- decisions and orders -------------------------------------------------
+    def record_decision(
+        self, decision_id: str, run_id: int, session: date, time: datetime, decision: Decision
+    ) -> None:
+        """Journal ``decision`` under ``decision_id`` (which becomes its order_ref).
+
+        Raises:
+            JournalError: ``decision_id`` is already journaled.
+        """
+        if self.decision_exists(decision_id):
+            raise JournalError(f"decision {decision_id!r} is already journaled")
+        self._decision_ids.pending.add(decision_id)
+        self._queue(
+            _SQL_DECISION,
+            (
+                decision_id,
+                run_id,
+                session.isoformat(),
+                time.isoformat(),
+                decision.rule,
+                decision.action.value,
+                decision.structure.value,
+                decision.reason,
+                strict_json(decision.inputs),
+                legs_to_json(decision.legs),
+                decision.quantity,
+                decision.limit_price,
+                decision.position_id,
+            ),
+        )
+
+    def decision_exists(self, decision_id: str) -> bool:
+        """Whether ``decision_id`` is journaled (committed or pending)."""
+        return decision_id in self._decision_ids
+
+    def record_order(self, order_ref: str, run_id: int, order: ComboOrder, time: datetime) -> None:
+        """Journal a combo order (status ``submitted``) for decision ``order_ref``.
+
+        Call it before sending the order; with a buffered journal in paper or
+        live mode, :meth:`flush` before sending too.
+
+        Raises:
+            JournalError: ``order_ref`` differs from ``order.order_ref``, names no
+                journaled decision, or already has an order.
+        """
+        if order.order_ref != order_ref:
+            raise JournalError(f"order_ref {order_ref!r} != order.order_ref {order.order_ref!r}")
+        intent = OrderIntent(
+            order_ref=order_ref,
+            decision_id=order_ref,
+            structure_id=order_ref,
+            legs=order.legs,
+            quantity=order.quantity,
+            limit_price=order.limit_price,
+            worst_price=order.worst_price,
+        )
+        self._queue_order(intent, run_id, time.isoformat(), OrderState.SUBMITTED)
+
+    def record_order_intent(self, intent: OrderIntent, run_id: int, time: datetime) -> None:
+        """Journal an order's intent (state ``intent``) and commit it before it is sent.
+
+        An unbuffered journal (paper, live) commits it at once, so after a
+        crash the next start finds every order that may have reached the
+        broker. A buffered journal (replay, where no order leaves the
+        process) commits it with its batch.
+
+        Raises:
+            JournalError: no journaled decision ``intent.decision_id``, or an
+                order with that ``order_ref`` already exists.
+        """
+        ref, stamp = intent.order_ref, time.isoformat()
+        self._queue_order(intent, run_id, stamp, OrderState.INTENT)
+        self._queue(_SQL_ORDER_EVENT, (ref, run_id, stamp, OrderState.INTENT.value, 0, None, ""))
+
+    def _queue_order(self, intent: OrderIntent, run_id: int, stamp: str, state: OrderState) -> None:
+        """Queue a new ``orders`` row in ``state``, nothing filled yet, after checking its keys."""
+        ref = intent.order_ref
+        if not self.decision_exists(intent.decision_id):
+            raise JournalError(f"order {ref!r} has no journaled decision")
+        if self.order_exists(ref):
+            raise JournalError(f"order {ref!r} is already journaled")
+        self._order_refs.pending.add(ref)
+        self._queue(
+            _SQL_ORDER,
+            (
+                ref,
+                run_id,
+                stamp,
+                legs_to_json(intent.legs),
+                intent.quantity,
+                intent.limit_price,
+                intent.worst_price,
+                state.value,
+                0,
+                None,
+                "",
+                stamp,
+                intent.structure_id,
+            ),
+        )
+
+    def transition_order(
+        self,
+        order_ref: str,
+        run_id: int,
+        state: OrderState,
+        time: datetime,
+        *,
+        filled_quantity: int | None = None,
+        avg_price: float | None = None,
+        reason: str = "",
+    ) -> None:
+        """Journal that ``order_ref`` moved to ``state`` (an ``order_events`` row) and update it.
+
+        ``filled_quantity`` in combo units and ``avg_price`` net per unit
+        (index points) keep their previous values when ``None``. ``run_id``
+        is the run that observed the transition (it may differ from the run
+        that sent the order, after a restart).
+
+        Raises:
+            JournalError: no such order.
+        """
+        if not self.order_exists(order_ref):
+            raise JournalError(f"transition of unknown order {order_ref!r}")
+        stamp = time.isoformat()
+        self._queue(
+            _SQL_ORDER_EVENT,
+            (order_ref, run_id, stamp, state.value, filled_quantity, avg_price, reason),
+        )
+        self._queue(
+            _SQL_ORDER_UPDATE, (state.value, filled_quantity, avg_price, reason, stamp, order_ref)
+        )
+
+    def order_exists(self, order_ref: str) -> bool:
+        """Whether an order for ``order_ref`` was journaled (so it must not be sent again)."""
+        return order_ref in self._order_refs
+
+    def update_order(self, result: OrderResult, time: datetime) -> None:
+        """Record an order's terminal state (status, filled units, average net price).
+
+        Fills in ``result.fills`` are not written here; the broker's fill
+        listener journals them through :meth:`record_fill`.
+
+        Raises:
+            JournalError: no order ``result.order_ref`` is journaled.
+        """
+        if not self.order_exists(result.order_ref):
+            raise JournalError(f"update for unknown order {result.order_ref!r}")
+        self._queue(
+            _SQL_ORDER_UPDATE,
+            (
+                result.status.value,
+                result.filled_quantity,
+                result.avg_price,
+                result.reason,
+                time.isoformat(),
+                result.order_ref,
+            ),
+        )
+
+    # -- fills and settlements ------------------------------------------------
+    def record_fill(self, fill: Fill, run_id: int) -> bool:
+        """Journal ``fill`` exactly once (quantity signed contracts, price per share).
+
+        Returns:
+            ``True`` if written; ``False`` (and nothing written) when its
+            ``exec_id`` is already journaled, committed or pending.
+        """
+        if fill.exec_id in self._exec_ids:
+            return False
+        self._exec_ids.pending.add(fill.exec_id)
+        self._queue(
+            _SQL_FILL,
+            (
+                fill.exec_id,
+                fill.order_ref,
+                run_id,
+                fill.time.isoformat(),
+                *_contract_columns(fill.contract),
+                fill.quantity,
+                fill.price,
+                fill.commission,
+            ),
+        )
+        return True
+
+    def fill_exists(self, exec_id: str) -> bool:
+        """Whether a fill with ``exec_id`` is journaled (committed or pending)."""
+        return exec_id in self._exec_ids
+
+    def record_settlement(self, settlement: Settlement, run_id: int) -> bool:
+        """Journal a cash settlement (dollars) once per contract, structure and run.
+
+        Returns:
+            ``True`` if written; ``False`` when that contract's settlement is
+            already journaled for ``run_id`` and ``settlement.structure_id``.
+        """
+        c = settlement.contract
+        key = (run_id, c.local_symbol, settlement.structure_id or "")
+        if key in self._settled:
+            return False
+        self._settled.pending.add(key)
+        self._queue(
+            _SQL_SETTLEMENT,
+            (
+                run_id,
+                settlement.time.isoformat(),
+                *_contract_columns(c),
+                settlement.quantity,
+                settlement.settlement_price,
+                settlement.cash,
+                settlement.structure_id or "",
+            ),
+        )
+        return True
+
+    # -- positions ------------------------------------------------------------
+    def open_position(
+        self,
+        run_id: int,
+        structure: OpenStructure,
+        *,
+        parent_id: str | None = None,
+        tag: str | None = None,
+    ) -> None:
+        """Journal a position about to be opened (its id is ``structure.id``).
+
+        ``parent_id`` names the structure it succeeds (roll, adjustment);
+        ``tag`` labels it (e.g. a hedge rung).
+
+        Raises:
+            JournalError: a position with that id is already journaled.
+        """
+        if structure.id in self._position_ids:
+            raise JournalError(f"position {structure.id!r} is already journaled")
+        self._position_ids.pending.add(structure.id)
+        self._realized_for(run_id)
+        self._open_positions[structure.id] = (run_id, structure.structure.value)
+        self._queue(
+            _SQL_POSITION,
+            (
+                structure.id,
+                run_id,
+                structure.structure.value,
+                structure.opened_session.isoformat(),
+                None,
+                structure.quantity,
+                legs_to_json(structure.legs),
+                structure.open_price,
+                None,
+                None,
+                None,
+                parent_id,
+                tag,
+            ),
+        )
+
+    def update_position(
+        self,
+        position_id: str,
+        *,
+        quantity: int | None = None,
+        legs: Sequence[Leg] | None = None,
+        open_price: float | None = None,
+    ) -> None:
+        """Change an open position's quantity (combo units), legs or open price (index points).
+
+        Raises:
+            JournalError: no open position ``position_id``.
+        """
+        self._open_position_key(position_id)
+        sets: list[str] = []
+        params: list[Any] = []
+        if quantity is not None:
+            sets.append("quantity = ?")
+            params.append(quantity)
+        if legs is not None:
+            sets.append("legs_json = ?")
+            params.append(legs_to_json(legs))
+        if open_price is not None:
+            sets.append("open_price = ?")
+            params.append(open_price)
+        if not sets:
+            return
+        self._queue(f"UPDATE positions SET {', '.join(sets)} WHERE id = ?", (*params, position_id))
+
+    def close_position(
+        self,
+        position_id: str,
+        session: date,
+        close_price: float | None,
+        realized_pnl: float,
+        reason: str,
+    ) -> None:
+        """Mark a position closed.
+
+        Args:
+            position_id: the position's id.
+            session: session date it closed (or expired).
+            close_price: net closing price per combo unit, index points
+                (+ debit, - credit); ``None`` if unknown.
+            realized_pnl: the position's whole P&L in dollars, net of
+                commissions, fees and settlement cash.
+            reason: why it closed (the rule's reason or the expiry).
+
+        Raises:
+            JournalError: no open position ``position_id``.
+        """
+        run_id, structure = self._open_position_key(position_id)
+        self._queue(
+            _SQL_POSITION_CLOSE,
+            (session.isoformat(), close_price, realized_pnl, reason, position_id),
+        )
+        realized = self._realized_for(run_id)
+        realized[structure] = realized.get(structure, 0.0) + realized_pnl
+        del self._open_positions[position_id]
+
+    def reopen_position(self, position_id: str) -> None:
+        """Mark a closed position open again (a fill arrived after it closed).
+
+        Raises:
+            JournalError: no closed position ``position_id``.
+        """
+        self.flush(force=True)
+        found = list(
+            self._db.query(
+                "SELECT run_id, structure, realized_pnl FROM positions"
+                " WHERE id = ? AND closed_session IS NOT NULL",
+                [position_id],
+            )
+        )
+        if not found:
+            raise JournalError(f"no closed position {position_id!r}")
+        key = (int(found[0]["run_id"]), str(found[0]["structure"]))
+        realized = self._realized_for(key[0])
+        realized[key[1]] = realized.get(key[1], 0.0) - float(found[0]["realized_pnl"] or 0.0)
+        self._queue(_SQL_POSITION_CLOSE, (None, None, None, None, position_id))
+        self._open_positions[position_id] = key
+
+    def _open_position_key(self, position_id: str) -> tuple[int, str]:
+        key = self._open_positions.get(position_id)
+        if key is not None:
+            return key
+        rows = list(
+            self._db.query(
+                "SELECT run_id, structure FROM positions WHERE id = ? AND closed_session IS NULL",
+                [position_id],
+            )
+        )
+        if not rows:
+            raise JournalError(f"no open position {position_id!r}")
+        key = (int(rows[0]["run_id"]), str(rows[0]["structure"]))
+        self._open_positions[position_id] = key
+        return key
+
+    def _realized_for(self, run_id: int) -> dict[str, float]:
+        """Cumulative realized P&L (dollars) of ``run_id``'s closed positions, per structure."""
+        realized = self._realized.get(run_id)
+        if realized is None:
+            realized = {
+                row["structure"]: float(row["pnl"] or 0.0)
+                for row in self._db.query(
+                    "SELECT structure, SUM(realized_pnl) AS pnl FROM positions"
+                    " WHERE run_id = ? AND closed_session IS NOT NULL GROUP BY structure",
+                    [run_id],
+                )
+            }
+            self._realized[run_id] = realized
+        return realized
+
+    # -- marks and daily P&L --------------------------------------------------
+    def record_mark(
+        self,
+        run_id: int,
+        session: date,
+        position_id: str,
+        *,
+        mark_price: float,
+        unrealized_pnl: float,
+        delta: float,
+        gamma: float,
+        vega: float,
+        theta: float,
+    ) -> None:
+        """Journal a position's end-of-day mark (replaces one for the same session).
+
+        Units as in :class:`~daemon.journal.MarkRecord`.
+        """
+        self._queue(
+            _SQL_MARK,
+            (
+                run_id,
+                session.isoformat(),
+                position_id,
+                mark_price,
+                unrealized_pnl,
+                delta,
+                gamma,
+                vega,
+                theta,
+            ),
+        )
+
+    def record_daily(
+        self,
+        run_id: int,
+        session: date,
+        *,
+        cash: float,
+        net_liquidation: float,
+        open_condor_pnl: float,
+        open_hedge_pnl: float,
+        drawdown: float,
+    ) -> None:
+        """Journal the end-of-session account and P&L (replaces the same session's row).
+
+        The journal adds the cumulative realized P&L of positions closed so far
+        (see :meth:`close_position`) to the open P&L given here.
+
+        Args:
+            run_id, session: which run and session date.
+            cash, net_liquidation: account values, dollars.
+            open_condor_pnl, open_hedge_pnl: P&L of the condors and hedge
+                layers still open, dollars (cash flows plus mark).
+            drawdown: dollars below the run's peak net liquidation (>= 0).
+        """
+        realized = self._realized_for(run_id)
+        realized_condor = realized.get(Structure.CONDOR.value, 0.0)
+        realized_hedge = realized.get(Structure.HEDGE_LAYER.value, 0.0)
+        self._queue(
+            _SQL_DAILY,
+            (
+                run_id,
+                session.isoformat(),
+                cash,
+                net_liquidation,
+                realized_condor + realized_hedge,
+                open_condor_pnl + open_hedge_pnl,
+                realized_condor + open_condor_pnl,
+                realized_hedge + open_hedge_pnl,
+                drawdown,
+            ),
+        )
+
+
+def _contract_columns(c: OptionContract) -> tuple[Any, ...]:
+    """The contract columns of ``fills`` and ``settlements``, in schema order."""
+    return (
+        c.local_symbol,
+        c.symbol,
+        c.trading_class,
+        c.expiry.isoformat(),
+        c.strike,
+        c.right.value,
+        c.multiplier,
+    )
