@@ -7,7 +7,9 @@ every decision, order and fill; ``alvh journal`` summarises a journal file;
 ``alvh calendar`` shows exchange sessions and macro events and imports
 iCalendar schedules.
 Errors a user can fix (bad config, range outside the data, unreadable
-journal) print one line to stderr and exit with status 2.
+journal) print one line to stderr and exit with status 2; a journal another
+``alvh run`` or ``alvh replay`` holds (its ``.lock``) prints one line and exits
+with status 5. :mod:`daemon.exits` has the whole table (``alvh --help`` shows it).
 """
 
 from __future__ import annotations
@@ -16,13 +18,18 @@ import argparse
 import asyncio
 import json
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-EXIT_USAGE = 2
+from daemon.exits import EXIT_STATUS_HELP, ExitStatus
+from daemon.locking import JournalLock, JournalLocked, JournalLockError
+from daemon.signals import latch_stop_signals, take_pending_stop
+
+EXIT_USAGE = ExitStatus.USAGE
 
 
 class CliError(Exception):
@@ -41,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="alvh",
         description="SPX iron condors with an Adaptive Layered VIX Hedge, "
         "on Interactive Brokers or replayed over real history.",
+        epilog=EXIT_STATUS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -61,7 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     run = sub.add_parser(
-        "run", help="trade through TWS / IB Gateway (paper by default) until SIGTERM"
+        "run",
+        help="trade through TWS / IB Gateway (paper by default) until SIGTERM",
+        description="Trade through TWS / IB Gateway (paper by default) until SIGTERM or "
+        "SIGINT, which stop it cleanly at any phase within [service] stop_grace_s. "
+        "One daemon per journal: the journal's .lock file is held while it runs.",
+        epilog=EXIT_STATUS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("--config", type=Path, help="TOML config (default: built-in defaults)")
     run.add_argument("--host", help="override broker.host")
@@ -107,7 +122,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``alvh`` console script; returns the exit status."""
+    """Entry point of the ``alvh`` console script; returns the exit status.
+
+    ``alvh run`` ends with status 0 on SIGTERM or SIGINT at any moment: until
+    :func:`daemon.live.run_live` installs its own handlers (while importing,
+    building the parser, loading the config, taking the journal lock) a signal
+    is latched (:mod:`daemon.signals`) and the command stops at the next safe
+    point — nothing has been journaled or sent yet.
+    """
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] != ["run"] or threading.current_thread() is not threading.main_thread():
+        return _main(arguments)
+    restore = latch_stop_signals()
+    try:
+        return _main(arguments)
+    finally:
+        restore()
+
+
+def _main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "replay":
@@ -131,24 +164,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"alvh {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except JournalLocked as exc:
+        print(f"alvh {args.command}: {exc}", file=sys.stderr)
+        return ExitStatus.JOURNAL_LOCKED
     except KeyboardInterrupt:
         print(f"alvh {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return ExitStatus.INTERRUPTED
     raise AssertionError(f"unhandled command {args.command}")  # pragma: no cover
+
+
+def _lock_journal(path: Path, command: str) -> JournalLock:
+    """Take ``path``'s journal lock for this process (see :mod:`daemon.locking`).
+
+    Raises:
+        JournalLocked: another process holds it (exit status 5).
+        CliError: the lock file cannot be created (exit status 2).
+    """
+    try:
+        return JournalLock.acquire(path, command=command)
+    except JournalLocked:
+        raise  # main() prints it: exit status 5
+    except JournalLockError as exc:
+        raise CliError(str(exc)) from None
 
 
 def _replay(args: argparse.Namespace) -> int:
     from daemon.config import ConfigError, load_config
-    from daemon.journal import JournalError
-    from daemon.logs import configure_logging, get_logger
-    from daemon.marketdata.loader import MarketDataError
-    from daemon.replay import ReplayError, run_replay
 
     try:
         config = load_config(args.config)
     except ConfigError as exc:
         raise CliError(f"bad config: {exc}") from None
     journal_path: Path = args.journal or config.journal.path
+    with _lock_journal(journal_path, "alvh replay"):
+        return _replay_locked(args, config, journal_path)
+
+
+def _replay_locked(args: argparse.Namespace, config: Any, journal_path: Path) -> int:
+    from daemon.journal import JournalError
+    from daemon.logs import configure_logging, get_logger
+    from daemon.marketdata.loader import MarketDataError
+    from daemon.replay import ReplayError, run_replay
+
     log_target = args.log_file or f"{journal_path}.log"
     log_stream = sys.stdout if log_target == "-" else open(log_target, "a", encoding="utf-8")  # noqa: SIM115
     try:
@@ -197,15 +254,25 @@ def _run(args: argparse.Namespace) -> int:
     }
     if overrides:
         config = config.model_copy(update={"broker": config.broker.model_copy(update=overrides)})
-    configure_logging(config.logging.level, config.logging.format, sys.stdout)
-    log = get_logger("alvh.run")
     options = LiveOptions(
         dry_run=args.dry_run, now=args.now, run_jobs=tuple(JobName(j) for j in args.run_job)
     )
-    try:
-        return asyncio.run(run_live(config, log, options))
-    except (JournalError, CalendarFileError) as exc:
-        raise CliError(str(exc)) from None
+    with _lock_journal(config.journal.path, "alvh run"):  # before anything is written
+        if take_pending_stop() is not None:
+            return ExitStatus.OK  # stopped while starting: nothing written yet
+        configure_logging(config.logging.level, config.logging.format, sys.stdout)
+        log = get_logger("alvh.run")
+        try:
+            return asyncio.run(run_live(config, log, options))
+        except (JournalError, CalendarFileError) as exc:
+            raise CliError(str(exc)) from None
+        except Exception as exc:  # a bug: one line for the user, the traceback in the log
+            log.error("crashed", error=f"{type(exc).__name__}: {exc}", exc_info=exc)
+            print(
+                f"alvh run: internal error: {type(exc).__name__}: {exc} (traceback in the log)",
+                file=sys.stderr,
+            )
+            return ExitStatus.INTERNAL
 
 
 def _daily_jobs() -> list[Any]:

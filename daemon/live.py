@@ -9,15 +9,17 @@ its order is sent), restore open structures from the journal, build the
 engine (its fill listener must exist before the broker connects, so fills
 reported at connect are journaled), connect — the paper-account guard runs
 here and a refusal exits non-zero before any order — reconcile positions with
-the journal, schedule, then tell systemd READY and start the watchdog. SIGTERM
-or SIGINT sends STOPPING, lets a running job finish, disconnects and closes the
-journal.
+the journal, schedule, then tell systemd READY and start the watchdog.
+
+SIGTERM or SIGINT stops the daemon at any phase within ``[service]
+stop_grace_s`` (exit 0, the run finished in the journal): before READY the
+start-up is abandoned, after READY a running job may finish until the grace
+and is cancelled then; :class:`daemon.shutdown.Shutdown` does it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -42,18 +44,23 @@ from daemon.clock import NEW_YORK, OffsetClock
 from daemon.config import AlvhConfig
 from daemon.crashpoints import crash_point
 from daemon.engine import TradingEngine
+from daemon.exits import ExitStatus
 from daemon.journal import Journal
 from daemon.reconcile import Reconciler, book_runs, restore
 from daemon.scheduling.jobs import JobName, job_definitions
-from daemon.service import LoopWatchdog, SdNotifier, ServiceHealth
+from daemon.service import LoopWatchdog, SdNotifier, ServiceHealth, status_head
+from daemon.shutdown import Shutdown, stop_grace_s
 
-#: Exit statuses of ``alvh run``.
-EXIT_OK = 0
-EXIT_UNSAFE_ACCOUNT = 3
-EXIT_BROKER = 4
+#: Exit statuses of ``alvh run`` (the whole table: :class:`daemon.exits.ExitStatus`).
+EXIT_OK = ExitStatus.OK
+EXIT_UNSAFE_ACCOUNT = ExitStatus.UNSAFE_ACCOUNT
+EXIT_BROKER = ExitStatus.BROKER
 
 #: How far ahead macro-event jobs are scheduled; refreshed daily.
 EVENT_HORIZON = timedelta(days=7)
+
+#: Scheduler jobs that do not trade; the STATUS line's "next ..." skips them.
+HOUSEKEEPING_JOBS = frozenset({"status", "event_jobs"})
 
 
 class DryRunBroker:
@@ -125,16 +132,34 @@ async def run_live(
         stop: set it to stop the daemon (default: a new event set by signals).
 
     Returns:
-        0 after a clean shutdown, 3 when the account guard refuses the
-        accounts, 4 when the broker cannot be reached.
+        0 after a clean stop (SIGTERM/SIGINT or ``stop``, at any phase), 3
+        when the account guard refuses the accounts, 4 when the broker cannot
+        be reached or leaves a start-up request unanswered.
+
+    Raises:
+        JournalError, CalendarFileError: the journal or an event calendar
+            cannot be used (nothing was traded).
     """
     if options.now is not None and config.broker.trading_mode == "live":
         log.error("refused", reason="--now is for drills and is refused with trading_mode = live")
         return EXIT_BROKER
+    notifier = notifier or SdNotifier()
+    shutdown = Shutdown(stop or asyncio.Event(), stop_grace_s(config), log, notifier)
+    shutdown.install_signal_handlers()
+    return await shutdown.run(_serve(config, log, options, broker, notifier, shutdown))
+
+
+async def _serve(
+    config: AlvhConfig,
+    log: Any,
+    options: LiveOptions,
+    broker: Broker | None,
+    notifier: SdNotifier,
+    shutdown: Shutdown,
+) -> int:
+    """Start up, then serve until a stop: the body that :meth:`Shutdown.run` supervises."""
     clock = OffsetClock(options.now) if options.now is not None else None
     now = clock.now if clock is not None else (lambda: datetime.now(UTC))
-    notifier = notifier or SdNotifier()
-    stop = stop or asyncio.Event()
     calendar = default_calendar()
     macro = config.events.load_calendar()
 
@@ -142,6 +167,7 @@ async def run_live(
     mode = "dry-run" if options.dry_run else config.broker.trading_mode
     run_id = journal.start_run(mode=mode, config_json=config.to_json())
     log = log.bind(run_id=run_id, mode=mode)
+    shutdown.run_started(journal, run_id, log)
     if broker is None:
         from daemon.brokers.ib import IBBroker, IBSettings
 
@@ -150,6 +176,7 @@ async def run_live(
             expiry_targets={config.condor.trading_class: config.condor.target_dte},
         )
         broker = IBBroker(settings, log=log, clock=now, fill_filter=journal.order_exists)
+    shutdown.broker = broker
     trading_broker: Any = DryRunBroker(broker, log) if options.dry_run else broker
     engine = TradingEngine(
         trading_broker,
@@ -173,8 +200,7 @@ async def run_live(
     except BrokerError as exc:
         unsafe = type(exc).__name__ == "UnsafeAccountError"
         log.error("unsafe_account" if unsafe else "broker_unavailable", reason=str(exc))
-        journal.finish_run(run_id, {"error": str(exc)})
-        journal.close()
+        shutdown.failed(str(exc))
         return EXIT_UNSAFE_ACCOUNT if unsafe else EXIT_BROKER
     crash_point("after_connect")
 
@@ -214,7 +240,7 @@ async def run_live(
     async def run_job(job: JobName, trigger: str | None = None) -> None:
         async with lock:
             try:
-                await engine.run_job(job, trigger)
+                await shutdown.job(job.value, engine.run_job(job, trigger))
             except Exception as exc:  # a failed job must not stop the daemon
                 log.exception("job_failed", job=job.value, error=str(exc))
                 health.job_finished(job.value, exc)
@@ -258,9 +284,6 @@ async def run_live(
     for when, job_id in upcoming[:6]:
         log.info("scheduled", job=job_id, next_run=when.isoformat())
 
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     watchdog = LoopWatchdog.from_config(config.service, health.check, notifier)
     if watchdog is not None:
 
@@ -270,10 +293,15 @@ async def run_live(
         watchdog.on_skip = report_unhealthy
         watchdog.start()
 
-    def send_status() -> None:
-        pending = [j for j in scheduler.get_jobs() if j.next_run_time is not None]
+    async def send_status() -> None:  # a coroutine: APScheduler runs it on the loop
+        pending = [
+            j
+            for j in scheduler.get_jobs()
+            if j.next_run_time is not None and j.id not in HOUSEKEEPING_JOBS
+        ]
         nxt = min(pending, key=lambda j: j.next_run_time) if pending else None
-        text = f"{mode}: {len(engine.portfolio.open_positions())} open structure(s)"
+        head = status_head(mode, broker, config.broker.market_data_type)
+        text = f"{head}: {len(engine.portfolio.open_positions())} open structure(s)"
         if health.last_job:
             text += f", last job {health.last_job} {'ok' if health.last_job_ok else 'FAILED'}"
         if nxt is not None:
@@ -281,28 +309,13 @@ async def run_live(
         notifier.status(text)
 
     scheduler.add_job(send_status, "interval", seconds=config.service.status_every_s, id="status")
-    first = upcoming[0] if upcoming else None
-    ready_text = f"{mode}: next {first[1]} at {first[0]:%Y-%m-%d %H:%M %Z}" if first else mode
+    first = next((u for u in upcoming if u[1] not in HOUSEKEEPING_JOBS), None)
+    head = status_head(mode, broker, config.broker.market_data_type)
+    ready_text = f"{head}: next {first[1]} at {first[0]:%Y-%m-%d %H:%M %Z}" if first else head
+    shutdown.serving(scheduler, watchdog)
     notifier.ready(ready_text)
     log.info("ready", status=ready_text)
-    try:
-        for job_name in options.run_jobs:
-            await run_job(job_name)
-        await stop.wait()
-    finally:
-        crash_point("shutdown")
-        notifier.stopping("shutting down")
-        log.info("stopping")
-        scheduler.shutdown(wait=False)
-        if watchdog is not None:
-            await watchdog.stop()
-        async with lock:  # let a running job finish its order
-            pass
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
-        await broker.disconnect()
-        journal.finish_run(run_id, journal.summary(run_id))
-        journal.close()
-        notifier.close()
-        log.info("stopped")
+    for job_name in options.run_jobs:
+        await run_job(job_name)
+    await shutdown.wait()
     return EXIT_OK

@@ -6,8 +6,9 @@ dependency: one ``AF_UNIX``/``SOCK_DGRAM`` datagram of newline-separated
 ``KEY=VALUE`` assignments sent to the socket named by ``$NOTIFY_SOCKET`` (a
 path, or ``@name`` for Linux's abstract namespace). When ``$NOTIFY_SOCKET`` is
 unset (a terminal, a test, replay) every call is a no-op that returns
-``False``; a send that fails is logged and reported as ``False``, never
-raised, so notification problems can never stop the trading daemon.
+``False``; a send that fails (including a full socket queue: the socket is
+non-blocking) is logged and reported as ``False``, never raised and never
+waited for, so notification problems can never stop or stall the daemon.
 
 What the daemon sends, in order (see the lead's wiring notes in
 ``deploy/README.md``)::
@@ -55,6 +56,7 @@ __all__ = [
     "ready",
     "reloading",
     "status",
+    "status_head",
     "stopping",
     "watchdog",
     "watchdog_interval",
@@ -178,7 +180,11 @@ class SdNotifier:
         payload = "\n".join(assignments).encode("utf-8", "replace")
         try:
             if self._sock is None:
-                self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                # Non-blocking: a notification socket nobody drains (a full
+                # queue) must drop the datagram, never stall the event loop.
+                self._sock = socket.socket(
+                    socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK
+                )
             self._sock.sendto(payload, self._address)
         except OSError as exc:
             _log().warning("sd_notify_failed", notify_socket=self.socket_path, error=str(exc))
@@ -220,6 +226,34 @@ class SdNotifier:
             with contextlib.suppress(OSError):
                 self._sock.close()
             self._sock = None
+
+
+#: IB market data types (``reqMarketDataType``) by code.
+MARKET_DATA_TYPES: dict[int, str] = {1: "live", 2: "frozen", 3: "delayed", 4: "delayed-frozen"}
+
+
+def status_head(mode: str, broker: object, requested_data_type: int | None = None) -> str:
+    """The start of every ``STATUS=`` line: mode, account and market-data type.
+
+    ``paper DU123456 data=3(delayed)``. The account is the broker's
+    ``account_id`` (``account=?`` before the account guard ran); the type is
+    the one the broker reports it receives (``market_data_type``), else
+    ``requested_data_type`` (the configured request), else ``data=?``.
+
+    Args:
+        mode: ``paper``, ``live`` or ``dry-run``.
+        broker: the broker (attributes read with ``getattr``; any object works).
+        requested_data_type: the configured ``[broker] market_data_type``.
+    """
+    account = getattr(broker, "account_id", None) or "account=?"
+    code = getattr(broker, "market_data_type", None)
+    if not isinstance(code, int):
+        code = requested_data_type
+    if isinstance(code, int):
+        data = f"data={code}({MARKET_DATA_TYPES.get(code, 'unknown')})"
+    else:
+        data = "data=?"
+    return f"{mode} {account} {data}"
 
 
 def _status_field(text: str | None) -> tuple[str, ...]:

@@ -173,6 +173,22 @@ def test_unsupported_or_dead_socket_never_raises(tmp_path: Path) -> None:
     assert gone.watchdog() is False
 
 
+def test_a_full_socket_queue_drops_datagrams_without_blocking(tmp_path: Path) -> None:
+    """Nobody reads the socket: sends fail fast (EAGAIN) instead of stalling the loop."""
+    path = _short_dir(tmp_path) / "full.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(path))
+    try:
+        notifier = SdNotifier(str(path))
+        started = time.monotonic()
+        results = [notifier.status(f"status {i}") for i in range(5000)]
+        assert time.monotonic() - started < 5.0
+        assert results[0] is True and results.count(False) > 0
+        notifier.close()
+    finally:
+        sock.close()
+
+
 def test_default_notifier_follows_environment(
     receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -18,7 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from daemon.service import LoopWatchdog, SdNotifier, ServiceConfig
+from daemon.config import load_config
+from daemon.exits import NO_RESTART, ExitStatus
+from daemon.service import UNIT_TIMEOUT_STOP_S, LoopWatchdog, SdNotifier, ServiceConfig
+from daemon.shutdown import stop_grace_s
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 UNIT = DEPLOY / "alvh.service"
@@ -142,6 +145,24 @@ def test_watchdog_matches_service_defaults() -> None:
     assert dog.period_s + dog.max_lag_s < watchdog_s
     # the broker may be down longer than a Gateway restart before health fails
     assert config.broker_grace_s >= 300
+
+
+def test_no_restart_after_a_refused_account_or_a_journal_in_use() -> None:
+    svc = parse_unit(UNIT)["Service"]
+    prevented = {int(v) for v in single(svc, "RestartPreventExitStatus").split()}
+    assert prevented == {int(status) for status in NO_RESTART}
+    assert {ExitStatus.UNSAFE_ACCOUNT, ExitStatus.JOURNAL_LOCKED} <= prevented
+    assert ExitStatus.BROKER not in prevented  # a Gateway that is down comes back
+
+
+def test_stop_timeout_outlasts_the_stop_grace() -> None:
+    """The daemon stops within stop_grace_s; systemd's SIGKILL comes TimeoutStopSec later."""
+    svc = parse_unit(UNIT)["Service"]
+    timeout_stop_s = float(single(svc, "TimeoutStopSec"))
+    assert timeout_stop_s == UNIT_TIMEOUT_STOP_S == 90  # the config's bound on the grace
+    grace = stop_grace_s(load_config(None))
+    assert grace + 10 <= timeout_stop_s, (grace, timeout_stop_s)
+    assert single(svc, "KillMode") == "mixed"  # SIGTERM to the daemon only
 
 
 def test_gateway_unit_directives() -> None:

@@ -1,0 +1,47 @@
+"""Exit statuses of the ``alvh`` command: one table for the code, ``--help`` and the README.
+
+systemd's unit (``deploy/alvh.service``) keys on them: ``Restart=on-failure``
+restarts on any non-zero status except those in ``RestartPreventExitStatus=``
+(:data:`NO_RESTART`), which a restart cannot cure.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+__all__ = ["EXIT_STATUS_HELP", "NO_RESTART", "ExitStatus"]
+
+
+class ExitStatus(IntEnum):
+    """What ``alvh`` returns to its caller (an ``int``; ``sys.exit`` takes it as is)."""
+
+    #: Done; for ``alvh run`` also a clean stop on SIGTERM/SIGINT at any phase.
+    OK = 0
+    #: A bug: one line on stderr, the traceback in the daemon's JSON log.
+    INTERNAL = 1
+    #: A mistake the user can fix: bad config, date range, journal file or path.
+    USAGE = 2
+    #: ``alvh run``: the account guard refused the accounts the login manages.
+    UNSAFE_ACCOUNT = 3
+    #: ``alvh run``: the gateway was unreachable or left a start-up request unanswered.
+    BROKER = 4
+    #: ``alvh run`` / ``alvh replay``: another process holds the journal's lock.
+    JOURNAL_LOCKED = 5
+    #: Interrupted by Ctrl-C outside ``alvh run`` (which stops cleanly with 0).
+    INTERRUPTED = 130
+
+
+#: Statuses after which systemd must not restart ``alvh run`` (the unit's
+#: ``RestartPreventExitStatus=``; ``tests/service/test_unit_file.py`` checks they agree).
+NO_RESTART = (ExitStatus.UNSAFE_ACCOUNT, ExitStatus.JOURNAL_LOCKED)
+
+#: The table printed by ``alvh --help`` and ``alvh run --help`` (the README has the same).
+EXIT_STATUS_HELP = """\
+exit status:
+  0    done; alvh run: stopped cleanly on SIGTERM/SIGINT (at any phase)
+  1    internal error (one line on stderr, the traceback in the log)
+  2    a mistake you can fix: bad config, date range, journal file or path
+  3    alvh run: account refused (not paper, or not the configured live account)
+  4    alvh run: gateway unreachable, or a start-up request went unanswered
+  5    alvh run / replay: the journal is in use (its .lock is held by another process)
+  130  interrupted (Ctrl-C) outside alvh run"""
