@@ -21,19 +21,22 @@ class ExitStatus(IntEnum):
     INTERNAL = 1
     #: A mistake the user can fix: bad config, date range, journal file or path.
     USAGE = 2
-    #: ``alvh run``: the account guard refused the accounts the login manages.
+    #: ``alvh run``: refused for safety: the account guard refused the accounts the
+    #: login manages, or live mode was offered delayed market data.
     UNSAFE_ACCOUNT = 3
     #: ``alvh run``: the gateway was unreachable or left a start-up request unanswered.
     BROKER = 4
     #: ``alvh run`` / ``alvh replay``: another process holds the journal's lock.
     JOURNAL_LOCKED = 5
+    #: ``alvh run``: IB says the API client id is in use by another client (error 326).
+    CLIENT_ID_IN_USE = 6
     #: Interrupted by Ctrl-C outside ``alvh run`` (which stops cleanly with 0).
     INTERRUPTED = 130
 
 
 #: Statuses after which systemd must not restart ``alvh run`` (the unit's
 #: ``RestartPreventExitStatus=``; ``tests/service/test_unit_file.py`` checks they agree).
-NO_RESTART = (ExitStatus.UNSAFE_ACCOUNT, ExitStatus.JOURNAL_LOCKED)
+NO_RESTART = (ExitStatus.UNSAFE_ACCOUNT, ExitStatus.JOURNAL_LOCKED, ExitStatus.CLIENT_ID_IN_USE)
 
 #: The table printed by ``alvh --help`` and ``alvh run --help`` (the README has the same).
 EXIT_STATUS_HELP = """\
@@ -41,7 +44,9 @@ exit status:
   0    done; alvh run: stopped cleanly on SIGTERM/SIGINT (at any phase)
   1    internal error (one line on stderr, the traceback in the log)
   2    a mistake you can fix: bad config, date range, journal file or path
-  3    alvh run: account refused (not paper, or not the configured live account)
+  3    alvh run: refused for safety (account not paper / not the configured live
+       account, or delayed market data in live mode)
   4    alvh run: gateway unreachable, or a start-up request went unanswered
   5    alvh run / replay: the journal is in use (its .lock is held by another process)
+  6    alvh run: the IB client id is in use by another API client (IB error 326)
   130  interrupted (Ctrl-C) outside alvh run"""

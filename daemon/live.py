@@ -104,6 +104,17 @@ class DryRunBroker:
         return OrderStatus.CANCELLED
 
 
+def _connect_failure_status(exc: BrokerError) -> ExitStatus:
+    """The exit status for a failed connect: a safety refusal and a client id in use
+    are not cured by a restart (the unit's ``RestartPreventExitStatus``)."""
+    kind = type(exc).__name__
+    if kind in ("UnsafeAccountError", "DelayedDataRefusedError"):
+        return ExitStatus.UNSAFE_ACCOUNT
+    if kind == "ClientIdInUseError":
+        return ExitStatus.CLIENT_ID_IN_USE
+    return ExitStatus.BROKER
+
+
 @dataclass(frozen=True, slots=True)
 class LiveOptions:
     """Command-line choices for one ``alvh run``."""
@@ -166,7 +177,10 @@ async def _serve(
     journal = Journal.open(config.journal.path, buffered=False)
     mode = "dry-run" if options.dry_run else config.broker.trading_mode
     run_id = journal.start_run(mode=mode, config_json=config.to_json())
+    interrupted = journal.finish_interrupted_runs(run_id)
     log = log.bind(run_id=run_id, mode=mode)
+    if interrupted:
+        log.warning("interrupted_runs", runs=interrupted, reason="an earlier process was killed")
     shutdown.run_started(journal, run_id, log)
     if broker is None:
         from daemon.brokers.ib import IBBroker, IBSettings
@@ -198,10 +212,14 @@ async def _serve(
         crash_point("connect")
         await broker.connect()
     except BrokerError as exc:
-        unsafe = type(exc).__name__ == "UnsafeAccountError"
-        log.error("unsafe_account" if unsafe else "broker_unavailable", reason=str(exc))
+        status = _connect_failure_status(exc)
+        event = {
+            ExitStatus.UNSAFE_ACCOUNT: "unsafe_account",
+            ExitStatus.CLIENT_ID_IN_USE: "client_id_in_use",
+        }.get(status, "broker_unavailable")
+        log.error(event, reason=str(exc))
         shutdown.failed(str(exc))
-        return EXIT_UNSAFE_ACCOUNT if unsafe else EXIT_BROKER
+        return status
     crash_point("after_connect")
 
     # The book: only runs of this mode on this account (a paper book never

@@ -145,6 +145,7 @@ async def run_replay(
         run_id = journal.start_run(
             mode="replay", config_json=config.to_json(), replay_start=first, replay_end=last
         )
+        journal.finish_interrupted_runs(run_id)  # the caller holds the journal's lock
         broker.exec_id_prefix = f"sim-r{run_id}-"
         engine = TradingEngine(
             broker,

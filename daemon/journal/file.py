@@ -211,6 +211,30 @@ class Journal(JournalWriter):
                 ),
             )
 
+    def finish_interrupted_runs(self, current_run: int) -> list[int]:
+        """Mark every other unfinished run finished as interrupted; returns their ids.
+
+        Call it only while holding the journal's lock (:mod:`daemon.locking`):
+        then no other process can be writing those runs, so an unfinished one
+        was killed. Its rows stay as they are; the summary says it was cut short.
+        """
+        self.flush(force=True)
+        stale = [
+            int(row["id"])
+            for row in self._db.query(
+                "SELECT id FROM runs WHERE finished_at IS NULL AND id != ?", [current_run]
+            )
+        ]
+        for run_id in stale:
+            self.finish_run(
+                run_id,
+                {
+                    "interrupted": True,
+                    "note": f"process ended without finishing; found by run {current_run}",
+                },
+            )
+        return stale
+
     def set_run_account(self, run_id: int, account: str) -> None:
         """Record the broker account a run trades (known once the broker is connected).
 

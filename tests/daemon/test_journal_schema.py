@@ -427,3 +427,17 @@ def test_integrity_check_names_the_first_problem(tmp_path: Path) -> None:
         problem = j.integrity_check()
     assert problem != "ok"
     assert "\n" not in problem and not problem.startswith("***")
+
+
+def test_a_killed_run_is_marked_interrupted_by_the_next_one(tmp_path: Path) -> None:
+    with Journal.open(tmp_path / "j.sqlite", buffered=False) as journal:
+        killed = journal.start_run("paper")
+        done = journal.start_run("paper")
+        journal.finish_run(done, {"ok": True})
+        current = journal.start_run("paper")
+        assert journal.finish_interrupted_runs(current) == [killed]
+        runs = {r.id: r for r in journal.runs()}
+    assert runs[killed].finished_at is not None and runs[killed].summary is not None
+    assert runs[killed].summary["interrupted"] is True
+    assert runs[done].summary == {"ok": True}
+    assert runs[current].finished_at is None

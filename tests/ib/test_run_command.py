@@ -136,6 +136,32 @@ async def test_run_refuses_a_live_account_without_live_config(tmp_path: Path) ->
     assert any(e["event"] == "unsafe_account" and "U7654321" in e["reason"] for e in errors)
 
 
+async def test_run_exits_6_without_hopping_when_the_client_id_is_in_use(tmp_path: Path) -> None:
+    # Another API client holds client id 17 (IB error 326): alvh must not move to
+    # another id, and systemd must not restart it into the same refusal.
+    async with FakeTWS(Scenario(today=TRADING_DAY, busy_client_ids={17: None})) as tws:
+        proc = await asyncio.create_subprocess_exec(
+            *ALVH, "run", "--host", "127.0.0.1", "--port", str(tws.port),
+            "--run-job", "entry", "--now", DRILL_NOW,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_env(tmp_path),
+        )  # fmt: skip
+        try:
+            async with asyncio.timeout(30):
+                out, _ = await proc.communicate()
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+        assert not tws.messages(In.PLACE_ORDER)
+        starts = tws.messages(In.START_API)
+        assert starts and {m.client_id for m in starts} == {17}
+    assert proc.returncode == 6
+    errors = [json.loads(line) for line in out.splitlines() if b'"level": "error"' in line]
+    assert any(e["event"] == "client_id_in_use" and "17" in e["reason"] for e in errors)
+    with sqlite3.connect(tmp_path / "alvh.sqlite") as db:
+        (finished,) = db.execute("SELECT finished_at FROM runs").fetchone()
+    assert finished is not None
+
+
 async def test_dry_run_journals_the_decision_and_sends_no_order(tmp_path: Path) -> None:
     async with FakeTWS(Scenario(today=TRADING_DAY)) as tws:
         proc = await asyncio.create_subprocess_exec(

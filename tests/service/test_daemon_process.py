@@ -420,4 +420,8 @@ async def test_a_killed_daemon_leaves_a_stale_lock_file_that_does_not_block(
     assert code == ExitStatus.OK, daemon.tail()
     assert holder["pid"] == daemon.proc.pid
     finished = [row[1] for row in _runs(journal)]
-    assert len(finished) == 2 and finished[0] is None and finished[1] is not None
+    # The killed run is closed by the next start, which holds the lock: it was interrupted.
+    assert len(finished) == 2 and finished[0] is not None and finished[1] is not None
+    with sqlite3.connect(journal) as db:
+        (summary,) = db.execute("SELECT summary_json FROM runs ORDER BY id LIMIT 1").fetchone()
+    assert json.loads(summary)["interrupted"] is True
