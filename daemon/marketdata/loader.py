@@ -49,15 +49,17 @@ How the documented quirks of the data are handled:
 
 Loading the full bundle takes about 0.15 s plus the one-off construction of the
 exchange calendar (about 0.4 s including the pandas import).
+
+Layout: :mod:`~daemon.marketdata.files` reads and validates each CSV file,
+:mod:`~daemon.marketdata.history` holds :class:`MarketHistory` (with
+:class:`Gap` and the errors); this module aligns the files to the sessions and
+builds the history. Their public names are importable from here too.
 """
 
 from __future__ import annotations
 
-import bisect
-import csv
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -67,13 +69,39 @@ import numpy.typing as npt
 
 from daemon.calendars.exchange import CalendarError, ExchangeCalendar, default_calendar
 from daemon.calendars.vix_expiry import vix_expiry
-from strategies.domain import MarketContext
+from daemon.marketdata.files import (
+    BUNDLE_DIR,
+    FILE_SPECS,
+    FUTURES_RANKS,
+    CsvTable,
+    FileSpec,
+    read_csv,
+)
+from daemon.marketdata.history import (
+    SERIES_LABELS,
+    DateArray,
+    FloatArray,
+    Gap,
+    MarketDataError,
+    MarketHistory,
+    NotASessionError,
+)
 
-FloatArray = npt.NDArray[np.float64]
-DateArray = npt.NDArray[np.datetime64]
-
-#: The bundle shipped inside the package (CSV files plus SOURCES.md).
-BUNDLE_DIR = Path(__file__).resolve().parent / "bundle"
+__all__ = [
+    "BUNDLE_DIR",
+    "FILE_SPECS",
+    "FUTURES_RANKS",
+    "MAX_FFILL_SESSIONS",
+    "SERIES_LABELS",
+    "VVIX_FIRST_VALID",
+    "DateArray",
+    "FloatArray",
+    "Gap",
+    "MarketDataError",
+    "MarketHistory",
+    "NotASessionError",
+    "load_history",
+]
 
 #: Longest run of missing sessions that is forward-filled. A missing print of
 #: one to three sessions (a vendor hiccup, a Cboe index not published on a day
@@ -87,456 +115,12 @@ MAX_FFILL_SESSIONS = 3
 #: VVIX rows before this date are discarded (2006 is sparse with bad values).
 VVIX_FIRST_VALID = date(2007, 1, 1)
 
-#: Number of constant-rank VIX futures columns (M1..M7).
-FUTURES_RANKS = 7
-
-#: Human-readable name of each series, as used in messages.
-SERIES_LABELS: Mapping[str, str] = {
-    "spx": "SPX",
-    "vix": "VIX",
-    "vix9d": "VIX9D",
-    "vix3m": "VIX3M",
-    "vvix": "VVIX",
-    "skew": "SKEW",
-    "vix_futures": "VIX futures",
-    "nyse_breadth": "NYSE breadth",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class _FileSpec:
-    """One bundle file: its name, the columns after ``date`` and which must be set."""
-
-    series: str
-    columns: tuple[str, ...]
-    key: tuple[str, ...]  # a row counts as data only if these are non-empty
-
-    @property
-    def filename(self) -> str:
-        return f"{self.series}.csv"
-
-    @property
-    def header(self) -> tuple[str, ...]:
-        return ("date", *self.columns)
-
-
-_OHLC = ("open", "high", "low", "close")
-_FUTURES_COLUMNS = tuple(f"m{k}" for k in range(1, FUTURES_RANKS + 1))
-
-#: The files of a bundle, with their exact headers.
-FILE_SPECS: Mapping[str, _FileSpec] = {
-    s.series: s
-    for s in (
-        _FileSpec("spx", _OHLC, ("close",)),
-        _FileSpec("vix", _OHLC, ("close",)),
-        _FileSpec("vix9d", _OHLC, ("close",)),
-        _FileSpec("vix3m", _OHLC, ("close",)),
-        _FileSpec("vvix", ("close",), ("close",)),
-        _FileSpec("skew", ("close",), ("close",)),
-        _FileSpec("vix_futures", (*_FUTURES_COLUMNS, "m1_days_to_expiration"), ("m1",)),
-        _FileSpec(
-            "nyse_breadth", ("advancing", "declining", "unchanged"), ("advancing", "declining")
-        ),
-    )
-}
-
-
-class MarketDataError(ValueError):
-    """A bundle file is missing or malformed, or a request is outside the data.
-
-    File problems read ``"<path>: line <n>: <problem>"``.
-    """
-
-
-class NotASessionError(MarketDataError, KeyError):
-    """A date is not a session of the history (also a ``KeyError``)."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0]) if self.args else ""
-
-
-@dataclass(frozen=True, slots=True)
-class Gap:
-    """A run of consecutive history sessions on which a series had no row.
-
-    Attributes:
-        series: the series (file stem), e.g. ``"skew"``.
-        first, last: first and last missing session (inclusive).
-        sessions: length of the run in history sessions.
-        filled: whether the run was forward-filled (``sessions <= MAX_FFILL_SESSIONS``).
-        at_end: whether the run reaches the last session of the history (the
-            series ends before SPX does).
-    """
-
-    series: str
-    first: date
-    last: date
-    sessions: int
-    filled: bool
-    at_end: bool = False
-
-    def describe(self) -> str:
-        """One line, e.g. ``"SKEW: 13 sessions 2000-09-20..2000-10-06 missing, left NaN"``."""
-        what = "forward-filled" if self.filled else "left NaN"
-        tail = " (series ends)" if self.at_end else ""
-        span = (
-            self.first.isoformat()
-            if self.first == self.last
-            else f"{self.first.isoformat()}..{self.last.isoformat()}"
-        )
-        plural = "session" if self.sessions == 1 else "sessions"
-        return (
-            f"{SERIES_LABELS[self.series]}: {self.sessions} {plural} {span} missing{tail}, {what}"
-        )
-
-
 _A = TypeVar("_A", bound=np.ndarray)
 
 
 def _ro(a: _A) -> _A:
     a.flags.writeable = False
     return a
-
-
-def _opt(x: float) -> float | None:
-    return None if math.isnan(x) else x
-
-
-@dataclass(eq=False, repr=False)
-class MarketHistory:
-    """Daily market history aligned to the sessions of the S&P 500 history.
-
-    Every array has length ``n = len(sessions)`` (``futures`` and
-    ``futures_expiries`` have shape ``(n, 7)``, columns M1..M7); index ``i``
-    is session ``sessions[i]``; ``NaN`` (``NaT`` for dates) means no value.
-    Arrays are read-only. Levels are end-of-day in index points; the
-    ``*_open`` arrays are opening levels. ``advancing``/``declining``/
-    ``unchanged`` are NYSE issue counts stored as float64 (NaN = unknown).
-
-    Attributes:
-        sessions: session dates (America/New_York), ascending.
-        session_array: the same as ``datetime64[D]``.
-        futures: VIX futures settlements by constant rank, VIX points.
-        futures_expiries: expiry (final settlement date) of each rank per
-            session, ``datetime64[D]``; NaT before the futures file starts.
-        gaps: every run of missing sessions of every series (see :class:`Gap`).
-        dropped_rows: per file, the dates of rows that were not used
-            (non-session dates, dates outside the SPX history, VVIX before 2007).
-        excluded_sessions: XNYS sessions inside the SPX span without an SPX close.
-        expiry_mismatches: ``(session, expiry implied by m1_days_to_expiration,
-            expiry by the Cboe rule)`` where they differ; the rule is used.
-        notes: other remarks made while loading.
-        calendar: the exchange calendar the history was aligned to.
-        bundle_dir: where the CSV files were read from.
-    """
-
-    sessions: list[date]
-    session_array: DateArray
-    spx_open: FloatArray
-    spx_high: FloatArray
-    spx_low: FloatArray
-    spx_close: FloatArray
-    vix_open: FloatArray
-    vix_close: FloatArray
-    vix9d: FloatArray
-    vix3m: FloatArray
-    vvix: FloatArray
-    skew: FloatArray
-    advancing: FloatArray
-    declining: FloatArray
-    unchanged: FloatArray
-    futures: FloatArray
-    futures_expiries: DateArray
-    calendar: ExchangeCalendar
-    bundle_dir: Path
-    gaps: tuple[Gap, ...] = ()
-    dropped_rows: Mapping[str, tuple[tuple[date, str], ...]] = field(default_factory=dict)
-    excluded_sessions: tuple[date, ...] = ()
-    expiry_mismatches: tuple[tuple[date, date, date], ...] = ()
-    notes: tuple[str, ...] = ()
-    _index: dict[date, int] = field(default_factory=dict, repr=False)
-    _coverage: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False)
-
-    def __len__(self) -> int:
-        return len(self.sessions)
-
-    def __repr__(self) -> str:
-        return (
-            f"MarketHistory({len(self.sessions)} sessions "
-            f"{self.first_session.isoformat()}..{self.last_session.isoformat()}, "
-            f"{len(self.gaps)} gaps, bundle={str(self.bundle_dir)!r})"
-        )
-
-    @property
-    def first_session(self) -> date:
-        """First session of the history (first SPX close)."""
-        return self.sessions[0]
-
-    @property
-    def last_session(self) -> date:
-        """Last session of the history (last SPX close)."""
-        return self.sessions[-1]
-
-    def index_of(self, d: date) -> int:
-        """Position of session ``d`` in :attr:`sessions`. O(1).
-
-        Raises:
-            NotASessionError: (a ``KeyError`` and a :class:`MarketDataError`)
-                if ``d`` is not a session of the history, saying why.
-        """
-        try:
-            return self._index[d]
-        except KeyError:
-            pass
-        if d < self.first_session or d > self.last_session:
-            why = f"outside the history {self.first_session}..{self.last_session}"
-        elif d in self.excluded_sessions:
-            why = "an NYSE session without an SPX close in the bundle"
-        else:
-            why = "not an NYSE session (weekend or holiday)"
-        raise NotASessionError(f"{d.isoformat()} is not a session of the market history: {why}")
-
-    def coverage(self, series: str) -> tuple[date, date] | None:
-        """First and last session on which ``series`` has a value (after filling).
-
-        ``series`` is a file stem (``"vix"``, ``"vix_futures"``, ...). Returns
-        ``None`` if the series has no value at all.
-
-        Raises:
-            KeyError: for an unknown series name.
-        """
-        if series not in SERIES_LABELS:
-            raise KeyError(f"unknown series {series!r}; known: {', '.join(SERIES_LABELS)}")
-        span = self._coverage.get(series)
-        if span is None:
-            return None
-        return self.sessions[span[0]], self.sessions[span[1]]
-
-    def range_indices(self, start: date, end: date, require: Iterable[str] = ()) -> range:
-        """Indices of the sessions ``d`` with ``start <= d <= end`` (inclusive).
-
-        Args:
-            start, end: calendar dates (need not be sessions).
-            require: series (file stems, e.g. ``("vix_futures",)``) that must
-                have data over the whole range; SPX always must.
-
-        Raises:
-            MarketDataError: if ``start > end``; if the range reaches an NYSE
-                session before the first or after the last SPX close ("no SPX
-                data before 1990-01-02"); if a required series starts after
-                the range does or ends before it does ("no VIX futures data
-                after 2024-12-31"); or if no session lies in the range.
-        """
-        if start > end:
-            raise MarketDataError(f"start {start.isoformat()} is after end {end.isoformat()}")
-        if start < self.first_session and self._has_calendar_session(
-            start, self.first_session - timedelta(days=1)
-        ):
-            raise MarketDataError(
-                f"no SPX data before {self.first_session.isoformat()} "
-                f"(requested start {start.isoformat()})"
-            )
-        if end > self.last_session and self._has_calendar_session(
-            self.last_session + timedelta(days=1), end
-        ):
-            raise MarketDataError(
-                f"no SPX data after {self.last_session.isoformat()} "
-                f"(requested end {end.isoformat()})"
-            )
-        lo = bisect.bisect_left(self.sessions, start)
-        hi = bisect.bisect_right(self.sessions, end)
-        if lo >= hi:
-            raise MarketDataError(f"no sessions between {start.isoformat()} and {end.isoformat()}")
-        for series in require:
-            label = SERIES_LABELS.get(series)
-            if label is None:
-                raise MarketDataError(
-                    f"unknown series {series!r}; known: {', '.join(SERIES_LABELS)}"
-                )
-            span = self._coverage.get(series)
-            if span is None:
-                raise MarketDataError(f"no {label} data in the bundle")
-            if lo < span[0]:
-                raise MarketDataError(
-                    f"no {label} data before {self.sessions[span[0]].isoformat()} "
-                    f"(requested start {start.isoformat()})"
-                )
-            if hi - 1 > span[1]:
-                raise MarketDataError(
-                    f"no {label} data after {self.sessions[span[1]].isoformat()} "
-                    f"(requested end {end.isoformat()})"
-                )
-        return range(lo, hi)
-
-    def _has_calendar_session(self, start: date, end: date) -> bool:
-        try:
-            return bool(self.calendar.sessions(start, end))
-        except CalendarError:
-            return True  # the calendar cannot vouch for those dates: treat as missing data
-
-    def context(self, i: int) -> MarketContext:
-        """The end-of-day :class:`MarketContext` of session ``i``.
-
-        Optional series with no value are ``None``; ``vix_futures`` maps each
-        expiry to its settlement for the ranks that have one (empty after
-        2024-12-31).
-
-        Raises:
-            IndexError: if ``i`` is not in ``range(len(self))``.
-            MarketDataError: if VIX (required by ``MarketContext``) has no
-                value on that session.
-        """
-        if not 0 <= i < len(self.sessions):
-            raise IndexError(f"session index {i} out of range 0..{len(self.sessions) - 1}")
-        session = self.sessions[i]
-        vix = float(self.vix_close[i])
-        if math.isnan(vix):
-            raise MarketDataError(f"no VIX close on {session.isoformat()}")
-        curve: dict[date, float] = {}
-        prices = self.futures[i]
-        if not np.isnan(prices[0]):
-            for expiry, price in zip(
-                self.futures_expiries[i].tolist(), prices.tolist(), strict=True
-            ):
-                if expiry is not None and not math.isnan(price):
-                    curve[expiry] = price
-        adv = float(self.advancing[i])
-        dec = float(self.declining[i])
-        return MarketContext(
-            session=session,
-            spx=float(self.spx_close[i]),
-            vix=vix,
-            vix9d=_opt(float(self.vix9d[i])),
-            vix3m=_opt(float(self.vix3m[i])),
-            vvix=_opt(float(self.vvix[i])),
-            skew=_opt(float(self.skew[i])),
-            vix_futures=curve,
-            advancing=None if math.isnan(adv) else int(adv),
-            declining=None if math.isnan(dec) else int(dec),
-        )
-
-    def gap_report(self) -> list[str]:
-        """One line per gap (series, missing span, length, filled or not), by series then date."""
-        return [g.describe() for g in self.gaps]
-
-    def report(self) -> list[str]:
-        """Everything the loader changed or noticed: notes, dropped rows, exclusions, gaps."""
-        lines = list(self.notes)
-        for series, rows in self.dropped_rows.items():
-            reasons: dict[str, list[date]] = {}
-            for d, why in rows:
-                reasons.setdefault(why, []).append(d)
-            for why, ds in reasons.items():
-                shown = ", ".join(x.isoformat() for x in ds[:5]) + (" ..." if len(ds) > 5 else "")
-                lines.append(f"{series}.csv: dropped {len(ds)} rows {why}: {shown}")
-        if self.excluded_sessions:
-            shown = ", ".join(d.isoformat() for d in self.excluded_sessions[:10])
-            lines.append(
-                f"{len(self.excluded_sessions)} NYSE sessions without an SPX close are not "
-                f"sessions of the history: {shown}"
-            )
-        if self.expiry_mismatches:
-            lines.append(
-                f"vix_futures.csv: m1_days_to_expiration disagrees with the Cboe expiry rule on "
-                f"{len(self.expiry_mismatches)} rows (first {self.expiry_mismatches[0][0]}); "
-                "the rule is used"
-            )
-        lines.extend(self.gap_report())
-        return lines
-
-
-# -- parsing -------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Table:
-    dates: list[date]
-    lines: list[int]
-    values: FloatArray  # (rows, len(columns))
-
-
-def _read_csv(path: Path, spec: _FileSpec) -> _Table:
-    """Parse one bundle file strictly; every problem names the file and line."""
-    if not path.is_file():
-        raise MarketDataError(
-            f"{path}: file not found (a bundle needs {', '.join(FILE_SPECS)} as CSV files "
-            f"with header {','.join(spec.header)})"
-        )
-    ncols = len(spec.columns)
-    dates: list[date] = []
-    lines: list[int] = []
-    flat: list[float] = []
-    nan = math.nan
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        while header is not None and not any(h.strip() for h in header):
-            header = next(reader, None)
-        if header is None:
-            raise MarketDataError(
-                f"{path}: line 1: missing header, expected {','.join(spec.header)}"
-            )
-        found = tuple(h.strip().lower() for h in header)
-        if found != spec.header:
-            raise MarketDataError(
-                f"{path}: line {reader.line_num}: wrong header {','.join(header)}, "
-                f"expected {','.join(spec.header)}"
-            )
-        prev: date | None = None
-        seen: dict[date, int] = {}
-        for row in reader:
-            line = reader.line_num
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue
-            if len(row) != ncols + 1:
-                raise MarketDataError(
-                    f"{path}: line {line}: expected {ncols + 1} fields "
-                    f"({','.join(spec.header)}), found {len(row)}"
-                )
-            text = row[0].strip()
-            try:
-                if len(text) != 10:
-                    raise ValueError(text)
-                d = date.fromisoformat(text)
-            except ValueError:
-                raise MarketDataError(
-                    f"{path}: line {line}: unparsable date {row[0]!r} (expected YYYY-MM-DD)"
-                ) from None
-            if prev is not None and d <= prev:
-                if d in seen:
-                    raise MarketDataError(
-                        f"{path}: line {line}: duplicate date {d.isoformat()} "
-                        f"(also on line {seen[d]})"
-                    )
-                raise MarketDataError(
-                    f"{path}: line {line}: date {d.isoformat()} is earlier than "
-                    f"{prev.isoformat()} on line {lines[-1]}; rows must be in ascending date order"
-                )
-            for col, cell in zip(spec.columns, row[1:], strict=True):
-                s = cell.strip()
-                if not s:
-                    flat.append(nan)
-                    continue
-                try:
-                    v = float(s)
-                except ValueError:
-                    raise MarketDataError(
-                        f"{path}: line {line}: column {col}: unparsable number {cell!r}"
-                    ) from None
-                if math.isinf(v):
-                    raise MarketDataError(
-                        f"{path}: line {line}: column {col}: not a finite number {cell!r}"
-                    )
-                flat.append(v)
-            seen[d] = line
-            dates.append(d)
-            lines.append(line)
-            prev = d
-    values = np.array(flat, dtype=np.float64).reshape(len(dates), ncols)
-    return _Table(dates, lines, values)
-
-
-# -- alignment -----------------------------------------------------------------
 
 
 def _runs(missing: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
@@ -551,8 +135,8 @@ def _runs(missing: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
 
 
 def _align(
-    spec: _FileSpec,
-    table: _Table,
+    spec: FileSpec,
+    table: CsvTable,
     index: Mapping[date, int],
     sessions: Sequence[date],
     is_xnys_session: Mapping[date, bool | None],
@@ -638,7 +222,7 @@ def _futures_expiries(
 
 
 def _check_expiry_column(
-    table: _Table,
+    table: CsvTable,
     calendar: ExchangeCalendar,
     path: Path,
 ) -> list[tuple[date, date, date]]:
@@ -699,7 +283,7 @@ def load_history(
     """
     bundle = Path(bundle_dir) if bundle_dir is not None else BUNDLE_DIR
     cal = calendar if calendar is not None else default_calendar()
-    tables = {name: _read_csv(bundle / spec.filename, spec) for name, spec in FILE_SPECS.items()}
+    tables = {name: read_csv(bundle / spec.filename, spec) for name, spec in FILE_SPECS.items()}
 
     all_dates = {d for t in tables.values() for d in t.dates}
     is_xnys: dict[date, bool | None] = {}  # None: outside the calendar's range
