@@ -26,7 +26,9 @@ Modules:
 * :mod:`~daemon.journal.schema`: tables, indexes, ``SCHEMA_VERSION``,
   creation, and the migrations applied in one transaction at open.
 * :mod:`~daemon.journal.writer`: buffering, group commit and every record
-  method, with the exactly-once keys of :mod:`~daemon.journal.keys`.
+  method, with the exactly-once keys of :mod:`~daemon.journal.keys`;
+  :mod:`~daemon.journal.positions` holds the position writes and the
+  realized P&L per run.
 * :mod:`~daemon.journal.read`: the read models (a record type per table,
   and tallies per structure) and the queries that build them.
 * :mod:`~daemon.journal.file`: :class:`Journal` itself (open, close, runs,

@@ -26,8 +26,9 @@ class Journal(JournalWriter):
     """An open journal file. Create with :meth:`Journal.open`; not thread-safe.
 
     Use as a context manager or call :meth:`close`, which flushes. The write
-    methods come from :class:`~daemon.journal.writer.JournalWriter`, the
-    queries from :class:`~daemon.journal.read.JournalReader`.
+    methods come from :class:`~daemon.journal.writer.JournalWriter` (positions
+    from :class:`~daemon.journal.positions.PositionWriter`), the queries from
+    :class:`~daemon.journal.read.JournalReader`.
     """
 
     # -- lifecycle ------------------------------------------------------------
