@@ -20,7 +20,7 @@ holding settles at intrinsic value x multiplier (Cboe cash settlement).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -66,6 +66,14 @@ class StructurePosition:
     open_fills: dict[OptionContract, int] = field(default_factory=dict)
     closed_session: date | None = None
     close_reason: str = ""
+    # signed contracts per combo unit, netted per contract (legs never change)
+    _ratios: dict[OptionContract, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        ratios: dict[OptionContract, int] = {}
+        for leg in self.legs:
+            ratios[leg.contract] = ratios.get(leg.contract, 0) + leg.ratio
+        self._ratios = {c: r for c, r in ratios.items() if r}
 
     @property
     def is_flat(self) -> bool:
@@ -79,7 +87,7 @@ class StructurePosition:
     @property
     def open_units(self) -> int:
         """Combo units the opening order filled (legs counted by their ratio)."""
-        return _units(self.legs, self.open_fills)
+        return _units(self._ratios, self.open_fills)
 
     @property
     def open_price(self) -> float:
@@ -90,17 +98,15 @@ class StructurePosition:
     @property
     def held_units(self) -> int:
         """Whole combo units held in the structure's proportions (0 if any leg is short of it)."""
-        return _units(self.legs, self.held)
+        return _units(self._ratios, self.held)
 
     @property
     def is_balanced(self) -> bool:
         """Whether ``held`` is exactly ``held_units`` times the legs (nothing left over)."""
         units = self.held_units
-        expected: dict[OptionContract, int] = {}
-        for leg in self.legs:
-            expected[leg.contract] = expected.get(leg.contract, 0) + leg.ratio * units
-        return all(self.held.get(c, 0) == q for c, q in expected.items()) and all(
-            q == 0 or c in expected for c, q in self.held.items()
+        ratios = self._ratios
+        return all(self.held.get(c, 0) == r * units for c, r in ratios.items()) and all(
+            q == 0 or c in ratios for c, q in self.held.items()
         )
 
     @property
@@ -155,14 +161,10 @@ class StructurePosition:
         ]
 
 
-def _units(legs: Iterable[Leg], held: Mapping[OptionContract, int]) -> int:
-    per_contract: dict[OptionContract, int] = {}
-    for leg in legs:
-        per_contract[leg.contract] = per_contract.get(leg.contract, 0) + leg.ratio
+def _units(ratios: Mapping[OptionContract, int], held: Mapping[OptionContract, int]) -> int:
+    """Whole combo units ``held`` makes of ``ratios`` (0 if any contract is short of one)."""
     units: int | None = None
-    for contract, ratio in per_contract.items():
-        if ratio == 0:
-            continue
+    for contract, ratio in ratios.items():
         qty = held.get(contract, 0)
         if qty * ratio <= 0:
             return 0
@@ -176,6 +178,9 @@ class Portfolio:
 
     def __init__(self) -> None:
         self.structures: dict[str, StructurePosition] = {}
+        # the structures not marked closed: every scan of what is held reads only
+        # these, so a book with years of closed structures costs no more per job
+        self._active: dict[str, StructurePosition] = {}
         self._routes: dict[str, str] = {}
 
     # -- building ----------------------------------------------------------
@@ -200,6 +205,7 @@ class Portfolio:
             raise ValueError(f"structure {structure_id!r} has no legs")
         position = StructurePosition(structure_id, kind, legs, session, parent_id, tag)
         self.structures[structure_id] = position
+        self._active[structure_id] = position
         self._routes[structure_id] = structure_id
         return position
 
@@ -233,8 +239,9 @@ class Portfolio:
             position.open_fills[fill.contract] = (
                 position.open_fills.get(fill.contract, 0) + fill.quantity
             )
-        if not position.is_flat:
+        if not position.is_flat and position.closed_session is not None:
             position.closed_session = None
+            self._active[position.id] = position
         return position
 
     def apply_settlement(self, settlement: Settlement) -> list[StructurePosition]:
@@ -250,7 +257,7 @@ class Portfolio:
         if settlement.structure_id is not None:
             candidates = [self.structures[settlement.structure_id]]
         else:
-            candidates = list(self.structures.values())
+            candidates = list(self._active.values())
         touched = []
         for position in candidates:
             held = position.held.get(contract, 0)
@@ -273,6 +280,7 @@ class Portfolio:
         if not position.is_flat:
             raise ValueError(f"structure {structure_id!r} still holds {position.held}")
         position.closed_session = session
+        self._active.pop(structure_id, None)
         position.close_reason = reason
         return position
 
@@ -280,19 +288,17 @@ class Portfolio:
     def open_positions(self, kind: Structure | None = None) -> list[StructurePosition]:
         """Structures that hold something, optionally of one kind, in opening order."""
         return [
-            p
-            for p in self.structures.values()
-            if not p.is_flat and (kind is None or p.kind is kind)
+            p for p in self._active.values() if not p.is_flat and (kind is None or p.kind is kind)
         ]
 
     def unsettled(self) -> list[StructurePosition]:
         """Structures not marked closed (held, or still waiting for their first fill)."""
-        return [p for p in self.structures.values() if not p.is_closed]
+        return list(self._active.values())
 
     def net_contracts(self) -> dict[OptionContract, int]:
         """Signed contracts held across every structure (what the broker should show)."""
         net: dict[OptionContract, int] = {}
-        for position in self.structures.values():
+        for position in self._active.values():
             for contract, qty in position.held.items():
                 if qty:
                     net[contract] = net.get(contract, 0) + qty
@@ -302,7 +308,7 @@ class Portfolio:
         """(structure, contract) pairs still held whose expiry is on or before ``session``."""
         return [
             (p, c)
-            for p in self.structures.values()
+            for p in self._active.values()
             for c, q in sorted(p.held.items(), key=lambda kv: kv[0].local_symbol)
             if q and c.expiry <= session
         ]
