@@ -110,7 +110,8 @@ class TradingEngine:
         #: False while a restart has not yet folded the journal into the portfolio:
         #: fills are then journaled only (the fold books them).
         self.book_ready = True
-        #: Called at the start of every manage job (live: reconciliation).
+        #: Called at the start of every manage job (live: reconciliation), and
+        #: after a job settled expired options while new risk is halted.
         self.before_manage: Callable[[], Any] | None = None
         broker.add_fill_listener(self.on_fill)
         broker.add_settlement_listener(self.on_settlement)
@@ -142,7 +143,11 @@ class TradingEngine:
         self.executor.trigger = trigger
         try:
             if self.settle_expired_enabled:
-                await self.settle_expired()
+                settled = await self.settle_expired()
+                if settled and self.entry_halt and self.before_manage is not None:
+                    # the book changed: a halt reconciliation set while the journal
+                    # still held the expired options must not outlive them
+                    await self.before_manage()
             if job is JobName.POST_EVENT_REEVALUATION:
                 await self.manage_job()
                 await self.hedge_check_job()

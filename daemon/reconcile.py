@@ -199,12 +199,13 @@ class Reconciler:
             if at_gateway is not None:
                 await self._working(record, structure_id, report)
                 continue
-            units = _filled_units(journal, record)
+            units, avg_price = _filled_units(journal, record)
             state = OrderState.FILLED if units >= record.quantity else OrderState.CANCELLED
             executor.transition(
                 ref,
                 state,
                 filled=units,
+                avg_price=avg_price,
                 reason=(
                     f"reconciled: not working at the gateway; executions show {units} of "
                     f"{record.quantity} filled"
@@ -245,11 +246,12 @@ class Reconciler:
         if self.policy == "cancel":
             status = await self.engine.broker.cancel_order(ref)
             if status is OrderStatus.CANCELLED:
-                units = _filled_units(self.engine.journal, record)
+                units, avg_price = _filled_units(self.engine.journal, record)
                 executor.transition(
                     ref,
                     OrderState.CANCELLED,
                     filled=units,
+                    avg_price=avg_price,
                     reason="reconciled: working order of an earlier run cancelled (policy cancel)",
                 )
                 report.settled_orders.append(ref)
@@ -309,13 +311,20 @@ def _key(contract: OptionContract) -> str:
     return contract.local_symbol
 
 
-def _filled_units(journal: Journal, record: OrderRecord) -> int:
-    """Combo units of ``record`` that its journaled fills complete."""
+def _filled_units(journal: Journal, record: OrderRecord) -> tuple[int, float | None]:
+    """Combo units of ``record`` that its journaled fills complete, and their average net
+    price per unit (index points, + debit / - credit; ``None`` unless the fills are
+    exactly those units of every leg)."""
     per_contract: dict[OptionContract, int] = {}
+    cash = 0.0
     for fill in journal.fills_for_order(record.order_ref):
         per_contract[fill.contract] = per_contract.get(fill.contract, 0) + fill.quantity
+        cash += fill.quantity * fill.price
     units: int | None = None
     for leg in record.legs:
         n = abs(per_contract.get(leg.contract, 0)) // abs(leg.ratio)
         units = n if units is None else min(units, n)
-    return units or 0
+    units = units or 0
+    exact = {leg.contract: leg.ratio * units for leg in record.legs}
+    whole = units > 0 and {c: q for c, q in per_contract.items() if q} == exact
+    return units, round(cash / units, 6) if whole else None

@@ -145,8 +145,9 @@ def plan_hedge_layer(
 
     Steps (each failure is a SKIP whose reason names the numbers):
 
-    1. SKIP if ``open_layers >= rules.max_layers`` or if
-       ``condor_vega_dollars >= 0`` (no short vega to hedge).
+    1. SKIP if ``open_layers >= rules.max_layers``, if ``condor_vega_dollars``
+       is not finite (a condor leg without model greeks: the size is
+       unknown), or if it is ``>= 0`` (no short vega to hedge).
     2. Expiry: VIX call slices with DTE (``ChainSlice.dte``, calendar days)
        in ``[min_dte, max_dte]``, preferring the DTE closest to the middle of
        the window (ties: shorter). Far enough out that the layer decays slowly
@@ -204,6 +205,12 @@ def plan_hedge_layer(
     if open_layers >= rules.max_layers:
         return _skip(
             f"{open_layers} hedge layer(s) already open, the limit is {rules.max_layers}.",
+            inputs,
+        )
+    if not math.isfinite(condor_vega_dollars):
+        return _skip(
+            "Cannot size a hedge layer: the condors' vega is not known (a leg has no "
+            "finite model greeks).",
             inputs,
         )
     if not condor_vega_dollars < 0:

@@ -253,6 +253,9 @@ async def test_an_order_not_at_the_gateway_is_settled_from_its_executions(
         assert position.held_units == filled and not position.is_closed
         assert position_row(path, ref)["quantity"] == filled
         assert position_row(path, ref)["closed_session"] is None
+        # the order's average net price is what its executions say (a 2.90 credit)
+        assert row["avg_price"] == pytest.approx(-2.90)
+        assert position_row(path, ref)["open_price"] == pytest.approx(-2.90)
     else:
         assert position.is_flat and position.is_closed
         assert position_row(path, ref)["close_reason"] == "not filled (reconciled)"

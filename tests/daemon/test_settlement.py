@@ -133,3 +133,22 @@ async def test_a_broker_error_for_a_settlement_price_does_not_fail_the_job(path:
     rig.broker.gateway.settlement_prices.update({c: SPX_CLOSE for c in (LP, SP, SC, LC)})
     await rig.engine.run_job(JobName.MANAGE)
     assert rig.position(expired).is_closed
+
+
+async def test_a_restart_after_the_expiry_is_not_halted_once_a_job_settled_it(path: Path) -> None:
+    rig = await start(path, settle_expired=True)
+    sid = await rig.open(1)
+    rig.close()
+    # down over the expiry: the gateway no longer holds the options, the journal does
+    rig.clock.set(AFTER, time(15, 30))
+    again = await start(path, gateway=rig.broker.gateway, clock=rig.clock, settle_expired=True)
+    assert again.engine.entry_halt is not None
+    assert "gateway positions differ" in again.engine.entry_halt
+
+    rig.broker.gateway.settlement_prices.update({c: SPX_CLOSE for c in (LP, SP, SC, LC)})
+    await again.engine.run_job(JobName.ENTRY)  # the first job of the day settles them
+
+    assert again.position(sid).is_closed
+    assert again.engine.entry_halt is None
+    entry = [d for d in decisions(path, again.run_id) if d["rule"] == "condor_entry"]
+    assert entry and "new risk halted" not in entry[-1]["reason"]

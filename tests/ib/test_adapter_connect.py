@@ -163,3 +163,17 @@ async def test_unreachable_gateway_raises_broker_error_after_the_attempts() -> N
     with pytest.raises(BrokerError, match="after 2 attempts"):
         async with asyncio.timeout(TEST_TIMEOUT):
             await broker.connect()
+
+
+async def test_gateway_closing_the_socket_before_its_hello_fails_the_attempt_at_once() -> None:
+    # a gateway that accepts and closes at once (restarting, or at its client limit):
+    # ib_async says nothing, so an attempt used to wait out connect_timeout_s
+    async with asyncio.timeout(TEST_TIMEOUT), FakeTWS(Scenario()) as tws:
+        tws.refuse_connections(60.0)
+        broker = IBBroker(fast_settings(tws.port, connect_attempts=3, connect_timeout_s=5.0))
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(BrokerError, match=r"after 3 attempts.*closed the connection"):
+            await broker.connect()
+        assert loop.time() - started < 2.0  # 3 attempts, 0.05 + 0.1 s of backoff
+        assert tws.refused_connections == 3

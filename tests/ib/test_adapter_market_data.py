@@ -152,6 +152,23 @@ async def test_quote_returns_leg_quotes_in_order() -> None:
             await broker.quote([option(scenario, "SPXW", 10, 4801.0, Right.PUT)])
 
 
+async def test_a_later_quote_reads_the_new_line_not_the_last_value_of_the_previous_one() -> None:
+    scenario = Scenario()
+    put = option(scenario, "SPXW", 10, 4800.0, Right.PUT)
+    spec = scenario.option("SPXW", put.expiry.strftime("%Y%m%d"), 4800.0, "P")
+    async with running_broker(scenario) as (tws, broker, _log, _fills):
+        [first] = await broker.quote([put])
+        ctx = await broker.market_context()
+        assert ctx.spx == 5000.0
+        # the market moves while no line is open
+        tws.set_quote(spec.con_id, Quote(bid=30.0, ask=31.0, greeks=None))
+        tws.set_spot("SPX", 4900.0)
+        [second] = await broker.quote([put])
+        assert (second.bid, second.ask) == (30.0, 31.0) != (first.bid, first.ask)
+        assert math.isnan(second.delta)  # no greeks on the new line: none, not the old ones
+        assert (await broker.market_context()).spx == 4900.0
+
+
 async def test_unsubscribed_market_data_is_logged_clearly_and_does_not_stall() -> None:
     scenario = Scenario(
         error_rules=[ErrorRule(In.REQ_MKT_DATA, 354, "Requested market data is not subscribed.")]

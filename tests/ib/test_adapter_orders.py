@@ -19,6 +19,7 @@ from tests.fake_tws import (
     FakeTWS,
     FillPolicy,
     In,
+    MuteRule,
     Scenario,
 )
 from tests.fake_tws import protocol as p
@@ -380,3 +381,20 @@ async def test_disconnect_during_a_walk_ends_it_at_once_as_unknown() -> None:
         assert result.status is OrderStatus.UNKNOWN
         assert "session was closed" in result.reason
         assert tws.orders[0].status == "Submitted"  # left as it is at the gateway
+
+
+async def test_unacknowledged_order_that_filled_is_unknown_when_its_modification_fails() -> None:
+    # placeOrder reaches IB and fills but is never acknowledged; IB answers the walk's
+    # next price change with 104, ib_async marks the order Cancelled and would refuse
+    # (AssertionError) to modify it again
+    scenario = Scenario(mute_rules=[MuteRule(In.PLACE_ORDER)])
+    legs = short_iron_condor(scenario)
+    async with running_broker(scenario) as (tws, broker, log, fills):
+        result = await broker.place_order(ComboOrder("r9-1", legs, 2, -2.40, -2.20))
+        assert result.status is OrderStatus.UNKNOWN
+        assert result.filled_quantity == 0
+        assert "Cannot modify a filled order" in result.reason
+        assert len(placed(tws)) == 2  # the order and one modification; nothing after the 104
+        assert tws.orders[0].status == "Filled"
+        assert log.events("ib_order_state_unknown")
+        assert not fills  # IB never told this client; reconciliation finds the executions

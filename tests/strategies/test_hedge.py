@@ -172,6 +172,9 @@ def test_layer_skip_reasons() -> None:
     assert no_vega.action is Action.SKIP and "No short vega" in no_vega.reason
     long_vega = plan_hedge_layer(CTX, chains, 50.0, 0, HedgeRules(), SESSION)
     assert long_vega.action is Action.SKIP
+    unknown = plan_hedge_layer(CTX, chains, math.nan, 0, HedgeRules(), SESSION)
+    assert unknown.action is Action.SKIP and "vega is not known" in unknown.reason
+    assert "No short vega" not in unknown.reason
 
     full = plan_hedge_layer(CTX, chains, -700.0, 1, HedgeRules(max_layers=1), SESSION)
     assert full.action is Action.SKIP and "already open" in full.reason

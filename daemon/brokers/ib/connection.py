@@ -263,8 +263,12 @@ class Connection:
             if not lost.done():
                 lost.set_result(message or "connection closed")
 
+        # ib_async emits neither apiError nor disconnectedEvent when the socket
+        # closes before the server's hello; its connection's own event says so
+        socket_closed = self.ib.client.conn.disconnected
         self.ib.client.apiError += on_lost
         self.ib.disconnectedEvent += on_lost
+        socket_closed += on_lost
         attempt = asyncio.ensure_future(
             self.ib.connectAsync(s.host, s.port, clientId=s.client_id, timeout=s.connect_timeout_s)
         )
@@ -280,6 +284,7 @@ class Connection:
         finally:
             self.ib.client.apiError -= on_lost
             self.ib.disconnectedEvent -= on_lost
+            socket_closed -= on_lost
             if not attempt.done():
                 attempt.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -183,6 +183,10 @@ class MarketData:
             for contract in batch:
                 self._md_failed.pop(contract.conId, None)
                 self._line_types.pop(contract.conId, None)
+                # ib_async keeps a contract's Ticker, with the values of its last
+                # line, after cancelMktData; reused, a new line would read as
+                # complete at once with the previous batch's quote
+                ib.wrapper.tickers.pop(hash(contract), None)
                 tickers.append(ib.reqMktData(contract, "", False, False))
                 self._active_lines[contract.conId] = contract
                 conn.request_counts["mkt_data"] += 1

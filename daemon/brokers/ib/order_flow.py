@@ -176,7 +176,23 @@ class OrderDesk:
                 self._trackers.pop(tracker.order_id, None)
 
     def _send(self, contract: Contract, ib_ord: Order) -> Trade:
-        """``placeOrder`` (new or modified); BrokerError when the socket is down (nothing sent)."""
+        """``placeOrder`` (new or modified); BrokerError when nothing can be sent.
+
+        Nothing is sent when the socket is down, nor to modify an order
+        ib_async holds as done: it guesses Cancelled from any error about the
+        order (e.g. 104 "Cannot modify a filled order" after an unacknowledged
+        placeOrder filled) and would raise an ``AssertionError`` after sending
+        the modification. The caller reports such an order ``UNKNOWN``.
+        """
+        if ib_ord.orderId:
+            trade = next((t for t in self.conn.ib.trades() if t.order is ib_ord), None)
+            if trade is not None and trade.isDone():
+                last = trade.log[-1] if trade.log else None
+                said = last.message if last is not None and last.errorCode else "a final status"
+                raise BrokerError(
+                    f"order {ib_ord.orderRef} not modified: ib_async holds it as "
+                    f"{trade.orderStatus.status} after IB said: {said}"
+                )
         self.conn.request_counts["place_order"] += 1
         try:
             return self.conn.ib.placeOrder(contract, ib_ord)
