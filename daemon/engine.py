@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from daemon.brokers.base import Broker, BrokerError
@@ -42,6 +42,10 @@ from strategies.rules import CondorRules, HedgeRules
 __all__ = ["EventGuard", "OrderPolicy", "TradingEngine"]
 
 HEDGE_CHECK_RULE = "hedge_check"
+
+#: How old a halt must be before an entry or hedge job reconciles again to see
+#: whether it cleared (the manage job always reconciles).
+HALT_RECHECK_AFTER = timedelta(minutes=15)
 MANAGE_RULE = "manage"
 
 EventGuard = Callable[[date], str | None]
@@ -168,19 +172,24 @@ class TradingEngine:
     async def entry_job(self) -> None:
         """Open an iron condor when the condor rules say so."""
         rules = self.condor_rules
-        ctx = await self.broker.market_context()
-        open_condors = open_or_pending(self.portfolio, Structure.CONDOR)
-        blocked = self.entry_guard(ctx.session) if self.entry_guard else None
-        if self.entry_halt:  # the skip names what is in doubt
-            blocked = f"new risk halted: {self.entry_halt}"
-        puts, calls = [], []
-        if open_condors < rules.max_open_condors and blocked is None:
-            crash_point("before_quotes")
-            chain = await self.broker.option_chain(
-                "SPX", rules.trading_class, rules.min_dte, rules.max_dte
-            )
-            puts = [s for s in chain if s.right is Right.PUT]
-            calls = [s for s in chain if s.right is Right.CALL]
+        await self._recheck_halt()
+        try:
+            ctx = await self.broker.market_context()
+            open_condors = open_or_pending(self.portfolio, Structure.CONDOR)
+            blocked = self.entry_guard(ctx.session) if self.entry_guard else None
+            if self.entry_halt:  # the skip names what is in doubt
+                blocked = f"new risk halted: {self.entry_halt}"
+            puts, calls = [], []
+            if open_condors < rules.max_open_condors and blocked is None:
+                crash_point("before_quotes")
+                chain = await self.broker.option_chain(
+                    "SPX", rules.trading_class, rules.min_dte, rules.max_dte
+                )
+                puts = [s for s in chain if s.right is Right.PUT]
+                calls = [s for s in chain if s.right is Right.CALL]
+        except BrokerError as exc:
+            await self._data_unavailable("condor_entry", Structure.CONDOR, exc)
+            return
         plan = self._guarded(
             "condor_entry",
             Structure.CONDOR,
@@ -197,8 +206,13 @@ class TradingEngine:
                     Plan.of(_nothing_to_do(HEDGE_CHECK_RULE, Structure.HEDGE_LAYER))
                 )
             return
-        quotes = await self._quote_positions(condors)
-        ctx = await self.broker.market_context()
+        await self._recheck_halt()
+        try:
+            quotes = await self._quote_positions(condors)
+            ctx = await self.broker.market_context()
+        except BrokerError as exc:
+            await self._data_unavailable("hedge_layer_entry", Structure.HEDGE_LAYER, exc)
+            return
         rules = self.hedge_rules
         try:
             vega = short_vega_dollars(self.portfolio, quotes)
@@ -209,10 +223,14 @@ class TradingEngine:
             return
         open_layers = open_or_pending(self.portfolio, Structure.HEDGE_LAYER)
         calls = []
-        if open_layers < rules.max_layers and vega < 0:
-            calls = await self.broker.option_chain(
-                "VIX", "VIX", rules.min_dte, rules.max_dte, rights=(Right.CALL,)
-            )
+        if open_layers < rules.max_layers and vega < 0 and not self.entry_halt:
+            try:
+                calls = await self.broker.option_chain(
+                    "VIX", "VIX", rules.min_dte, rules.max_dte, rights=(Right.CALL,)
+                )
+            except BrokerError as exc:
+                await self._data_unavailable("hedge_layer_entry", Structure.HEDGE_LAYER, exc)
+                return
         plan = self._guarded(
             "hedge_layer_entry",
             Structure.HEDGE_LAYER,
@@ -229,7 +247,11 @@ class TradingEngine:
             if self.executor.trigger:
                 await self.executor.execute(Plan.of(_nothing_to_do(MANAGE_RULE, Structure.CONDOR)))
             return
-        quotes = await self._quote_positions(held)
+        try:
+            quotes = await self._quote_positions(held)
+        except BrokerError as exc:
+            await self._data_unavailable(MANAGE_RULE, Structure.CONDOR, exc)
+            return
         session = self.session()
         for kind in (Structure.CONDOR, Structure.HEDGE_LAYER):
             for position in self.portfolio.open_positions(kind):
@@ -413,6 +435,38 @@ class TradingEngine:
             )
 
     # -- helpers ------------------------------------------------------------
+    async def _recheck_halt(self) -> None:
+        """Reconcile again before adding risk while an old halt stands.
+
+        A halt found by the previous day's manage job may have cleared since
+        (an order settled, a position came back); one younger than
+        :data:`HALT_RECHECK_AFTER` is left alone, so an order that timed out a
+        moment ago is not judged before the gateway can have registered it.
+        """
+        since = self.executor.halt_since
+        if (
+            self.entry_halt
+            and self.before_manage is not None
+            and since is not None
+            and self.clock() - since >= HALT_RECHECK_AFTER
+        ):
+            await self.before_manage()
+
+    async def _data_unavailable(self, rule: str, structure: Structure, exc: Exception) -> None:
+        """Journal that a job could not get its market data (a SKIP naming the error)."""
+        self.log.error("market_data_unavailable", rule=rule, reason=str(exc))
+        await self.executor.execute(
+            Plan.of(
+                Decision(
+                    rule,
+                    Action.SKIP,
+                    structure,
+                    f"market data unavailable: {exc}",
+                    {"error": type(exc).__name__, "message": str(exc)[:500]},
+                )
+            )
+        )
+
     def _guarded(self, rule: str, structure: Structure, make: Callable[[], Plan]) -> Plan:
         """Run a planner; if it raises, the plan is one ERROR decision naming it."""
         try:

@@ -87,12 +87,27 @@ class Executor:
         #: Why an (event) job runs; prefixed to every decision's reason.
         self.trigger: str | None = None
         #: Why new risk is refused right now (set by reconciliation), or None.
-        self.entry_halt: str | None = None
+        self._entry_halt: str | None = None
+        #: When the current halt began (the clock's time), ``None`` without a halt.
+        self.halt_since: datetime | None = None
         self._seq = itertools.count(1)
         # order_ref -> structure id, for orders whose fate is not final
         self._live: dict[str, str] = {}
         # order refs being worked by this process right now
         self.in_flight: set[str] = set()
+
+    @property
+    def entry_halt(self) -> str | None:
+        """Why new risk is refused right now (reconciliation, an unknown order), or None."""
+        return self._entry_halt
+
+    @entry_halt.setter
+    def entry_halt(self, reason: str | None) -> None:
+        if reason is None:
+            self.halt_since = None
+        elif self._entry_halt is None:
+            self.halt_since = self.clock()
+        self._entry_halt = reason
 
     # -- live orders ---------------------------------------------------------
     def track(self, order_ref: str, structure_id: str) -> None:

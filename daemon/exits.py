@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-__all__ = ["EXIT_STATUS_HELP", "NO_RESTART", "ExitStatus"]
+__all__ = [
+    "CONNECT_FAILURE_EVENTS",
+    "EXIT_STATUS_HELP",
+    "NO_RESTART",
+    "ExitStatus",
+    "connect_failure_status",
+]
 
 
 class ExitStatus(IntEnum):
@@ -50,3 +56,26 @@ exit status:
   5    alvh run / replay: the journal is in use (its .lock is held by another process)
   6    alvh run: the IB client id is in use by another API client (IB error 326)
   130  interrupted (Ctrl-C) outside alvh run"""
+
+
+def connect_failure_status(exc: BaseException) -> ExitStatus:
+    """The exit status of ``alvh run`` when connecting to the gateway failed with ``exc``.
+
+    A safety refusal (account guard, delayed data in live mode) and a client id
+    in use are not cured by a restart; anything else (unreachable, unanswered)
+    may be. Errors are matched by class name so this table imports no broker.
+    """
+    kind = type(exc).__name__
+    if kind in ("UnsafeAccountError", "DelayedDataRefusedError"):
+        return ExitStatus.UNSAFE_ACCOUNT
+    if kind == "ClientIdInUseError":
+        return ExitStatus.CLIENT_ID_IN_USE
+    return ExitStatus.BROKER
+
+
+#: The error-level log event ``alvh run`` writes for each connect-failure status.
+CONNECT_FAILURE_EVENTS = {
+    ExitStatus.UNSAFE_ACCOUNT: "unsafe_account",
+    ExitStatus.CLIENT_ID_IN_USE: "client_id_in_use",
+    ExitStatus.BROKER: "broker_unavailable",
+}

@@ -44,7 +44,7 @@ from daemon.clock import NEW_YORK, OffsetClock
 from daemon.config import AlvhConfig
 from daemon.crashpoints import crash_point
 from daemon.engine import TradingEngine
-from daemon.exits import ExitStatus
+from daemon.exits import CONNECT_FAILURE_EVENTS, ExitStatus, connect_failure_status
 from daemon.journal import Journal
 from daemon.reconcile import Reconciler, book_runs, restore
 from daemon.scheduling.jobs import JobName, job_definitions
@@ -102,17 +102,6 @@ class DryRunBroker:
 
     async def cancel_order(self, order_ref: str) -> OrderStatus:
         return OrderStatus.CANCELLED
-
-
-def _connect_failure_status(exc: BrokerError) -> ExitStatus:
-    """The exit status for a failed connect: a safety refusal and a client id in use
-    are not cured by a restart (the unit's ``RestartPreventExitStatus``)."""
-    kind = type(exc).__name__
-    if kind in ("UnsafeAccountError", "DelayedDataRefusedError"):
-        return ExitStatus.UNSAFE_ACCOUNT
-    if kind == "ClientIdInUseError":
-        return ExitStatus.CLIENT_ID_IN_USE
-    return ExitStatus.BROKER
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,12 +201,8 @@ async def _serve(
         crash_point("connect")
         await broker.connect()
     except BrokerError as exc:
-        status = _connect_failure_status(exc)
-        event = {
-            ExitStatus.UNSAFE_ACCOUNT: "unsafe_account",
-            ExitStatus.CLIENT_ID_IN_USE: "client_id_in_use",
-        }.get(status, "broker_unavailable")
-        log.error(event, reason=str(exc))
+        status = connect_failure_status(exc)
+        log.error(CONNECT_FAILURE_EVENTS[status], reason=str(exc))
         shutdown.failed(str(exc))
         return status
     crash_point("after_connect")

@@ -17,6 +17,7 @@ import pytest
 
 from daemon import engine as engine_module
 from daemon.brokers.base import BrokerError, ComboOrder, OrderStatus
+from daemon.engine import HALT_RECHECK_AFTER
 from daemon.scheduling.jobs import JobName
 from strategies.domain import Action, Decision, Leg, MarketContext, OptionContract, Structure
 from strategies.plan import Plan
@@ -529,3 +530,38 @@ async def test_a_stop_while_the_order_is_walked_leaves_it_unknown_for_the_next_s
     assert again.broker.placed[0].order_ref == ref
     assert order(path, ref)["status"] == "filled"
     assert again.position(ref).held_units == 6
+
+
+async def test_an_old_halt_is_reconciled_again_before_the_next_entry(path: Path) -> None:
+    # An order timed out (unknown): the halt stands, and a moment later the entry
+    # is still skipped. A quarter of an hour on, the entry reconciles first: the
+    # gateway shows the order never executed, the halt lifts and the entry trades.
+    rig = await start(path)
+    _entry_market(rig)
+    rig.broker.script(Outcome(error=BrokerError("placeOrder timed out after 10 s")))
+    await rig.engine.run_job(JobName.ENTRY)
+    [lost] = rig.broker.placed
+    assert rig.engine.entry_halt is not None
+    await rig.engine.run_job(JobName.ENTRY)
+    assert len(rig.broker.placed) == 1
+    assert decisions(path, rig.run_id)[-1]["action"] == "skip"
+
+    rig.clock.current += HALT_RECHECK_AFTER
+    rig.broker.script(Outcome(prices=OPEN_PRICES))
+    await rig.engine.run_job(JobName.ENTRY)
+    assert order(path, lost.order_ref)["status"] == "cancelled"
+    assert rig.engine.entry_halt is None
+    assert len(rig.broker.placed) == 2
+    assert decisions(path, rig.run_id)[-1]["action"] == "open"
+
+
+async def test_market_data_failure_is_a_journaled_skip_not_a_failed_job(path: Path) -> None:
+    rig = await start(path)
+    _entry_market(rig)
+    rig.broker.errors["market_context"] = BrokerError("IB did not answer reqMktData within 5s")
+    await rig.engine.run_job(JobName.ENTRY)  # must not raise
+    last = decisions(path, rig.run_id)[-1]
+    assert last["rule"] == "condor_entry" and last["action"] == "skip"
+    assert "market data unavailable" in last["reason"] and "reqMktData" in last["reason"]
+    assert rig.broker.placed == []
+    assert any(event == "market_data_unavailable" for _, event, _ in rig.log.events)

@@ -41,6 +41,7 @@ from daemon.calendars.exchange import default_calendar
 from daemon.clock import NEW_YORK, OffsetClock
 from daemon.config import BrokerConfig
 from daemon.engine import TradingEngine
+from daemon.exits import CONNECT_FAILURE_EVENTS, connect_failure_status
 from daemon.journal import Journal, legs_from_json
 from daemon.reconcile import OpenOrderPolicy, Reconciler, ReconcileReport, book_runs, restore
 from daemon.scheduling.jobs import JobName
@@ -67,7 +68,7 @@ AFTER_EXPIRY = datetime(2026, 12, 4, 17, 0, tzinfo=NEW_YORK)
 SIX_LOTS = CondorRules(max_contracts=6, max_risk_dollars=100_000.0)
 
 #: Exit statuses of ``alvh run`` (daemon.live).
-EXIT_OK, EXIT_UNSAFE_ACCOUNT, EXIT_BROKER = 0, 3, 4
+EXIT_OK, EXIT_UNSAFE_ACCOUNT, EXIT_BROKER, EXIT_CLIENT_ID_IN_USE = 0, 3, 4, 6
 
 #: Bound of one test, seconds.
 TEST_TIMEOUT = 60.0
@@ -254,11 +255,11 @@ async def start(
     try:
         await broker.connect()
     except BrokerError as exc:
-        unsafe = type(exc).__name__ == "UnsafeAccountError"
-        log.error("unsafe_account" if unsafe else "broker_unavailable", reason=str(exc))
+        status = connect_failure_status(exc)  # the mapping run_live uses
+        log.error(CONNECT_FAILURE_EVENTS[status], reason=str(exc))
         journal.finish_run(run_id, {"error": str(exc)})
         journal.close()
-        daemon.exit_status = EXIT_UNSAFE_ACCOUNT if unsafe else EXIT_BROKER
+        daemon.exit_status = int(status)
         return daemon
     account = broker.account_id
     assert account is not None

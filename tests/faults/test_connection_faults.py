@@ -15,7 +15,7 @@ from pathlib import Path
 from daemon.scheduling.jobs import JobName
 from tests.fake_tws import In, MuteRule
 from tests.faults.rig import (
-    EXIT_BROKER,
+    EXIT_CLIENT_ID_IN_USE,
     FLOOR_TIME,
     assert_agree,
     decision_rows,
@@ -105,12 +105,12 @@ async def test_client_id_in_use_326_stops_the_start_before_anything_is_sent(
         # another program holds client id 17
         tws.hold_client_id(17, times=None)
         refused = await start(path, tws, clock)
-        assert refused.exit_status == EXIT_BROKER
+        assert refused.exit_status == EXIT_CLIENT_ID_IN_USE
         assert tws.message_counts() == {"START_API": 1}  # nothing was asked, nothing sent
         errors = refused.log.at("error")
-        assert [e for e, _ in errors][-1] == "broker_unavailable"
+        assert [e for e, _ in errors][-1] == "client_id_in_use"
         assert all("17" in str(f) for _, f in errors)
-        [(_, last)] = [(e, f) for e, f in errors if e == "broker_unavailable"]
+        [(_, last)] = [(e, f) for e, f in errors if e == "client_id_in_use"]
         assert "client id 17 is in use" in last["reason"]
         assert [f["code"] for f in refused.log.events("ib_error")] == [326]
         assert not refused.failures()  # no traceback
@@ -128,7 +128,7 @@ async def test_client_id_in_use_326_stops_the_start_before_anything_is_sent(
         # a second daemon (same client id, its own journal) is refused; the first
         # one's session is untouched and its orders are its own
         other = await start(tmp_path / "other.sqlite", tws, clock)
-        assert other.exit_status == EXIT_BROKER
+        assert other.exit_status == EXIT_CLIENT_ID_IN_USE
         assert rows(tmp_path / "other.sqlite", "SELECT * FROM orders") == []
         assert daemon.broker.connected and tws.connected_client_ids == [17]
         clock.set(FLOOR_TIME)
