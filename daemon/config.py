@@ -138,7 +138,6 @@ class BrokerConfig(_Section):
     combo_tick: float = Field(default=0.05, gt=0, le=1)
     commission_wait_s: float = Field(default=5.0, gt=0, le=60)
     connect_attempts: int = Field(default=3, ge=1, le=100)
-    client_id_attempts: int = Field(default=3, ge=1, le=32)
     reconnect_initial_s: float = Field(default=1.0, gt=0, le=600)
     reconnect_max_s: float = Field(default=60.0, gt=0, le=600)
     link_grace_s: float = Field(default=30.0, gt=0, le=600)
