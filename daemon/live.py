@@ -224,12 +224,7 @@ async def _serve(
         open_structures=len(engine.portfolio.open_positions()),
         orders_not_final=len(live_orders),
     )
-    reconciler = Reconciler(
-        engine,
-        lambda: book_runs(journal, mode, account),
-        config.broker.open_order_policy,
-        log,
-    )
+    reconciler = Reconciler(engine, config.broker.open_order_policy, log)
     report = await reconciler.run()
     if report.halt_reason is None:
         log.info("reconciled", positions=len(engine.portfolio.net_contracts()))

@@ -138,7 +138,6 @@ class Reconciler:
 
     Args:
         engine: the engine whose broker, journal, portfolio and executor it uses.
-        run_ids: returns the runs of this book (same mode and account).
         policy: what to do with a working order of this journal: ``adopt``
             (let the broker walk it to its end) or ``cancel``.
         log: structlog-style logger.
@@ -147,12 +146,10 @@ class Reconciler:
     def __init__(
         self,
         engine: TradingEngine,
-        run_ids: Any,
         policy: OpenOrderPolicy,
         log: Any,
     ) -> None:
         self.engine = engine
-        self.run_ids = run_ids
         self.policy = policy
         self.log = log
 

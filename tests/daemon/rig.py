@@ -149,7 +149,7 @@ async def start(
     ).items():
         engine.executor.track(ref, structure_id)
     engine.book_ready = True
-    reconciler = Reconciler(engine, lambda: book_runs(journal, mode, account), policy, log)
+    reconciler = Reconciler(engine, policy, log)
     rig = Rig(path, mode, account, clock, log, journal, run_id, broker, engine, reconciler)
     if reconcile:
         rig.report = await reconciler.run()

@@ -269,7 +269,7 @@ async def start(
     for ref, structure_id in live_orders.items():
         engine.executor.track(ref, structure_id)
     engine.book_ready = True
-    daemon.reconciler = Reconciler(engine, lambda: book_runs(journal, MODE, account), policy, log)
+    daemon.reconciler = Reconciler(engine, policy, log)
     await daemon.reconcile()
     engine.before_manage = daemon.reconcile
     return daemon
