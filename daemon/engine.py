@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from daemon.brokers.base import Broker, BrokerError
+from daemon.brokers.base import Broker, BrokerError, FatalBrokerError
 from daemon.clock import NEW_YORK
 from daemon.crashpoints import crash_point
 from daemon.execution import Executor, OrderPolicy
@@ -453,7 +453,14 @@ class TradingEngine:
             await self.before_manage()
 
     async def _data_unavailable(self, rule: str, structure: Structure, exc: Exception) -> None:
-        """Journal that a job could not get its market data (a SKIP naming the error)."""
+        """Journal that a job could not get its market data (a SKIP naming the error).
+
+        Raises:
+            FatalBrokerError: ``exc`` itself, when no retry can cure it (the
+                daemon stops with its exit status).
+        """
+        if isinstance(exc, FatalBrokerError):
+            raise exc
         self.log.error("market_data_unavailable", rule=rule, reason=str(exc))
         await self.executor.execute(
             Plan.of(

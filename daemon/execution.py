@@ -31,7 +31,14 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from daemon.brokers.base import Broker, BrokerError, ComboOrder, OrderResult, OrderStatus
+from daemon.brokers.base import (
+    Broker,
+    BrokerError,
+    ComboOrder,
+    FatalBrokerError,
+    OrderResult,
+    OrderStatus,
+)
 from daemon.clock import NEW_YORK
 from daemon.crashpoints import crash_point
 from daemon.journal import Journal
@@ -263,6 +270,8 @@ class Executor:
         except BrokerError as exc:
             self.log.error("order_state_unknown", order_ref=decision_id, reason=str(exc))
             self.transition(decision_id, OrderState.UNKNOWN, reason=f"broker error: {exc}")
+            if isinstance(exc, FatalBrokerError):
+                raise  # no retry cures it: the daemon stops; the next start reconciles
             return None
         except asyncio.CancelledError:
             self.transition(

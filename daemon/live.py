@@ -34,6 +34,7 @@ from daemon.brokers.base import (
     BrokerError,
     BrokerOrder,
     ComboOrder,
+    FatalBrokerError,
     OrderResult,
     OrderStatus,
     Position,
@@ -235,10 +236,20 @@ async def _serve(
     )
     lock = asyncio.Lock()
 
+    # A refusal no restart or retry can cure, met while serving (another client
+    # took our client id during a reconnect): stop with its exit status.
+    fatal: list[ExitStatus] = []
+
     async def run_job(job: JobName, trigger: str | None = None) -> None:
         async with lock:
             try:
                 await shutdown.job(job.value, engine.run_job(job, trigger))
+            except FatalBrokerError as exc:
+                status = connect_failure_status(exc)
+                log.error(CONNECT_FAILURE_EVENTS[status], reason=str(exc), job=job.value)
+                health.job_finished(job.value, exc)
+                fatal.append(status)
+                shutdown.request_stop(CONNECT_FAILURE_EVENTS[status])
             except Exception as exc:  # a failed job must not stop the daemon
                 log.exception("job_failed", job=job.value, error=str(exc))
                 health.job_finished(job.value, exc)
@@ -316,4 +327,4 @@ async def _serve(
     for job_name in options.run_jobs:
         await run_job(job_name)
     await shutdown.wait()
-    return EXIT_OK
+    return fatal[0] if fatal else EXIT_OK

@@ -26,6 +26,7 @@ __all__ = [
     "BrokerError",
     "BrokerOrder",
     "ComboOrder",
+    "FatalBrokerError",
     "Fill",
     "OrderResult",
     "OrderState",
@@ -37,6 +38,12 @@ __all__ = [
 
 class BrokerError(RuntimeError):
     """A broker could not do what was asked (bad request, no data, disconnected)."""
+
+
+class FatalBrokerError(BrokerError):
+    """A refusal no retry or restart can cure (an unsafe account, delayed data in
+    live mode, a client id another client holds): the daemon stops instead of
+    failing every job."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,19 +13,23 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from daemon.brokers.base import BrokerError
+from daemon.brokers.ib.errors import ClientIdInUseError
 from daemon.config import load_config
 from daemon.exits import ExitStatus
 from daemon.journal import Journal
 from daemon.live import LiveOptions, run_live
+from daemon.scheduling.jobs import JobName
 from daemon.service import SdNotifier, status_head
 from daemon.shutdown import Shutdown, stop_grace_s
 from daemon.signals import latch_stop_signals, take_pending_stop
+from tests.daemon.scripted_broker import Gateway, ScriptedBroker
 
 
 class Log:
@@ -495,3 +499,24 @@ class _Adapter:
 )
 def test_status_head(broker: object, requested: int | None, head: str) -> None:
     assert status_head("paper", broker, requested) == head
+
+
+async def test_client_id_lost_while_serving_stops_with_exit_6(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another client took our id while we reconnected (326): every later request
+    # raises ClientIdInUseError. No retry can cure that, so the daemon stops with
+    # the no-restart status instead of failing every job until someone looks.
+    monkeypatch.setenv("ALVH_JOURNAL__PATH", str(tmp_path / "j.sqlite"))
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    broker = ScriptedBroker(lambda: datetime(2026, 11, 20, 20, 30, tzinfo=UTC), Gateway())
+    broker.errors["market_context"] = ClientIdInUseError("IB error 326: client id 17 is in use")
+    log = Log()
+    drill = datetime(2026, 11, 20, 20, 30, tzinfo=UTC)  # a Friday session, 15:30 New York
+    options = LiveOptions(now=drill, run_jobs=(JobName.ENTRY,))
+    code = await asyncio.wait_for(run_live(load_config(None), log, options, broker, Notifier()), 20)
+    assert code == ExitStatus.CLIENT_ID_IN_USE
+    errors = [event for level, event, _ in log.events if level == "error"]
+    assert "client_id_in_use" in errors and "job_failed" not in errors
+    (run,) = _runs(tmp_path / "j.sqlite")
+    assert run.finished_at is not None

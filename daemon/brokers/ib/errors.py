@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from daemon.brokers.base import BrokerError
+from daemon.brokers.base import BrokerError, FatalBrokerError
 
 
 class RequestTimeoutError(BrokerError):
@@ -28,7 +28,7 @@ class RequestTimeoutError(BrokerError):
     """
 
 
-class ClientIdInUseError(BrokerError):
+class ClientIdInUseError(FatalBrokerError):
     """IB refused the API session: the client id is in use (error 326).
 
     Another API client - possibly another alvh on the same login - holds the
@@ -37,7 +37,7 @@ class ClientIdInUseError(BrokerError):
     """
 
 
-class DelayedDataRefusedError(BrokerError):
+class DelayedDataRefusedError(FatalBrokerError):
     """Live trading was asked to run on delayed market data (types 3/4), or IB delivered it."""
 
 

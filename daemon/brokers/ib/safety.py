@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from daemon.brokers.base import BrokerError
+from daemon.brokers.base import FatalBrokerError
 
 #: Prefixes of Interactive Brokers paper-trading account ids.
 PAPER_PREFIXES = ("DU", "DF")
 
 
-class UnsafeAccountError(BrokerError):
+class UnsafeAccountError(FatalBrokerError):
     """The connected login could trade money the configuration did not allow.
 
     The daemon logs it and exits non-zero; no order has been sent.
