@@ -82,3 +82,48 @@ class HedgeRules:
     max_layers: int = 1
     max_debit_dollars: float = 5_000.0
     close_dte: int = 7
+
+
+@dataclass(frozen=True, slots=True)
+class SignalParams:
+    """Parameters of the hedge signals (``strategies.signals``).
+
+    Attributes:
+        rsi_period: Wilder RSI look-back of the VIX close, sessions.
+        macd_fast, macd_slow, macd_signal: Appel MACD periods of the VVIX
+            close, sessions (fast EMA, slow EMA, EMA of the MACD line).
+        divergence_lookback: N of the A/D divergence: SPX at its N-session
+            closing high (the decision session included), sessions.
+        divergence_tolerance: how far the A/D line must sit below its own
+            N-session high for a divergence, NYSE issues (the A/D line is a
+            running sum of advancing minus declining issues).
+        term_spread_threshold: the front future above the second by more than
+            this (``M1 - M2 > threshold``, backwardation) sets
+            ``front_second_above``, VIX points.
+        regime_calm_below: VIX close below this is ``"calm"``, VIX points.
+        regime_stressed_above: VIX close above this is ``"stressed"``; from
+            ``regime_calm_below`` up to this (both inclusive) is
+            ``"elevated"``, VIX points.
+    """
+
+    rsi_period: int = 14
+    macd_fast: int = 12
+    macd_slow: int = 26
+    macd_signal: int = 9
+    divergence_lookback: int = 20
+    divergence_tolerance: float = 250.0
+    term_spread_threshold: float = 1.5
+    regime_calm_below: float = 20.0
+    regime_stressed_above: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.rsi_period < 1 or self.macd_fast < 1 or self.macd_signal < 1:
+            raise ValueError("signal periods must be at least 1 session")
+        if self.macd_fast >= self.macd_slow:
+            raise ValueError("macd_fast must be shorter than macd_slow")
+        if self.divergence_lookback < 2:
+            raise ValueError("divergence_lookback must be at least 2 sessions")
+        if self.divergence_tolerance < 0 or self.term_spread_threshold < 0:
+            raise ValueError("divergence_tolerance and term_spread_threshold must be >= 0")
+        if self.regime_calm_below > self.regime_stressed_above:
+            raise ValueError("regime_calm_below must not exceed regime_stressed_above")

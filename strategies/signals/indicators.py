@@ -1,0 +1,163 @@
+"""Technical indicators over daily float arrays: EMA, Wilder's RSI, Appel's MACD.
+
+Every function takes a 1-D float array (one value per session, oldest first)
+and returns a float64 array of the same length, aligned with the input.
+
+NaN handling (the same for every indicator):
+
+* **Leading NaNs until enough data.** An output is NaN until the indicator has
+  seen enough valid inputs to be defined (see each function).
+* **NaN gaps are missing sessions, not zeros.** The indicator is computed over
+  the valid (finite) inputs only, as if the missing rows were not there, and
+  the output is NaN at each missing row. The recursion resumes after a gap
+  from the last valid value, so a gap delays nothing and resets nothing.
+
+Seeding follows the usual published conventions (and agrees with the talipp
+library, the tests' reference): an EMA starts from the simple mean of its
+first ``period`` inputs; Wilder's averages start from the simple mean of the
+first ``period`` changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import numpy.typing as npt
+
+from strategies.domain import FloatArray
+
+ArrayLike = npt.ArrayLike
+
+
+def _as_series(values: ArrayLike) -> FloatArray:
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim != 1:
+        raise ValueError(f"expected a 1-D series, got shape {arr.shape}")
+    return arr
+
+
+def _on_valid(values: ArrayLike, fn: Callable[[FloatArray], FloatArray]) -> FloatArray:
+    """Apply ``fn`` to the finite values only and scatter the result back (NaN elsewhere)."""
+    arr = _as_series(values)
+    valid = np.isfinite(arr)
+    out = np.full(arr.shape, np.nan)
+    if valid.any():
+        out[valid] = fn(arr[valid])
+    return out
+
+
+def _ema_dense(x: FloatArray, period: int) -> FloatArray:
+    out = np.full(x.shape, np.nan)
+    if len(x) < period:
+        return out
+    alpha = 2.0 / (period + 1.0)
+    value = float(np.mean(x[:period]))
+    out[period - 1] = value
+    for i in range(period, len(x)):
+        value = alpha * float(x[i]) + (1.0 - alpha) * value
+        out[i] = value
+    return out
+
+
+def ema(values: ArrayLike, period: int) -> FloatArray:
+    """Exponential moving average, in the units of ``values``.
+
+    ``EMA_t = a * x_t + (1 - a) * EMA_{t-1}`` with ``a = 2 / (period + 1)``,
+    seeded with the simple mean of the first ``period`` valid values (the
+    first defined output, at the ``period``-th valid value; NaN before).
+
+    Args:
+        values: one value per session, oldest first (NaN = missing session).
+        period: smoothing period, sessions (>= 1).
+    """
+    if period < 1:
+        raise ValueError("period must be at least 1")
+    return _on_valid(values, lambda x: _ema_dense(x, period))
+
+
+def _rsi_dense(x: FloatArray, period: int) -> FloatArray:
+    out = np.full(x.shape, np.nan)
+    if len(x) <= period:
+        return out
+    change = np.diff(x)
+    gain = np.where(change > 0, change, 0.0)
+    loss = np.where(change < 0, -change, 0.0)
+    avg_gain = float(np.mean(gain[:period]))
+    avg_loss = float(np.mean(loss[:period]))
+    out[period] = _rsi_value(avg_gain, avg_loss)
+    for i in range(period, len(change)):
+        avg_gain = (avg_gain * (period - 1) + float(gain[i])) / period
+        avg_loss = (avg_loss * (period - 1) + float(loss[i])) / period
+        out[i + 1] = _rsi_value(avg_gain, avg_loss)
+    return out
+
+
+def _rsi_value(avg_gain: float, avg_loss: float) -> float:
+    if avg_loss == 0.0:
+        return 50.0 if avg_gain == 0.0 else 100.0
+    return 100.0 - 100.0 / (1.0 + avg_gain / avg_loss)
+
+
+def rsi(values: ArrayLike, period: int = 14) -> FloatArray:
+    """Relative Strength Index with Wilder's smoothing, 0-100.
+
+    Source: J. Welles Wilder Jr., *New Concepts in Technical Trading Systems*
+    (1978), "Relative Strength Index". With ``U_t = max(x_t - x_{t-1}, 0)``
+    and ``D_t = max(x_{t-1} - x_t, 0)``, the first averages are the simple
+    means of the first ``period`` changes, then
+    ``AvgU_t = (AvgU_{t-1} * (period - 1) + U_t) / period`` (likewise
+    ``AvgD``), and ``RSI = 100 - 100 / (1 + AvgU / AvgD)``.
+
+    The first defined value is at the ``period + 1``-th valid input (``period``
+    changes); NaN before. ``AvgD == 0`` gives 100 (only rises), or 50 when
+    ``AvgU`` is 0 too (a flat series: no rises, no falls).
+
+    Args:
+        values: closes, one per session, oldest first (NaN = missing session).
+        period: Wilder period, sessions (>= 1; Wilder's default 14).
+
+    Returns:
+        RSI per session, dimensionless 0-100.
+    """
+    if period < 1:
+        raise ValueError("period must be at least 1")
+    return _on_valid(values, lambda x: _rsi_dense(x, period))
+
+
+def macd(
+    values: ArrayLike, fast: int = 12, slow: int = 26, signal: int = 9
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Moving Average Convergence/Divergence: line, signal line and histogram.
+
+    Source: Gerald Appel, *The Moving Average Convergence-Divergence Trading
+    Method* (1979); 12/26/9 are Appel's standard periods.
+    ``line = EMA_fast(x) - EMA_slow(x)``, ``signal = EMA_signal(line)``,
+    ``histogram = line - signal`` (EMAs as in :func:`ema`).
+
+    The line is defined from the ``slow``-th valid input, the signal and the
+    histogram ``signal - 1`` sessions later (``slow + signal - 1`` valid
+    inputs: 34 at 12/26/9); NaN before and at missing sessions.
+
+    Args:
+        values: closes, one per session, oldest first (NaN = missing session).
+        fast, slow, signal: EMA periods, sessions (``fast < slow``).
+
+    Returns:
+        ``(line, signal, histogram)``, each in the units of ``values``
+        (index points for an index).
+    """
+    if not 1 <= fast < slow or signal < 1:
+        raise ValueError("need 1 <= fast < slow and signal >= 1")
+
+    def dense(x: FloatArray) -> FloatArray:
+        line = _ema_dense(x, fast) - _ema_dense(x, slow)
+        sig = _on_valid(line, lambda v: _ema_dense(v, signal))
+        return np.stack([line, sig, line - sig], axis=1)
+
+    arr = _as_series(values)
+    valid = np.isfinite(arr)
+    out = np.full((len(arr), 3), np.nan)
+    if valid.any():
+        out[valid] = dense(arr[valid])
+    return out[:, 0].copy(), out[:, 1].copy(), out[:, 2].copy()
