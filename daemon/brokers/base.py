@@ -39,6 +39,14 @@ class BrokerError(RuntimeError):
     """A broker could not do what was asked (bad request, no data, disconnected)."""
 
 
+class NotListedError(BrokerError):
+    """The product had no listed options on the session asked about (replay only).
+
+    The message is one line naming the product and its first listing date; the
+    engine journals it as the SKIP reason (it is history, not a data failure).
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class AccountSnapshot:
     """Account values in dollars."""
