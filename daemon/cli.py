@@ -232,6 +232,11 @@ def _replay_locked(args: argparse.Namespace, config: Any, journal_path: Path) ->
     if log_target != "-":
         print(f"event log: {log_target}")
     print(summary.render())
+    from daemon.brokers.listings import listing_notes
+
+    products = [("SPX", config.condor.trading_class), ("VIX", "VIX")]
+    for note in listing_notes(args.start, products):
+        print(note)
     return 0
 
 

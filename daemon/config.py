@@ -46,7 +46,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from daemon.calendars.event_rules import EventRulesConfig
 from daemon.service import ServiceConfig
-from strategies.rules import CondorRules, CondorTradingClass, HedgeRules
+from strategies.rules import CondorRules, CondorTradingClass, HedgeRules, WingMode
 
 __all__ = [
     "DELAYED_MARKET_DATA_TYPES",
@@ -182,7 +182,10 @@ class CondorConfig(_Section):
     source); the bounds say what is valid, not what the method prefers.
     DTE values are calendar days, ``short_delta`` is an absolute delta
     (below 0.5, so the short put stays below the short call),
-    ``wing_width`` and ``min_credit`` are index points, ``max_risk_dollars``
+    ``wing_mode`` picks how wings are placed (``"points"``: ``wing_width``
+    index points; ``"percent"``: ``wing_pct`` percent of SPX spot, at most
+    20; ``"delta"``: long wings at absolute delta ``wing_delta``, below
+    ``short_delta``), ``wing_width`` and ``min_credit`` are index points, ``max_risk_dollars``
     is dollars, ``profit_target_pct`` is percent of the credit.
     Expiries are at most :data:`MAX_SPX_DTE` calendar days out.
     """
@@ -192,7 +195,10 @@ class CondorConfig(_Section):
     max_dte: int = Field(default=_CONDOR_DEFAULTS.max_dte, ge=1, le=MAX_SPX_DTE)
     target_dte: int = Field(default=_CONDOR_DEFAULTS.target_dte, ge=1, le=MAX_SPX_DTE)
     short_delta: float = Field(default=_CONDOR_DEFAULTS.short_delta, gt=0.0, lt=0.5)
+    wing_mode: WingMode = _CONDOR_DEFAULTS.wing_mode
     wing_width: float = Field(default=_CONDOR_DEFAULTS.wing_width, ge=5.0)
+    wing_pct: float = Field(default=_CONDOR_DEFAULTS.wing_pct, gt=0.0, le=20.0)
+    wing_delta: float = Field(default=_CONDOR_DEFAULTS.wing_delta, gt=0.0, lt=0.5)
     min_credit: float = Field(default=_CONDOR_DEFAULTS.min_credit, gt=0.0)
     max_risk_dollars: float = Field(default=_CONDOR_DEFAULTS.max_risk_dollars, gt=0.0)
     max_contracts: int = Field(default=_CONDOR_DEFAULTS.max_contracts, ge=1)
@@ -222,6 +228,14 @@ class CondorConfig(_Section):
     def _wing_on_strike_grid(cls, value: float) -> float:
         if abs(value / 5.0 - round(value / 5.0)) > 1e-9:
             raise ValueError("must be a multiple of 5 (SPX strike spacing)")
+        return value
+
+    @field_validator("wing_delta")
+    @classmethod
+    def _wing_beyond_short(cls, value: float, info: ValidationInfo) -> float:
+        short = info.data.get("short_delta")
+        if short is not None and value >= short:
+            raise ValueError(f"must be less than condor.short_delta ({short:g})")
         return value
 
     @field_validator("min_credit")

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from daemon.brokers.base import Broker, BrokerError, FatalBrokerError
+from daemon.brokers.base import Broker, BrokerError, FatalBrokerError, NotListedError
 from daemon.clock import NEW_YORK
 from daemon.crashpoints import crash_point
 from daemon.execution import Executor, OrderPolicy
@@ -187,6 +187,9 @@ class TradingEngine:
                 )
                 puts = [s for s in chain if s.right is Right.PUT]
                 calls = [s for s in chain if s.right is Right.CALL]
+        except NotListedError as exc:
+            await self._not_listed("condor_entry", Structure.CONDOR, exc)
+            return
         except BrokerError as exc:
             await self._data_unavailable("condor_entry", Structure.CONDOR, exc)
             return
@@ -228,6 +231,9 @@ class TradingEngine:
                 calls = await self.broker.option_chain(
                     "VIX", "VIX", rules.min_dte, rules.max_dte, rights=(Right.CALL,)
                 )
+            except NotListedError as exc:
+                await self._not_listed("hedge_layer_entry", Structure.HEDGE_LAYER, exc)
+                return
             except BrokerError as exc:
                 await self._data_unavailable("hedge_layer_entry", Structure.HEDGE_LAYER, exc)
                 return
@@ -451,6 +457,13 @@ class TradingEngine:
             and self.clock() - since >= HALT_RECHECK_AFTER
         ):
             await self.before_manage()
+
+    async def _not_listed(self, rule: str, structure: Structure, exc: NotListedError) -> None:
+        """Journal that the product was not listed yet on this session (replay before
+        its listing date): a SKIP whose reason names the product and its first date."""
+        await self.executor.execute(
+            Plan.of(Decision(rule, Action.SKIP, structure, str(exc), {"not_listed": str(exc)}))
+        )
 
     async def _data_unavailable(self, rule: str, structure: Structure, exc: Exception) -> None:
         """Journal that a job could not get its market data (a SKIP naming the error).

@@ -1,9 +1,10 @@
 """SPX iron-condor entry and exit rules.
 
 The condor is the income leg of the strategy: sell an out-of-the-money put and
-call on the same SPXW expiry near a target delta, buy wings a fixed width
-further out so every short has a long protecting it, and manage the position
-with three mechanical exits (profit target, stop, DTE floor). The parameters
+call on the same SPXW expiry near a target delta, buy wings further out (a
+fixed width, a percent of spot or a target delta: ``wing_mode``) so every
+short has a long protecting it, and manage the position with three
+mechanical exits (profit target, stop, DTE floor). The parameters
 and their defaults live in :class:`strategies.rules.CondorRules`.
 
 Prices are in index points per share; a combo's net price is positive for a
@@ -75,13 +76,15 @@ def _skip(reason: str, inputs: Inputs) -> Decision:
     return Decision(ENTRY_RULE, Action.SKIP, Structure.CONDOR, reason, dict(inputs))
 
 
-def _closest_delta(chain: ChainSlice, target: float) -> int | None:
+def _closest_delta(chain: ChainSlice, target: float, mask: np.ndarray | None = None) -> int | None:
     """Index of the quoted strike whose |delta| is closest to ``target``.
 
     Ties go to the smaller |delta| (further out of the money, the more
-    conservative short). ``None`` if no strike is quoted.
+    conservative short). ``mask`` (optional) narrows the strikes considered.
+    ``None`` if no strike is quoted.
     """
-    candidates = np.flatnonzero(chain.quoted())
+    quoted = chain.quoted() if mask is None else chain.quoted() & mask
+    candidates = np.flatnonzero(quoted)
     if candidates.size == 0:
         return None
     abs_delta = np.abs(chain.delta[candidates])
@@ -106,6 +109,31 @@ def _wing_index(chain: ChainSlice, short_index: int, width: float, below: bool) 
     mask = quoted & (chain.strikes >= short + width - _EPS)
     found = np.flatnonzero(mask)
     return int(found[0]) if found.size else None
+
+
+#: SPX strike grid the percent-of-spot wing is rounded to, index points.
+SPX_WING_GRID = 5.0
+
+
+def percent_wing_points(spot: float, wing_pct: float) -> float:
+    """Wing distance for ``wing_mode = "percent"``: ``wing_pct`` % of ``spot``.
+
+    Rounded to the nearest multiple of :data:`SPX_WING_GRID` (5 index points)
+    and at least one grid step: SPX 1,450 at 2% is 30 points, SPX 5,500 is 110.
+    """
+    raw = spot * wing_pct / 100.0
+    return max(SPX_WING_GRID, round(raw / SPX_WING_GRID) * SPX_WING_GRID)
+
+
+def _delta_wing_index(
+    chain: ChainSlice, short_index: int, wing_delta: float, below: bool
+) -> int | None:
+    """Long wing for ``wing_mode = "delta"``: the quoted strike strictly beyond the
+    short (below it for puts, above for calls) whose |delta| is closest to
+    ``wing_delta``; ``None`` if there is none."""
+    short = float(chain.strikes[short_index])
+    beyond = chain.strikes < short - _EPS if below else chain.strikes > short + _EPS
+    return _closest_delta(chain, wing_delta, beyond)
 
 
 def _pick_expiry(
@@ -152,10 +180,16 @@ def plan_condor_entry(
        ``short_delta`` (ties: the smaller |delta|). A strike is quoted when bid
        and ask are finite, ``0 <= bid <= ask``, and delta is finite. SKIP if
        the short put is not below the short call.
-    4. Wings: long put = highest quoted strike ``<= short put - wing_width``,
-       long call = lowest quoted strike ``>= short call + wing_width``
-       (the nearest listed strike at or beyond the width). SKIP if either is
-       missing: a short is never sold without its long wing.
+    4. Wings, by ``rules.wing_mode``. ``"points"``: width ``W = wing_width``
+       index points. ``"percent"``: ``W = wing_pct`` % of SPX spot
+       (``ctx.spx``) rounded to the 5-point strike grid
+       (:func:`percent_wing_points`). For both, long put = highest quoted
+       strike ``<= short put - W``, long call = lowest quoted strike ``>=
+       short call + W`` (the nearest listed strike at or beyond the width);
+       ``W`` is recorded as ``wing_target_points``. ``"delta"``: each long
+       wing is the quoted strike beyond its short whose |delta| is closest to
+       ``wing_delta``. SKIP if either wing is missing: a short is never sold
+       without its long wing.
     5. Credit (index points per condor) = (short put mid - long put mid) +
        (short call mid - long call mid), rounded to the nearest 0.05
        (:data:`SPX_COMBO_TICK`); ``limit_price = -credit``. SKIP if
@@ -194,7 +228,10 @@ def plan_condor_entry(
         "max_dte": rules.max_dte,
         "target_dte": rules.target_dte,
         "short_delta": rules.short_delta,
+        "wing_mode": rules.wing_mode,
         "wing_width": rules.wing_width,
+        "wing_pct": rules.wing_pct,
+        "wing_delta": rules.wing_delta,
         "min_credit": rules.min_credit,
         "max_risk_dollars": rules.max_risk_dollars,
         "max_contracts": rules.max_contracts,
@@ -248,16 +285,34 @@ def plan_condor_entry(
             inputs,
         )
 
-    lp = _wing_index(put_chain, sp, rules.wing_width, below=True)
-    lc = _wing_index(call_chain, sc, rules.wing_width, below=False)
-    if lp is None or lc is None:
-        side = "put" if lp is None else "call"
-        target = short_put - rules.wing_width if lp is None else short_call + rules.wing_width
-        return _skip(
-            f"No quoted {side} wing at or beyond {target:g} ({rules.wing_width:g} points from "
-            f"the short {side}); never selling a short without its long wing.",
-            inputs,
+    if rules.wing_mode == "delta":
+        lp = _delta_wing_index(put_chain, sp, rules.wing_delta, below=True)
+        lc = _delta_wing_index(call_chain, sc, rules.wing_delta, below=False)
+        if lp is None or lc is None:
+            side = "put" if lp is None else "call"
+            return _skip(
+                f"No quoted {side} beyond the short {side} for a {rules.wing_delta:g}-delta "
+                "wing; never selling a short without its long wing.",
+                inputs,
+            )
+    else:
+        width = (
+            rules.wing_width
+            if rules.wing_mode == "points"
+            else percent_wing_points(ctx.spx, rules.wing_pct)
         )
+        inputs["wing_target_points"] = width
+        lp = _wing_index(put_chain, sp, width, below=True)
+        lc = _wing_index(call_chain, sc, width, below=False)
+        if lp is None or lc is None:
+            side = "put" if lp is None else "call"
+            target = short_put - width if lp is None else short_call + width
+            return _skip(
+                f"No quoted {side} wing at or beyond {target:g} ({width:g} points from "
+                f"the short {side}, wing_mode {rules.wing_mode}); never selling a short "
+                "without its long wing.",
+                inputs,
+            )
     strikes = CondorStrikes(
         long_put=float(put_chain.strikes[lp]),
         short_put=short_put,

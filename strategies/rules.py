@@ -19,6 +19,12 @@ from typing import Literal
 #: (PM-settled weeklies and dailies) or ``"SPX"`` (AM-settled monthlies).
 CondorTradingClass = Literal["SPXW", "SPX"]
 
+#: How the condor's long wings are placed (see :func:`strategies.condor.plan_condor_entry`):
+#: ``"points"`` a fixed ``wing_width`` in index points; ``"percent"`` ``wing_pct``
+#: percent of SPX spot, rounded to the 5-point strike grid; ``"delta"`` the
+#: quoted strike beyond each short whose |delta| is closest to ``wing_delta``.
+WingMode = Literal["points", "percent", "delta"]
+
 
 @dataclass(frozen=True, slots=True)
 class CondorRules:
@@ -30,7 +36,17 @@ class CondorRules:
         min_dte, max_dte: expiry window, calendar days (inclusive).
         target_dte: preferred DTE inside the window (closest wins).
         short_delta: absolute delta of both short strikes (0.16 = 16 delta).
-        wing_width: distance from each short strike to its long wing, index points.
+        wing_mode: how the long wings are placed: ``"points"`` (``wing_width``
+            index points), ``"percent"`` (``wing_pct`` % of SPX spot, so the
+            wing means the same at SPX 1,400 and 5,500) or ``"delta"`` (long
+            wing at ``wing_delta``). The default ``"points"`` keeps replay
+            results unchanged; issue 9 leaves the choice of default to the lead.
+        wing_width: distance from each short strike to its long wing, index
+            points (``wing_mode = "points"``).
+        wing_pct: wing distance as a percent of SPX spot (2.0 = 2%), rounded
+            to the nearest multiple of 5 points, at least 5 (``"percent"``).
+        wing_delta: absolute delta of each long wing, below ``short_delta``
+            (0.05 = 5 delta; ``"delta"``).
         min_credit: smallest acceptable net credit, index points per condor.
         max_risk_dollars: budget for max loss (wing width minus credit, times
             100 and contracts) across one condor position, dollars.
@@ -48,7 +64,10 @@ class CondorRules:
     max_dte: int = 21
     target_dte: int = 14
     short_delta: float = 0.16
+    wing_mode: WingMode = "points"
     wing_width: float = 50.0
+    wing_pct: float = 2.0
+    wing_delta: float = 0.05
     min_credit: float = 1.0
     max_risk_dollars: float = 25_000.0
     max_contracts: int = 10

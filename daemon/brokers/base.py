@@ -28,6 +28,7 @@ __all__ = [
     "ComboOrder",
     "FatalBrokerError",
     "Fill",
+    "NotListedError",
     "OrderResult",
     "OrderState",
     "OrderStatus",
@@ -44,6 +45,14 @@ class FatalBrokerError(BrokerError):
     """A refusal no retry or restart can cure (an unsafe account, delayed data in
     live mode, a client id another client holds): the daemon stops instead of
     failing every job."""
+
+
+class NotListedError(BrokerError):
+    """The product had no listed options on the session asked about (replay only).
+
+    The message is one line naming the product and its first listing date; the
+    engine journals it as the SKIP reason (it is history, not a data failure).
+    """
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from daemon.brokers.base import (
     ComboOrder,
     Fill,
     FillListener,
+    NotListedError,
     OrderResult,
     OrderStatus,
     Position,
@@ -39,7 +40,7 @@ from daemon.brokers.base import (
     SettlementListener,
     closest_expiry,
 )
-from daemon.brokers.listings import spxw_expiries
+from daemon.brokers.listings import not_listed_reason, spxw_expiries, vix_listed
 from daemon.clock import NEW_YORK
 from strategies.domain import (
     ChainSlice,
@@ -180,10 +181,15 @@ class SimulatedBroker:
         rights: Sequence[Right] = (Right.PUT, Right.CALL),
     ) -> list[ChainSlice]:
         ctx = self._context()
+        unlisted = not_listed_reason(symbol, trading_class, ctx.session, min_dte, max_dte)
+        if unlisted is not None:
+            raise NotListedError(unlisted)
         if symbol == "SPX" and trading_class == "SPXW":
             expiries = spxw_expiries(ctx.session, min_dte, max_dte, self._is_session)
         elif symbol == "VIX" and trading_class == "VIX":
-            expiries = self._history.vix_expiries(ctx.session, min_dte, max_dte)
+            expiries = vix_listed(
+                ctx.session, self._history.vix_expiries(ctx.session, min_dte, max_dte)
+            )
         else:
             raise BrokerError(f"simulated broker lists no {symbol} {trading_class} options")
         target = self._expiry_targets.get(trading_class)

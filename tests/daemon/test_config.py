@@ -462,3 +462,13 @@ def test_run_live_flag_still_refuses_the_drill_clock(
     assert code == EXIT_BROKER
     assert "--now is for drills" in capsys.readouterr().out
     assert not journal.exists()
+
+
+def test_wing_modes_validate(tmp_path: Path) -> None:
+    config = load_config(_write(tmp_path, '[condor]\nwing_mode = "percent"\nwing_pct = 2.5\n'))
+    assert config.condor.to_rules().wing_mode == "percent"
+    assert config.condor.to_rules().wing_pct == 2.5
+    assert "wing_mode" in _error(_write(tmp_path, '[condor]\nwing_mode = "ratio"\n'))
+    assert "wing_pct" in _error(_write(tmp_path, "[condor]\nwing_pct = 25\n"))
+    narrow = _write(tmp_path, "[condor]\nshort_delta = 0.10\nwing_delta = 0.10\n")
+    assert "condor.wing_delta: must be less than condor.short_delta (0.1)" in _error(narrow)

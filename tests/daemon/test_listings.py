@@ -6,7 +6,13 @@ from datetime import date, timedelta
 
 import pytest
 
-from daemon.brokers.listings import spxw_expiries
+from daemon.brokers.listings import (
+    LISTINGS,
+    SPXW_WEEKDAY_LAUNCH,
+    not_listed_reason,
+    spxw_expiries,
+    vix_listed,
+)
 from daemon.calendars.exchange import default_calendar
 
 IS_SESSION = default_calendar().is_session
@@ -43,8 +49,8 @@ def test_day_before_wednesday_launch_lists_fridays_only() -> None:
 
 def test_wednesday_expiries_from_2016_02_23() -> None:
     found = _expiries(date(2016, 2, 23), 0, 14)
+    # Listed from 2016-02-23 with 2016-03-02 as the first Wednesday expiry (Cboe notice).
     assert found == [
-        date(2016, 2, 24),
         date(2016, 2, 26),
         date(2016, 3, 2),
         date(2016, 3, 4),
@@ -62,9 +68,9 @@ def test_monday_expiries_from_2016_08_15() -> None:
         date(2016, 8, 24),
         date(2016, 8, 26),
     ]
+    # Listed from 2016-08-15; the first Monday expiry is 2016-08-22 (Cboe notice).
     on_launch = _expiries(date(2016, 8, 15), 0, 9)
     assert on_launch == [
-        date(2016, 8, 15),
         date(2016, 8, 17),
         date(2016, 8, 19),
         date(2016, 8, 22),
@@ -143,3 +149,43 @@ def test_moved_holiday_expiry_on_max_dte_is_included() -> None:
 def test_bad_window_raises(lo: int, hi: int) -> None:
     with pytest.raises(ValueError, match="bad DTE window"):
         _expiries(date(2019, 3, 1), lo, hi)
+
+
+def test_listing_table_is_sourced_and_dated() -> None:
+    dates = {(item.trading_class, item.kind): item.listed for item in LISTINGS}
+    assert dates == {
+        ("SPXW", "Friday"): date(2005, 10, 28),
+        ("VIX", "monthly"): date(2006, 2, 24),
+        ("SPXW", "end-of-month"): date(2014, 7, 7),
+        ("SPXW", "Wednesday"): date(2016, 2, 23),
+        ("SPXW", "Monday"): date(2016, 8, 15),
+        ("SPXW", "Tuesday"): date(2022, 4, 18),
+        ("SPXW", "Thursday"): date(2022, 5, 11),
+    }
+    assert all(item.source for item in LISTINGS)
+    assert [item.listed for item in LISTINGS] == sorted(item.listed for item in LISTINGS)
+    assert SPXW_WEEKDAY_LAUNCH[FRI] == date(2005, 10, 28)
+
+
+def test_no_spxw_expiry_before_the_first_weekly() -> None:
+    assert _expiries(date(2005, 10, 27), 0, 30) == []
+    assert _expiries(date(2003, 5, 2), 7, 21) == []
+    assert _expiries(date(2005, 10, 28), 0, 8) == [date(2005, 10, 28), date(2005, 11, 4)]
+
+
+def test_not_listed_reason_names_the_product_and_its_first_date() -> None:
+    reason = not_listed_reason("SPX", "SPXW", date(2003, 5, 2), 7, 21)
+    assert reason == (
+        "no SPXW expiry listed in 7-21 DTE on 2003-05-02: SPX Weeklys (SPXW) began "
+        "2005-10-28; monthly SPX (AM-settled) is a different trading class"
+    )
+    vix = not_listed_reason("VIX", "VIX", date(2006, 2, 23), 45, 90)
+    assert vix is not None and "VIX options first traded 2006-02-24" in vix
+    assert not_listed_reason("VIX", "VIX", date(2006, 2, 24), 45, 90) is None
+    assert not_listed_reason("SPX", "SPXW", date(2005, 10, 28), 7, 21) is None
+
+
+def test_vix_expiries_not_before_2006_02_24() -> None:
+    expiries = [date(2006, 3, 22), date(2006, 4, 19)]
+    assert vix_listed(date(2006, 2, 23), expiries) == []
+    assert vix_listed(date(2006, 2, 24), expiries) == expiries

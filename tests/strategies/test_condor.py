@@ -422,3 +422,75 @@ def test_exit_accepts_quotes_keyed_by_contract() -> None:
     d = plan_condor_exit(CONDOR, quotes, date(2023, 2, 7), CondorRules())
     assert d.action is Action.CLOSE
     assert d.inputs["debit"] == pytest.approx(1.40)
+
+
+# --------------------------------------------------------------------- wing modes
+
+
+def test_points_mode_is_the_default_and_records_its_width() -> None:
+    put, call = chains()
+    decision = plan_condor_entry(CTX, [put], [call], 0, CondorRules())
+    assert CondorRules().wing_mode == "points"
+    assert decision.action is Action.OPEN
+    assert decision.inputs["wing_mode"] == "points"
+    assert decision.inputs["wing_target_points"] == 50.0
+    assert (decision.inputs["long_put_strike"], decision.inputs["long_call_strike"]) == (
+        3850.0,
+        4150.0,
+    )
+
+
+def test_percent_wing_points_round_to_the_strike_grid() -> None:
+    from strategies.condor import percent_wing_points
+
+    assert percent_wing_points(1450.0, 2.0) == 30.0  # 29 points -> 30
+    assert percent_wing_points(5500.0, 2.0) == 110.0
+    assert percent_wing_points(4000.0, 2.5) == 100.0
+    assert percent_wing_points(100.0, 1.0) == 5.0  # never below one grid step
+
+
+def test_percent_mode_scales_the_wing_with_spot() -> None:
+    put, call = chains()
+    rules = CondorRules(wing_mode="percent", wing_pct=2.5, max_risk_dollars=100_000.0)
+    decision = plan_condor_entry(CTX, [put], [call], 0, rules)
+    assert decision.action is Action.OPEN
+    assert decision.inputs["wing_mode"] == "percent"
+    assert decision.inputs["wing_pct"] == 2.5
+    assert decision.inputs["wing_target_points"] == 100.0  # 2.5% of SPX 4,000
+    assert (decision.inputs["long_put_strike"], decision.inputs["long_call_strike"]) == (
+        3800.0,
+        4200.0,
+    )
+    # Half the index level, half the wing: 1.25% of 4,000 is 50 points.
+    half = plan_condor_entry(CTX, [put], [call], 0, replace(rules, wing_pct=1.25))
+    assert half.inputs["long_put_strike"] == 3850.0
+    # Too wide for the listed strikes: a skip, never a naked short.
+    wide = plan_condor_entry(CTX, [put], [call], 0, replace(rules, wing_pct=5.0))
+    assert wide.action is Action.SKIP
+    assert "wing_mode percent" in wide.reason
+
+
+def test_delta_mode_picks_the_long_wing_by_delta() -> None:
+    put, call = chains()
+    rules = CondorRules(wing_mode="delta", wing_delta=0.05, max_risk_dollars=100_000.0)
+    decision = plan_condor_entry(CTX, [put], [call], 0, rules)
+    assert decision.action is Action.OPEN
+    assert decision.inputs["wing_mode"] == "delta"
+    assert decision.inputs["wing_delta"] == 0.05
+    assert "wing_target_points" not in decision.inputs
+    # 3800P is -0.05; of 4150C (0.10) and 4200C (0.04), 0.04 is closer to 0.05.
+    assert (decision.inputs["long_put_strike"], decision.inputs["long_call_strike"]) == (
+        3800.0,
+        4200.0,
+    )
+    ten = plan_condor_entry(CTX, [put], [call], 0, replace(rules, wing_delta=0.10))
+    assert (ten.inputs["long_put_strike"], ten.inputs["long_call_strike"]) == (3850.0, 4150.0)
+
+
+def test_delta_mode_skips_without_a_strike_beyond_the_short() -> None:
+    put = make_slice(Right.PUT, [3900.0, 3950.0], [-0.16, -0.27], [3.5, 7.0])
+    _, call = chains()
+    rules = CondorRules(wing_mode="delta", wing_delta=0.05)
+    decision = plan_condor_entry(CTX, [put], [call], 0, rules)
+    assert decision.action is Action.SKIP
+    assert "No quoted put beyond the short put" in decision.reason
