@@ -1,12 +1,23 @@
 """Market data from IB: quotes, option chains, the market context, settlement prices.
 
-Quotes open streaming lines in batches no larger than ``market_data_lines``,
-wait up to ``quote_timeout_s`` for bid, ask and model greeks, then cancel
-them; ib_async paces every message at ``max_msgs_per_s``. A line IB refuses
-(354 not subscribed, 10197 competing live session, 101 too many lines, ...)
-ends its wait at once and reads NaN; each such code is logged once per
-contract. After 1101 (connectivity restored, data lost) the open lines are
+Quotes open streaming lines in batches no larger than
+``IBSettings.lines_at_once`` (``market_data_lines_budget``, default 80, within
+the ``market_data_lines`` allowance: headroom for lines TWS or other clients
+hold), wait up to ``quote_timeout_s`` for bid, ask and model greeks, then
+cancel them; ib_async paces every message at ``max_msgs_per_s``. A line IB
+refuses (354 not subscribed, 10197 competing live session, ...) ends its wait
+at once and reads NaN; each such code is logged once per contract. Lines
+refused with 101 (too many lines) are retried in half-size batches after a
+pause, ``line_refused_retries`` times, then the quote raises
+:class:`~daemon.brokers.base.BrokerError` rather than return empty strikes.
+After 1101 (connectivity restored, data lost) the open lines are
 re-subscribed.
+
+Chains quote only the strikes the model says can matter: for a trading class
+in ``strike_targets`` the strikes around the Black-76 strike of the target
+delta and its wing; for one in ``strike_bands`` the OTM band and one band
+width either side; else the expected-move window. When the quotes disagree
+with the model the window is widened once (see :meth:`MarketData.option_chain`).
 
 Market-data type: the adapter asks for ``market_data_type`` at connect and
 records the type IB actually delivers (the ``marketDataType`` message, the
@@ -394,14 +405,24 @@ class MarketData:
     ) -> list[ChainSlice]:
         """Quoted slices for listed expiries with ``min_dte <= DTE <= max_dte``.
 
-        Only strikes inside the expected-move window are quoted (see
-        :func:`daemon.brokers.ib.contracts.strike_window`); with an
-        ``expiry_targets`` entry for ``trading_class`` only the expiry closest
-        to the target DTE is. Strikes without a complete quote are NaN.
+        Only the strikes that can matter are quoted: with a
+        ``strike_targets`` entry for ``trading_class`` (short delta, wing) the
+        strikes from ``strike_pad_sd`` one-SD moves inside the model's
+        target-delta strike out to its wing plus that pad; with a
+        ``strike_bands`` entry the band plus one band width either side;
+        otherwise the expected-move window (see
+        :func:`daemon.brokers.ib.contracts.strike_window`). The window is
+        widened once, to the expected-move window plus the wing, when no
+        usable quoted strike is within ``delta_tolerance`` of the target
+        delta, its wing is not covered, or the band holds no usable strike.
+        With an ``expiry_targets`` entry for ``trading_class`` only the expiry
+        closest to the target DTE is quoted. Strikes without a complete quote
+        are NaN.
 
         Raises:
             BrokerError: no such chain, no expiry in the window, no underlying
-                level, or a look-up timed out.
+                level, a look-up timed out, or lines refused with 101 after
+                the retries.
             DelayedDataRefusedError: live mode and IB delivered delayed data.
         """
         conn = self.conn
