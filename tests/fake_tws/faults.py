@@ -21,6 +21,7 @@ from typing import Any
 # (code, text) pairs TWS sends; the fake uses the same texts.
 
 NO_SECURITY = (200, "No security definition has been found for the request")
+MAX_TICKERS = (101, "Max number of tickers has been reached")
 ORDER_REJECTED = (201, "Order rejected - reason:{reason}")
 ORDER_CANCELLED = (202, "Order Canceled - reason:")
 CANCEL_NOT_FOUND = (10147, "OrderId {order_id} that needs to be cancelled is not found.")

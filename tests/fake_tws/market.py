@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from daemon.clock import NEW_YORK
 
 from . import protocol as p
-from .faults import HMDS_NO_DATA, NO_SECURITY
+from .faults import HMDS_NO_DATA, MAX_TICKERS, NO_SECURITY
 from .pricing import Quote
 from .scenario import Scenario
 from .session import Session, Subscription
@@ -31,6 +31,12 @@ class Market:
         self.server = server
         #: While False (after error 1100), no ticks are streamed.
         self.link_up = True
+        #: Most streaming lines open at once (all clients), and lines ever opened.
+        self.lines_peak = 0
+        self.lines_total = 0
+        #: When set, a streaming request past this many open lines (all
+        #: clients) is refused with error 101, as IB does past the allowance.
+        self.line_limit: int | None = None
 
     @property
     def scenario(self) -> Scenario:
@@ -107,6 +113,10 @@ class Market:
                 session.send(p.error(req.req_id, *NO_SECURITY))
                 return
             contract, con_ids = resolved, {resolved.con_id}
+        streaming = not (req.snapshot or req.regulatory_snapshot)
+        if streaming and self.line_limit is not None and self.open_lines() >= self.line_limit:
+            session.send(p.error(req.req_id, *MAX_TICKERS))
+            return
         sub = Subscription(req, contract, con_ids)
         session.send(p.market_data_type(req.req_id, self.served_type(session)))
         session.send(p.tick_req_params(req.req_id, contract.min_tick or 0.05, "9c0001", 3))
@@ -116,6 +126,12 @@ class Market:
             session.send(p.tick_snapshot_end(req.req_id))
         else:
             session.subscriptions[req.req_id] = sub
+            self.lines_total += 1
+            self.lines_peak = max(self.lines_peak, self.open_lines())
+
+    def open_lines(self) -> int:
+        """Streaming lines open now, over every connected client."""
+        return sum(len(s.subscriptions) for s in self.server.live_sessions())
 
     def served_type(self, session: Session) -> int:
         """The market data type ``session`` receives (1 live .. 4 delayed-frozen)."""

@@ -56,7 +56,11 @@ async def test_market_context_reads_indices_and_the_vix_futures_curve() -> None:
 async def test_spxw_chain_quotes_only_the_window_within_the_line_budget() -> None:
     scenario = Scenario()
     async with running_broker(
-        scenario, market_data_lines=40, expiry_targets={"SPXW": 14}, strike_window_sd=1.5
+        scenario,
+        market_data_lines=40,
+        expiry_targets={"SPXW": 14},
+        strike_window_sd=1.5,
+        strike_targets={},
     ) as (tws, broker, log, _fills):
         slices = await broker.option_chain("SPX", "SPXW", 7, 21)
         assert {s.right for s in slices} == {Right.PUT, Right.CALL}
@@ -107,7 +111,12 @@ async def test_chain_has_nan_where_ib_sends_no_quote() -> None:
     expiry_text = scenario.chain("SPXW").expirations[10]
     dead = scenario.option("SPXW", expiry_text, 4900.0, "P")
     scenario.quotes[dead.con_id] = Quote()  # listed, but nothing quoted
-    async with running_broker(scenario, quote_timeout_s=0.5) as (_tws, broker, _log, _fills):
+    async with running_broker(scenario, quote_timeout_s=0.5, strike_targets={}) as (
+        _tws,
+        broker,
+        _log,
+        _fills,
+    ):
         expiry = datetime.strptime(expiry_text, "%Y%m%d").date()
         dte = (expiry - scenario.today).days
         slices = await broker.option_chain("SPX", "SPXW", dte, dte, rights=(Right.PUT,))

@@ -1,12 +1,23 @@
 """Market data from IB: quotes, option chains, the market context, settlement prices.
 
-Quotes open streaming lines in batches no larger than ``market_data_lines``,
-wait up to ``quote_timeout_s`` for bid, ask and model greeks, then cancel
-them; ib_async paces every message at ``max_msgs_per_s``. A line IB refuses
-(354 not subscribed, 10197 competing live session, 101 too many lines, ...)
-ends its wait at once and reads NaN; each such code is logged once per
-contract. After 1101 (connectivity restored, data lost) the open lines are
+Quotes open streaming lines in batches no larger than
+``IBSettings.lines_at_once`` (``market_data_lines_budget``, default 80, within
+the ``market_data_lines`` allowance: headroom for lines TWS or other clients
+hold), wait up to ``quote_timeout_s`` for bid, ask and model greeks, then
+cancel them; ib_async paces every message at ``max_msgs_per_s``. A line IB
+refuses (354 not subscribed, 10197 competing live session, ...) ends its wait
+at once and reads NaN; each such code is logged once per contract. Lines
+refused with 101 (too many lines) are retried in half-size batches after a
+pause, ``line_refused_retries`` times, then the quote raises
+:class:`~daemon.brokers.base.BrokerError` rather than return empty strikes.
+After 1101 (connectivity restored, data lost) the open lines are
 re-subscribed.
+
+Chains quote only the strikes the model says can matter: for a trading class
+in ``strike_targets`` the strikes around the Black-76 strike of the target
+delta and its wing; for one in ``strike_bands`` the OTM band and one band
+width either side; else the expected-move window. When the quotes disagree
+with the model the window is widened once (see :meth:`MarketData.option_chain`).
 
 Market-data type: the adapter asks for ``market_data_type`` at connect and
 records the type IB actually delivers (the ``marketDataType`` message, the
@@ -33,8 +44,9 @@ import asyncio
 import math
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -50,6 +62,9 @@ from daemon.clock import NEW_YORK
 from strategies.domain import ChainSlice, LegQuote, MarketContext, OptionContract, Right
 
 _NAN = float("nan")
+
+#: IB error: max number of tickers (market-data lines) reached.
+TOO_MANY_LINES = 101
 
 #: IB tick types that only delayed data uses (delayed bid/ask/last/sizes/OHLC, option computations).
 DELAYED_TICK_TYPES = frozenset({*range(66, 77), *range(80, 84), 88})
@@ -89,6 +104,26 @@ def finite(value: float | None) -> float:
     except (TypeError, ValueError):
         return _NAN
     return number if math.isfinite(number) else _NAN
+
+
+def model_strike(forward: float, vol: float, years: float, delta: float, right: Right) -> float:
+    """The Black-76 strike whose (undiscounted) |delta| is ``delta`` at ``vol``."""
+    sq = vol * math.sqrt(years)
+    d1 = NormalDist().inv_cdf(delta if right is Right.CALL else 1.0 - delta)
+    return forward * math.exp(-d1 * sq + 0.5 * sq * sq)
+
+
+@dataclass(slots=True)
+class _SlicePlan:
+    """One expiry and right of a chain: listed strikes and the quotes taken so far."""
+
+    expiry: date
+    right: Right
+    forward: float
+    years: float
+    listed: dict[float, Contract]
+    strikes: list[float] = field(default_factory=list)
+    quotes: dict[float, Quote] = field(default_factory=dict)
 
 
 class MarketData:
@@ -164,15 +199,50 @@ class MarketData:
     async def quotes(self, contracts: Sequence[Contract], options: bool) -> list[Quote]:
         """Quotes for qualified ``contracts`` in batches within the line budget.
 
+        At most :attr:`IBSettings.lines_at_once` lines are open at once. Lines
+        IB refuses with error 101 (too many lines: others hold some of the
+        allowance) are retried in batches half as large after a short pause,
+        at most ``line_refused_retries`` times.
+
         Raises:
+            BrokerError: lines still refused with 101 after the retries.
             DelayedDataRefusedError: live mode and IB delivered delayed data.
         """
-        out: list[Quote] = []
-        size = self.conn.settings.market_data_lines
+        settings = self.conn.settings
+        out: list[Quote] = [Quote() for _ in contracts]
+        pending = list(range(len(contracts)))
+        size = settings.lines_at_once
+        attempt = 0
         async with self._quote_lock:
-            for i in range(0, len(contracts), size):
-                out.extend(await self._quote_batch(contracts[i : i + size], options))
-        return out
+            while True:
+                for i in range(0, len(pending), size):
+                    chunk = pending[i : i + size]
+                    quoted = await self._quote_batch([contracts[j] for j in chunk], options)
+                    for j, quote in zip(chunk, quoted, strict=True):
+                        out[j] = quote
+                refused = [
+                    j
+                    for j in pending
+                    if self._md_failed.get(contracts[j].conId, (0, ""))[0] == TOO_MANY_LINES
+                ]
+                if not refused:
+                    return out
+                attempt += 1
+                if attempt > settings.line_refused_retries:
+                    raise BrokerError(
+                        f"IB refused {len(refused)} market-data line(s) with error 101 (too "
+                        f"many lines) after {settings.line_refused_retries} retries; other "
+                        "clients or TWS hold the allowance (lower broker.market_data_lines_budget)"
+                    )
+                size = max(1, size // 2)
+                self.conn.log.warning(
+                    "ib_market_data_lines_refused",
+                    refused=len(refused),
+                    attempt=attempt,
+                    batch=size,
+                )
+                await asyncio.sleep(settings.line_refused_pause_s * attempt)
+                pending = refused
 
     async def _quote_batch(self, batch: Sequence[Contract], options: bool) -> list[Quote]:
         conn, ib = self.conn, self.conn.ib
@@ -335,14 +405,24 @@ class MarketData:
     ) -> list[ChainSlice]:
         """Quoted slices for listed expiries with ``min_dte <= DTE <= max_dte``.
 
-        Only strikes inside the expected-move window are quoted (see
-        :func:`daemon.brokers.ib.contracts.strike_window`); with an
-        ``expiry_targets`` entry for ``trading_class`` only the expiry closest
-        to the target DTE is. Strikes without a complete quote are NaN.
+        Only the strikes that can matter are quoted: with a
+        ``strike_targets`` entry for ``trading_class`` (short delta, wing) the
+        strikes from ``strike_pad_sd`` one-SD moves inside the model's
+        target-delta strike out to its wing plus that pad; with a
+        ``strike_bands`` entry the band plus one band width either side;
+        otherwise the expected-move window (see
+        :func:`daemon.brokers.ib.contracts.strike_window`). The window is
+        widened once, to the expected-move window plus the wing, when no
+        usable quoted strike is within ``delta_tolerance`` of the target
+        delta, its wing is not covered, or the band holds no usable strike.
+        With an ``expiry_targets`` entry for ``trading_class`` only the expiry
+        closest to the target DTE is quoted. Strikes without a complete quote
+        are NaN.
 
         Raises:
             BrokerError: no such chain, no expiry in the window, no underlying
-                level, or a look-up timed out.
+                level, a look-up timed out, or lines refused with 101 after
+                the retries.
             DelayedDataRefusedError: live mode and IB delivered delayed data.
         """
         conn = self.conn
@@ -362,62 +442,40 @@ class MarketData:
             )
         forwards, iv = await self._underlying_levels(symbol, expiries)
 
-        plan: list[tuple[date, Right, float, float, list[Contract]]] = []
+        plan: list[_SlicePlan] = []
         for expiry in expiries:
             forward = forwards.get(expiry)
             if forward is None:
                 conn.log.warning("ib_chain_no_forward", symbol=symbol, expiry=expiry.isoformat())
                 continue
             years = ibc.years_to_expiry(now, expiry, symbol, trading_class)
-            move = ibc.expected_move(forward, iv, years, settings.strike_window_sd)
             for right in rights:
-                listed = await self.lookup.listed(symbol, trading_class, expiry, right)
-                window = ibc.strike_window(list(listed), forward, move, right)
-                plan.append((expiry, right, forward, years, [listed[k] for k in window]))
-        contracts = [c for *_, cs in plan for c in cs]
-        lines = len(contracts)
+                listed = dict(await self.lookup.listed(symbol, trading_class, expiry, right))
+                item = _SlicePlan(expiry, right, forward, years, listed)
+                item.strikes = self._narrow_window(trading_class, item, iv)
+                plan.append(item)
+        await self._quote_plan(plan, [list(p.strikes) for p in plan])
+        # the quotes disagree with the model (no strike near the target delta,
+        # the wing not covered, nothing usable in the band): widen once
+        widened = [p for p in plan if not self._window_holds(trading_class, p)]
+        extra: list[list[float]] = []
+        for item in widened:
+            wide = self._wide_window(trading_class, item, iv)
+            extra.append([k for k in wide if k not in set(item.strikes)])
+        if any(extra):
+            await self._quote_plan(widened, extra)
+        lines = sum(len(p.strikes) for p in plan)
         conn.log.info(
             "ib_chain_plan",
             symbol=symbol,
             trading_class=trading_class,
             expiries=[e.isoformat() for e in expiries],
             lines=lines,
-            batches=math.ceil(lines / settings.market_data_lines) if lines else 0,
-            line_budget=settings.market_data_lines,
+            widened=sum(1 for e in extra if e),
+            batches=math.ceil(lines / settings.lines_at_once) if lines else 0,
+            line_budget=settings.lines_at_once,
         )
-        quotes = await self.quotes(contracts, options=True)
-        slices: list[ChainSlice] = []
-        i = 0
-        for expiry, right, forward, years, cs in plan:
-            qs = quotes[i : i + len(cs)]
-            i += len(cs)
-            if symbol == "SPX":
-                unds = [q.und_price for q in qs if math.isfinite(q.und_price)]
-                if unds:
-                    forward = statistics.median(unds)
-
-            def col(name: str, qs: list[Quote] = qs) -> np.ndarray:
-                return np.array([getattr(q, name) for q in qs], dtype=np.float64)
-
-            slices.append(
-                ChainSlice(
-                    symbol=symbol,
-                    trading_class=trading_class,
-                    expiry=expiry,
-                    right=right,
-                    dte=(expiry - session).days,
-                    t_years=years,
-                    forward=forward,
-                    strikes=np.array([float(c.strike) for c in cs], dtype=np.float64),
-                    bid=col("bid"),
-                    ask=col("ask"),
-                    iv=col("iv"),
-                    delta=col("delta"),
-                    gamma=col("gamma"),
-                    vega=col("vega"),
-                    theta=col("theta"),
-                )
-            )
+        slices = [self._slice(symbol, trading_class, session, p) for p in plan]
         conn.log.info(
             "ib_chain_requests",
             symbol=symbol,
@@ -429,6 +487,128 @@ class MarketData:
             seconds=round(asyncio.get_running_loop().time() - started, 3),
         )
         return slices
+
+    async def _quote_plan(self, plan: Sequence[_SlicePlan], strikes: Sequence[list[float]]) -> None:
+        """Quote ``strikes[i]`` of ``plan[i]`` (one batched request) and merge them in, sorted."""
+        contracts = [p.listed[k] for p, ks in zip(plan, strikes, strict=True) for k in ks]
+        if not contracts:
+            return
+        quotes = iter(await self.quotes(contracts, options=True))
+        for item, ks in zip(plan, strikes, strict=True):
+            for k in ks:
+                item.quotes[k] = next(quotes)
+            item.strikes = sorted(item.quotes)
+
+    def _narrow_window(self, trading_class: str, item: _SlicePlan, iv: float) -> list[float]:
+        """Strikes the model says can matter (see :class:`IBSettings` ``strike_targets``)."""
+        settings = self.conn.settings
+        forward, right, listed = item.forward, item.right, sorted(item.listed)
+        sd1 = ibc.expected_move(forward, iv, item.years, 1.0)
+        pad = settings.strike_pad_sd * sd1
+        target = settings.strike_targets.get(trading_class)
+        band = settings.strike_bands.get(trading_class)
+        if target is not None and sd1 > 0:
+            delta, wing = target
+            short = model_strike(forward, iv, item.years, delta, right)
+            if right is Right.PUT:
+                lo, hi = short - wing - pad, short + pad
+            else:
+                lo, hi = short - pad, short + wing + pad
+        elif band is not None:
+            otm_min, otm_max = band
+            width = otm_max - otm_min
+            if right is Right.CALL:
+                lo, hi = forward * (1 + otm_min - width), forward * (1 + otm_max + width)
+            else:
+                lo, hi = forward * (1 - otm_max - width), forward * (1 - otm_min + width)
+        else:
+            return self._wide_window(trading_class, item, iv)
+        inside = [i for i, k in enumerate(listed) if lo <= k <= hi]
+        if not inside:
+            return self._wide_window(trading_class, item, iv)
+        # one listed strike beyond each edge, so a strike just outside still counts
+        first, last = max(inside[0] - 1, 0), min(inside[-1] + 1, len(listed) - 1)
+        return listed[first : last + 1]
+
+    def _wide_window(self, trading_class: str, item: _SlicePlan, iv: float) -> list[float]:
+        """The expected-move window (``strike_window_sd``), with the wing beyond it."""
+        settings = self.conn.settings
+        listed = sorted(item.listed)
+        move = ibc.expected_move(item.forward, iv, item.years, settings.strike_window_sd)
+        window = set(ibc.strike_window(listed, item.forward, move, item.right))
+        target = settings.strike_targets.get(trading_class)
+        if target is not None and window:
+            wing = target[1]
+            if item.right is Right.PUT:
+                edge = min(window)
+                window.update(k for k in listed if edge - wing <= k < edge)
+            else:
+                edge = max(window)
+                window.update(k for k in listed if edge < k <= edge + wing)
+        return sorted(window | set(item.strikes))
+
+    def _window_holds(self, trading_class: str, item: _SlicePlan) -> bool:
+        """Whether the quoted window agrees with the model (else it is widened once)."""
+        settings = self.conn.settings
+        strikes = np.array(item.strikes, dtype=np.float64)
+        qs = [item.quotes[k] for k in item.strikes]
+        bid = np.array([q.bid for q in qs], dtype=np.float64)
+        ask = np.array([q.ask for q in qs], dtype=np.float64)
+        delta = np.array([q.delta for q in qs], dtype=np.float64)
+        usable = np.isfinite(bid) & np.isfinite(ask) & np.isfinite(delta)
+        target = settings.strike_targets.get(trading_class)
+        if target is not None:
+            if not usable.any():
+                return False
+            distance = np.where(usable, np.abs(np.abs(delta) - target[0]), np.inf)
+            best = int(np.argmin(distance))
+            if distance[best] > settings.delta_tolerance:
+                return False
+            if item.right is Right.PUT:
+                return bool((usable & (strikes <= strikes[best] - target[1])).any())
+            return bool((usable & (strikes >= strikes[best] + target[1])).any())
+        band = settings.strike_bands.get(trading_class)
+        if band is not None:
+            lo, hi = band
+            if item.right is Right.CALL:
+                low, high = item.forward * (1 + lo), item.forward * (1 + hi)
+            else:
+                low, high = item.forward * (1 - hi), item.forward * (1 - lo)
+            in_band = (strikes >= low) & (strikes <= high) & (ask > 0) & (np.abs(delta) > 0)
+            return bool((usable & in_band).any())
+        return True
+
+    @staticmethod
+    def _slice(symbol: str, trading_class: str, session: date, item: _SlicePlan) -> ChainSlice:
+        qs = [item.quotes[k] for k in item.strikes]
+        forward = item.forward
+        if symbol == "SPX":
+            unds = [q.und_price for q in qs if math.isfinite(q.und_price)]
+            if unds:
+                forward = statistics.median(unds)
+
+        def col(name: str) -> np.ndarray:
+            return np.array([getattr(q, name) for q in qs], dtype=np.float64)
+
+        return ChainSlice(
+            symbol=symbol,
+            trading_class=trading_class,
+            expiry=item.expiry,
+            right=item.right,
+            dte=(item.expiry - session).days,
+            t_years=item.years,
+            forward=forward,
+            strikes=np.array(
+                [float(item.listed[k].strike) for k in item.strikes], dtype=np.float64
+            ),
+            bid=col("bid"),
+            ask=col("ask"),
+            iv=col("iv"),
+            delta=col("delta"),
+            gamma=col("gamma"),
+            vega=col("vega"),
+            theta=col("theta"),
+        )
 
     async def _underlying_levels(
         self, symbol: str, expiries: Sequence[date]

@@ -31,8 +31,28 @@ class IBSettings:
         request_timeout_s: bound of one request (contract details, chain
             parameters, open orders, executions, positions, account summary,
             historical bars) and of the wait for a connection before a request.
-        market_data_lines: most market-data lines open at once (IB's default
-            allowance is 100).
+        market_data_lines: the account's market-data line allowance (IB's
+            default is 100).
+        market_data_lines_budget: most lines this client opens at once, kept
+            below ``market_data_lines`` so lines held by TWS or other clients
+            leave headroom (default 80 of 100); the smaller of the two wins.
+        line_refused_retries, line_refused_pause_s: on IB error 101 (too many
+            lines) the refused lines are retried in batches half as large,
+            after ``line_refused_pause_s * attempt`` seconds, at most this many
+            times; then the quote fails with a ``BrokerError``.
+        strike_targets: trading class -> (absolute short delta, wing width in
+            index points). A chain of such a class quotes only the strikes
+            around the model strike of that delta (Black-76 at the VIX level)
+            and its wing, ``strike_pad_sd`` one-SD moves either side; the
+            window widens once, to the ``strike_window_sd`` window, when no
+            quoted strike's |delta| is within ``delta_tolerance`` of the
+            target or the wing is not covered.
+        strike_bands: trading class -> (otm_min, otm_max), a strike band as a
+            fraction above the forward (the hedge's VIX call band). A chain of
+            such a class quotes only the band plus one band width either
+            side, widened once like ``strike_targets`` when it has no usable
+            strike in the band.
+        strike_pad_sd, delta_tolerance: see ``strike_targets``.
         max_msgs_per_s: API messages per second (IB disconnects above 50).
         strike_window_sd: ``n`` in the strike window ``F * iv * sqrt(T) * n``.
         quote_timeout_s: wait for a batch of quotes to complete.
@@ -69,6 +89,17 @@ class IBSettings:
     connect_timeout_s: float = 10.0
     request_timeout_s: float = 15.0
     market_data_lines: int = 100
+    market_data_lines_budget: int = 80
+    line_refused_retries: int = 3
+    line_refused_pause_s: float = 0.25
+    strike_targets: Mapping[str, tuple[float, float]] = field(
+        default_factory=lambda: {"SPXW": (0.16, 50.0), "SPX": (0.16, 50.0)}
+    )
+    strike_bands: Mapping[str, tuple[float, float]] = field(
+        default_factory=lambda: {"VIX": (0.08, 0.12)}
+    )
+    strike_pad_sd: float = 0.15
+    delta_tolerance: float = 0.02
     max_msgs_per_s: int = 45
     strike_window_sd: float = 2.0
     quote_timeout_s: float = 5.0
@@ -89,8 +120,25 @@ class IBSettings:
             raise ValueError("market_data_type must be 1..4")
         if self.market_data_lines < 1:
             raise ValueError("market_data_lines must be >= 1")
+        if self.market_data_lines_budget < 1:
+            raise ValueError("market_data_lines_budget must be >= 1")
+        if self.line_refused_retries < 0 or self.line_refused_pause_s < 0:
+            raise ValueError("line_refused_retries and line_refused_pause_s must be >= 0")
+        for delta, wing in self.strike_targets.values():
+            if not 0 < delta < 0.5 or wing < 0:
+                raise ValueError("strike_targets: delta must be in (0, 0.5), wing >= 0")
+        for lo, hi in self.strike_bands.values():
+            if not 0 <= lo < hi:
+                raise ValueError("strike_bands: need 0 <= otm_min < otm_max")
+        if self.strike_pad_sd < 0 or not 0 < self.delta_tolerance < 0.5:
+            raise ValueError("strike_pad_sd must be >= 0 and delta_tolerance in (0, 0.5)")
         if not 1 <= self.max_msgs_per_s <= 50:
             raise ValueError("max_msgs_per_s must be 1..50")
+
+    @property
+    def lines_at_once(self) -> int:
+        """Most market-data lines opened at once: the budget within the allowance."""
+        return min(self.market_data_lines, self.market_data_lines_budget)
 
     @property
     def live(self) -> bool:
