@@ -129,6 +129,7 @@ class BrokerConfig(_Section):
     connect_timeout_s: float = Field(default=10.0, gt=0, le=300)
     request_timeout_s: float = Field(default=15.0, gt=0, le=120)
     market_data_lines: int = Field(default=100, ge=1, le=10_000)
+    market_data_lines_budget: int = Field(default=80, ge=1, le=10_000)
     max_msgs_per_s: int = Field(default=45, ge=1, le=50)
     strike_window_sd: float = Field(default=2.0, gt=0, le=5)
     quote_timeout_s: float = Field(default=5.0, gt=0, le=60)

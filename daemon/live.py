@@ -178,6 +178,14 @@ async def _serve(
         settings = IBSettings.from_config(
             config.broker,
             expiry_targets={config.condor.trading_class: config.condor.target_dte},
+            # quote only the strikes the rules can pick (issue 9: line budget)
+            strike_targets={
+                config.condor.trading_class: (
+                    config.condor.short_delta,
+                    config.condor.wing_width,
+                )
+            },
+            strike_bands={"VIX": (config.hedge.otm_min, config.hedge.otm_max)},
         )
         broker = IBBroker(settings, log=log, clock=now, fill_filter=journal.order_exists)
     shutdown.broker = broker

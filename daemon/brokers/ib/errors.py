@@ -195,7 +195,7 @@ ERROR_POLICIES: dict[int, ErrorPolicy] = {
             101,
             _E,
             _A.MARKET_DATA_UNAVAILABLE,
-            "too many simultaneous market data lines; lower broker.market_data_lines",
+            "too many simultaneous market data lines; lower broker.market_data_lines_budget",
         ),
         ErrorPolicy(
             100,
