@@ -25,7 +25,6 @@ connection (what a crash would leave) and by folding it as a restart does.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -48,6 +47,7 @@ from daemon.scheduling.jobs import JobName
 from strategies.domain import Leg, OptionContract, Right
 from strategies.portfolio import Portfolio
 from strategies.rules import CondorRules, HedgeRules
+from tests.daemon.rig import rows
 from tests.fake_tws import FakeTWS, Scenario
 
 HOST = "127.0.0.1"
@@ -276,16 +276,6 @@ async def start(
 
 
 # --------------------------------------------------------------------------- the journal
-
-
-def rows(path: Path, sql: str, *params: Any) -> list[dict[str, Any]]:
-    """Rows of ``sql`` read through a new, separate connection."""
-    conn = sqlite3.connect(path)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute(sql, params).fetchall()]
-    finally:
-        conn.close()
 
 
 def order_row(path: Path, ref: str) -> dict[str, Any]:
