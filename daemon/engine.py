@@ -187,9 +187,6 @@ class TradingEngine:
                 )
                 puts = [s for s in chain if s.right is Right.PUT]
                 calls = [s for s in chain if s.right is Right.CALL]
-        except NotListedError as exc:
-            await self._not_listed("condor_entry", Structure.CONDOR, exc)
-            return
         except BrokerError as exc:
             await self._data_unavailable("condor_entry", Structure.CONDOR, exc)
             return
@@ -231,9 +228,6 @@ class TradingEngine:
                 calls = await self.broker.option_chain(
                     "VIX", "VIX", rules.min_dte, rules.max_dte, rights=(Right.CALL,)
                 )
-            except NotListedError as exc:
-                await self._not_listed("hedge_layer_entry", Structure.HEDGE_LAYER, exc)
-                return
             except BrokerError as exc:
                 await self._data_unavailable("hedge_layer_entry", Structure.HEDGE_LAYER, exc)
                 return
@@ -458,15 +452,12 @@ class TradingEngine:
         ):
             await self.before_manage()
 
-    async def _not_listed(self, rule: str, structure: Structure, exc: NotListedError) -> None:
-        """Journal that the product was not listed yet on this session (replay before
-        its listing date): a SKIP whose reason names the product and its first date."""
-        await self.executor.execute(
-            Plan.of(Decision(rule, Action.SKIP, structure, str(exc), {"not_listed": str(exc)}))
-        )
-
     async def _data_unavailable(self, rule: str, structure: Structure, exc: Exception) -> None:
-        """Journal that a job could not get its market data (a SKIP naming the error).
+        """Journal that a job could not get its market data (a SKIP naming why).
+
+        A product not yet listed on the session (replay before its listing
+        date) is history, not a failure: the SKIP's reason is the one line
+        naming the product and its first date, and nothing is logged as an error.
 
         Raises:
             FatalBrokerError: ``exc`` itself, when no retry can cure it (the
@@ -474,6 +465,11 @@ class TradingEngine:
         """
         if isinstance(exc, FatalBrokerError):
             raise exc
+        if isinstance(exc, NotListedError):
+            await self.executor.execute(
+                Plan.of(Decision(rule, Action.SKIP, structure, str(exc), {"not_listed": str(exc)}))
+            )
+            return
         self.log.error("market_data_unavailable", rule=rule, reason=str(exc))
         await self.executor.execute(
             Plan.of(

@@ -327,26 +327,48 @@ class Executor:
             avg_price=result.avg_price,
             reason=result.reason,
         )
-        self.transition(
-            result.order_ref,
-            state,
-            filled=result.filled_quantity,
-            avg_price=result.avg_price,
-            reason=result.reason,
-        )
-        position = self.portfolio.structures.get(structure_id)
-        if position is None:
-            return
-        if result.order_ref == structure_id and state.is_terminal and position.open_units:
-            self.journal.update_position(
-                structure_id, quantity=position.open_units, open_price=position.open_price
-            )
         close_reason = (
             f"not filled: {result.reason or state.value}"
             if result.order_ref == structure_id
             else f"closed by order {result.order_ref}"
         )
-        self.close_if_done(position, close_reason, result.avg_price)
+        self.finish(
+            result.order_ref,
+            structure_id,
+            state,
+            filled=result.filled_quantity,
+            avg_price=result.avg_price,
+            reason=result.reason,
+            close_reason=close_reason,
+            close_price=result.avg_price,
+        )
+
+    def finish(
+        self,
+        order_ref: str,
+        structure_id: str,
+        state: OrderState,
+        *,
+        filled: int,
+        avg_price: float | None,
+        reason: str,
+        close_reason: str,
+        close_price: float | None = None,
+    ) -> None:
+        """Journal an order's (terminal) state; then record the opening fill on the
+        structure's row and close the structure if the order left it flat.
+
+        The one path for the broker's own result and for reconciliation's verdict.
+        """
+        self.transition(order_ref, state, filled=filled, avg_price=avg_price, reason=reason)
+        position = self.portfolio.structures.get(structure_id)
+        if position is None:
+            return
+        if order_ref == structure_id and state.is_terminal and position.open_units:
+            self.journal.update_position(
+                structure_id, quantity=position.open_units, open_price=position.open_price
+            )
+        self.close_if_done(position, close_reason, close_price)
 
     def close_if_done(
         self, position: StructurePosition, reason: str, close_price: float | None = None

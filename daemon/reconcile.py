@@ -198,8 +198,9 @@ class Reconciler:
                 continue
             units, avg_price = _filled_units(journal, record)
             state = OrderState.FILLED if units >= record.quantity else OrderState.CANCELLED
-            executor.transition(
+            executor.finish(
                 ref,
+                structure_id,
                 state,
                 filled=units,
                 avg_price=avg_price,
@@ -207,18 +208,11 @@ class Reconciler:
                     f"reconciled: not working at the gateway; executions show {units} of "
                     f"{record.quantity} filled"
                 ),
+                close_reason=(
+                    "not filled (reconciled)" if ref == structure_id else f"closed by order {ref}"
+                ),
             )
             report.settled_orders.append(ref)
-            position = self.engine.portfolio.structures.get(structure_id)
-            if position is not None:
-                if ref == structure_id and units:
-                    journal.update_position(
-                        structure_id, quantity=position.open_units, open_price=position.open_price
-                    )
-                executor.close_if_done(
-                    position,
-                    "not filled (reconciled)" if ref == structure_id else f"closed by order {ref}",
-                )
 
     def _close_flat(self) -> None:
         """Close structures that hold nothing and have no order that may still fill.
@@ -244,23 +238,16 @@ class Reconciler:
             status = await self.engine.broker.cancel_order(ref)
             if status is OrderStatus.CANCELLED:
                 units, avg_price = _filled_units(self.engine.journal, record)
-                executor.transition(
+                executor.finish(
                     ref,
+                    structure_id,
                     OrderState.CANCELLED,
                     filled=units,
                     avg_price=avg_price,
                     reason="reconciled: working order of an earlier run cancelled (policy cancel)",
+                    close_reason=f"order {ref} cancelled at reconciliation",
                 )
                 report.settled_orders.append(ref)
-                position = self.engine.portfolio.structures.get(structure_id)
-                if position is not None:
-                    if ref == structure_id and units:
-                        self.engine.journal.update_position(
-                            structure_id,
-                            quantity=position.open_units,
-                            open_price=position.open_price,
-                        )
-                    executor.close_if_done(position, f"order {ref} cancelled at reconciliation")
             else:
                 executor.transition(ref, status.lifecycle_state(0), reason="cancel not confirmed")
             return
