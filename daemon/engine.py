@@ -24,6 +24,7 @@ from daemon.clock import NEW_YORK
 from daemon.crashpoints import crash_point
 from daemon.execution import Executor, OrderPolicy
 from daemon.journal import Journal
+from daemon.marketdata.signal_source import SignalSource
 from daemon.scheduling.jobs import JobName
 from strategies.domain import Action, Decision, LegQuote, OptionContract, Right, Structure
 from strategies.execution import Fill, Settlement
@@ -37,7 +38,8 @@ from strategies.planner import (
 )
 from strategies.portfolio import Portfolio, StructurePosition
 from strategies.risk import structure_greeks
-from strategies.rules import CondorRules, HedgeRules
+from strategies.rules import CondorRules, HedgeRules, SignalParams
+from strategies.signals import HedgeSignals, compute_signals
 
 __all__ = ["EventGuard", "OrderPolicy", "TradingEngine"]
 
@@ -77,6 +79,9 @@ class TradingEngine:
         settle_expired: whether jobs settle held options past their expiry
             themselves (live: the IB adapter reports no settlements); replay's
             simulated broker settles on its own.
+        signal_source: where the hedge signals' daily window comes from
+            (replay: the bundle); ``None`` decides without signals.
+        signal_params: the signals' parameters.
     """
 
     def __init__(
@@ -94,6 +99,8 @@ class TradingEngine:
         session_close: Callable[[date], datetime] | None = None,
         portfolio: Portfolio | None = None,
         settle_expired: bool = False,
+        signal_source: SignalSource | None = None,
+        signal_params: SignalParams | None = None,
     ) -> None:
         self.broker = broker
         self.journal = journal
@@ -107,6 +114,8 @@ class TradingEngine:
         self.session_close = session_close
         self.portfolio = portfolio if portfolio is not None else Portfolio()
         self.settle_expired_enabled = settle_expired
+        self.signal_source = signal_source
+        self.signal_params = signal_params or SignalParams()
         self.executor = Executor(
             broker, journal, run_id, clock, self.portfolio, log, order_policy or OrderPolicy()
         )
@@ -435,6 +444,22 @@ class TradingEngine:
             )
 
     # -- helpers ------------------------------------------------------------
+    async def current_signals(self) -> HedgeSignals | None:
+        """The hedge signals of the current session, or ``None`` without a source.
+
+        A source that fails (a broker error, a window it cannot build) is
+        logged and the hedge decides without signals; its decisions say so.
+        """
+        if self.signal_source is None:
+            return None
+        session = self.session()
+        try:
+            window = await self.signal_source.window(session)
+        except (BrokerError, ValueError, KeyError) as exc:
+            self.log.warning("signals_unavailable", session=session.isoformat(), reason=str(exc))
+            return None
+        return compute_signals(window, self.signal_params)
+
     async def _recheck_halt(self) -> None:
         """Reconcile again before adding risk while an old halt stands.
 

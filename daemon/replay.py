@@ -34,6 +34,7 @@ from daemon.engine import TradingEngine
 from daemon.journal import Journal
 from daemon.logs import bind_clock
 from daemon.marketdata.loader import MarketDataError, MarketHistory, load_history
+from daemon.marketdata.signal_source import BundleSignalSource
 from daemon.scheduling.jobs import (
     JobName,
     job_definitions,
@@ -159,6 +160,8 @@ async def run_replay(
                 make_entry_guard(macro, config.events, clock.now) if config.events.enabled else None
             ),
             is_session=calendar.is_session,
+            signal_source=BundleSignalSource(history),
+            signal_params=config.signals.to_params(),
         )
         replayed = 0
         current: date | None = None

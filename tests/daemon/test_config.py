@@ -114,13 +114,17 @@ def test_rules_match_pure_core_defaults_and_fields() -> None:
 
 @pytest.mark.parametrize(
     ("section", "defaults"),
-    [("CondorConfig", "_CONDOR_DEFAULTS"), ("HedgeConfig", "_HEDGE_DEFAULTS")],
+    [
+        ("CondorConfig", "_CONDOR_DEFAULTS"),
+        ("HedgeConfig", "_HEDGE_DEFAULTS"),
+        ("SignalsConfig", "_SIGNAL_DEFAULTS"),
+    ],
 )
 def test_rule_sections_take_every_default_from_the_dataclass(section: str, defaults: str) -> None:
-    """No number is retyped in config.py: each default is ``<defaults>.<the same name>``."""
-    import daemon.config
+    """No number is retyped in daemon/config/rules.py: each default is ``<defaults>.<name>``."""
+    import daemon.config.rules
 
-    tree = ast.parse(Path(daemon.config.__file__).read_text(encoding="utf-8"))
+    tree = ast.parse(Path(daemon.config.rules.__file__).read_text(encoding="utf-8"))
     cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == section)
     fields = [n for n in cls.body if isinstance(n, ast.AnnAssign)]
     assert fields

@@ -1,0 +1,34 @@
+"""Shared pieces of the configuration sections: the base model, errors and bounds."""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from pydantic import BaseModel, ConfigDict
+
+#: Prefix of environment variables that override configuration keys.
+ENV_PREFIX = "ALVH_"
+#: Separator between section and key in an environment variable name.
+ENV_NESTED_DELIMITER = "__"
+
+HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+#: IB market data types that are delayed (3 delayed, 4 delayed-frozen); refused live.
+DELAYED_MARKET_DATA_TYPES: Final = frozenset({3, 4})
+
+#: Longest DTE, calendar days, of a listed SPX option (long-dated SPX
+#: options run about five years out).
+MAX_SPX_DTE = 1830
+#: Longest DTE, calendar days, of a listed VIX option (listed about a year out).
+MAX_VIX_DTE = 366
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be loaded; ``str()`` is one human-readable line."""
+
+
+class Section(BaseModel):
+    """A TOML section: unknown keys are errors, values frozen and validated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)

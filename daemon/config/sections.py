@@ -1,0 +1,103 @@
+"""``[schedule]``, ``[replay]``, ``[journal]`` and ``[logging]``."""
+
+from __future__ import annotations
+
+from datetime import time
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from daemon.config.base import HHMM, Section
+
+
+class ScheduleConfig(Section):
+    """``[schedule]``: daily job times (``HH:MM``, exchange time America/New_York).
+
+    These become APScheduler cron triggers. ``misfire_grace_s`` (seconds) is
+    how late a job may still run after a missed trigger (e.g. after sleep).
+    Entry, hedge check and management run inside the SPX options session
+    (09:30-16:15); the mark runs no earlier than the management job.
+    """
+
+    timezone: Literal["America/New_York"] = "America/New_York"
+    entry_time: str = "15:30"
+    hedge_check_time: str = "15:40"
+    manage_time: str = "15:45"
+    mark_time: str = "16:15"
+    misfire_grace_s: int = Field(default=300, ge=1, le=3600)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone_exists(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except ZoneInfoNotFoundError as exc:  # pragma: no cover - needs a broken tzdata
+            raise ValueError(f"time zone database has no '{value}'") from exc
+        return value
+
+    @field_validator("entry_time", "hedge_check_time", "manage_time", "mark_time")
+    @classmethod
+    def _hhmm(cls, value: str, info: ValidationInfo) -> str:
+        if not isinstance(value, str) or not HHMM.match(value):
+            raise ValueError("must be a 24-hour time 'HH:MM'")
+        if info.field_name != "mark_time" and not "09:30" <= value <= "16:15":
+            raise ValueError("must be inside the SPX options session 09:30-16:15 ET")
+        if info.field_name == "mark_time":
+            manage = info.data.get("manage_time")
+            if manage is not None and value < manage:
+                raise ValueError(f"must not be before schedule.manage_time ({manage})")
+        return value
+
+    def times(self) -> dict[str, time]:
+        """Job name (``"entry"``, ``"hedge_check"``, ``"manage"``, ``"mark"``) -> time of day."""
+        return {
+            "entry": time.fromisoformat(self.entry_time),
+            "hedge_check": time.fromisoformat(self.hedge_check_time),
+            "manage": time.fromisoformat(self.manage_time),
+            "mark": time.fromisoformat(self.mark_time),
+        }
+
+
+# --------------------------------------------------------------------------- replay
+
+
+class ReplayConfig(Section):
+    """``[replay]``: the simulated broker's account, fills and costs.
+
+    ``starting_cash`` dollars; ``slippage_pct_of_half_spread`` is the decimal
+    share (0..1) of the half spread conceded from mid on every fill;
+    ``commission_per_contract`` is the broker commission and
+    ``spx_fee_per_contract``/``vix_fee_per_contract`` the exchange, regulatory
+    and clearing fees, dollars per contract; ``rate`` the annual risk-free
+    rate as a decimal, used for forwards and discounting.
+    """
+
+    starting_cash: float = Field(default=100_000.0, gt=0.0)
+    slippage_pct_of_half_spread: float = Field(default=0.25, ge=0.0, le=1.0)
+    commission_per_contract: float = Field(default=0.65, ge=0.0, le=10.0)
+    spx_fee_per_contract: float = Field(default=0.66, ge=0.0, le=10.0)
+    vix_fee_per_contract: float = Field(default=0.40, ge=0.0, le=10.0)
+    rate: float = Field(default=0.0, ge=-0.05, le=0.25)
+
+
+# --------------------------------------------------------------------------- journal, logging
+
+
+class JournalConfig(Section):
+    """``[journal]``: SQLite journal file; a relative path is relative to the working directory."""
+
+    path: Path = Path("alvh.sqlite")
+
+
+class LoggingConfig(Section):
+    """``[logging]``: log level and output format (see :mod:`daemon.logs`)."""
+
+    level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
