@@ -43,7 +43,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from daemon.strictmodel import StrictModel
 
 __all__ = [
     "UNIT_TIMEOUT_STOP_S",
@@ -88,7 +90,7 @@ finish within the watchdog's ``check_timeout_s`` counts as unhealthy.
 UNIT_TIMEOUT_STOP_S = 90.0
 
 
-class ServiceConfig(BaseModel):
+class ServiceConfig(StrictModel):
     """``[service]``: systemd watchdog and health thresholds (for the lead to mount).
 
     Attributes:
@@ -112,8 +114,6 @@ class ServiceConfig(BaseModel):
             ``TimeoutStopSec=90``) so the daemon disconnects, marks the run
             finished and exits before systemd sends SIGKILL.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
     watchdog: bool = True
     max_loop_lag_s: float | None = Field(default=None, gt=0.0, le=3600.0)

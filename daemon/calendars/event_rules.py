@@ -71,11 +71,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from daemon.calendars.exchange import CalendarError, ExchangeCalendar, default_calendar
 from daemon.calendars.macro import MacroCalendar, MacroEvent
 from daemon.clock import NEW_YORK
+from daemon.strictmodel import StrictModel
 
 __all__ = [
     "EventJob",
@@ -97,8 +98,8 @@ _SCAN_PAD = timedelta(days=10)
 T = TypeVar("T")
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+class _Section(StrictModel):
+    """A sub-table of the configuration with the strict scalar checks of every section."""
 
 
 class EventTypeRules(_Section):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from pydantic import BaseModel, ConfigDict
+from daemon.strictmodel import StrictModel
 
 #: Prefix of environment variables that override configuration keys.
 ENV_PREFIX = "ALVH_"
@@ -28,7 +28,14 @@ class ConfigError(ValueError):
     """The configuration cannot be loaded; ``str()`` is one human-readable line."""
 
 
-class Section(BaseModel):
-    """A TOML section: unknown keys are errors, values frozen and validated."""
+class Section(StrictModel):
+    """A TOML section: unknown keys are errors, values frozen and validated.
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    Strict scalars (:class:`daemon.strictmodel.StrictModel`): a number key
+    takes a number only (no ``true``, no string; a float key also takes a
+    TOML integer), finite, within its bounds; a boolean key ``true``/``false``
+    only; text has no control or bidi characters and a length limit. A new
+    section inherits all of it by deriving from this class; give every
+    number field both bounds (``tests/daemon/test_config_strict.py`` checks)
+    and a docstring naming units (the config reference is generated from it).
+    """

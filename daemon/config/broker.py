@@ -27,14 +27,17 @@ class BrokerConfig(Section):
     documents each): market-data line budget and pacing, the strike window in
     expected moves, limit-price walking (``walk_step`` index points every
     ``walk_interval_s`` seconds, cancelled after ``walk_timeout_s``), and
-    reconnect behaviour.
+    reconnect behaviour. Cross-checks: ``market_data_lines_budget <=
+    market_data_lines``, ``walk_timeout_s >= walk_interval_s``,
+    ``reconnect_max_s >= reconnect_initial_s``; ``host`` is a name or
+    address (at most 253 characters, no spaces or control characters).
     """
 
     trading_mode: Literal["paper", "live"] = "paper"
-    host: str = Field(default="127.0.0.1", min_length=1)
+    host: str = Field(default="127.0.0.1", min_length=1, max_length=253)
     port: int = Field(default=4002, ge=1, le=65535)
     client_id: int = Field(default=17, ge=0, le=2_147_483_647)
-    account: str | None = None
+    account: str | None = Field(default=None, max_length=64)
     market_data_type: int = Field(default=3, ge=1, le=4)
     connect_timeout_s: float = Field(default=10.0, gt=0, le=300)
     request_timeout_s: float = Field(default=15.0, gt=0, le=120)
@@ -56,6 +59,39 @@ class BrokerConfig(Section):
     vix_futures_count: int = Field(default=8, ge=1, le=12)
     vix_option_iv: float = Field(default=1.0, gt=0, le=5)
     open_order_policy: Literal["adopt", "cancel"] = "adopt"
+
+    @field_validator("market_data_lines_budget")
+    @classmethod
+    def _budget_within_lines(cls, value: int, info: ValidationInfo) -> int:
+        lines = info.data.get("market_data_lines")
+        if lines is not None and value > lines:
+            raise ValueError(f"must not exceed broker.market_data_lines ({lines})")
+        return value
+
+    @field_validator("walk_timeout_s")
+    @classmethod
+    def _timeout_after_interval(cls, value: float, info: ValidationInfo) -> float:
+        interval = info.data.get("walk_interval_s")
+        if interval is not None and value < interval:
+            raise ValueError(f"must not be below broker.walk_interval_s ({interval:g})")
+        return value
+
+    @field_validator("reconnect_max_s")
+    @classmethod
+    def _max_after_initial(cls, value: float, info: ValidationInfo) -> float:
+        initial = info.data.get("reconnect_initial_s")
+        if initial is not None and value < initial:
+            raise ValueError(f"must not be below broker.reconnect_initial_s ({initial:g})")
+        return value
+
+    @field_validator("host")
+    @classmethod
+    def _host_name(cls, value: str) -> str:
+        if not value.strip() or any(c.isspace() for c in value):
+            raise ValueError(
+                f"must be a host name or IP address without spaces (got {value!r:.60})"
+            )
+        return value
 
     @field_validator("account")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -11,14 +12,21 @@ from typing import Any, cast
 import annotated_types
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
+from daemon.boundedio import MAX_CONFIG_BYTES, LimitedReadError, read_limited
 from daemon.calendars.event_rules import EventRulesConfig
 from daemon.config.base import ENV_NESTED_DELIMITER, ENV_PREFIX, ConfigError
 from daemon.config.broker import BrokerConfig
 from daemon.config.rules import CondorConfig, HedgeConfig, SignalsConfig
 from daemon.config.sections import JournalConfig, LoggingConfig, ReplayConfig, ScheduleConfig
 from daemon.service import ServiceConfig
+from daemon.strictmodel import coerce_env_text
 
 
 class AlvhConfig(BaseSettings):
@@ -52,12 +60,77 @@ class AlvhConfig(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Environment overrides first, then the TOML values (passed as init kwargs)."""
-        return (env_settings, init_settings)
+        """Environment overrides first, then the TOML values (passed as init kwargs).
+
+        The environment's text values are read as the numbers and booleans
+        their keys expect (:class:`_TypedEnv`), so the strict checks of
+        :class:`daemon.strictmodel.StrictModel` refuse only a TOML string.
+        """
+        return (_TypedEnv(settings_cls, env_settings), init_settings)
 
     def to_json(self) -> str:
         """The effective configuration as compact JSON (for the journal's ``runs`` table)."""
         return self.model_dump_json()
+
+
+class _TypedEnv(PydanticBaseSettingsSource):
+    """The ``ALVH_*`` environment source, its text values read as their fields' scalars."""
+
+    def __init__(self, settings_cls: type[BaseSettings], inner: PydanticBaseSettingsSource):
+        super().__init__(settings_cls)
+        self._inner = inner
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._inner.get_field_value(field, field_name)  # pragma: no cover - unused
+
+    def __call__(self) -> dict[str, Any]:
+        return _typed(self._inner(), self.settings_cls)
+
+
+def _typed(values: Mapping[str, Any], model: type[BaseModel]) -> dict[str, Any]:
+    """``values`` with each text leaf converted by :func:`coerce_env_text` for its field."""
+    out: dict[str, Any] = {}
+    fields = model.model_fields
+    for key, value in values.items():
+        info = fields.get(key)
+        if info is None:
+            out[key] = value  # an unknown key: validation names it
+            continue
+        sub = info.annotation
+        if isinstance(value, Mapping) and isinstance(sub, type) and issubclass(sub, BaseModel):
+            out[key] = _typed(value, sub)
+        elif isinstance(value, str):
+            out[key] = coerce_env_text(value, sub)
+        else:
+            out[key] = value
+    return out
+
+
+def _check_env_json() -> None:
+    """Refuse an ``ALVH_<SECTION>`` variable whose value is not a JSON object.
+
+    pydantic-settings parses a whole-section variable (``ALVH_BROKER='{"port": 4001}'``)
+    as JSON and would raise its own multi-line error.
+
+    Raises:
+        ConfigError: naming the variable and the JSON problem.
+    """
+    sections = {name.upper() for name in AlvhConfig.model_fields}
+    for name, value in os.environ.items():
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper[len(ENV_PREFIX) :] not in sections:
+            continue
+        try:
+            parsed = json.loads(value)
+        except RecursionError:
+            raise ConfigError(f"environment {name}: JSON nested too deeply") from None
+        except ValueError as exc:
+            raise ConfigError(f"environment {name}: not valid JSON ({exc})") from None
+        if not isinstance(parsed, dict):
+            raise ConfigError(
+                f"environment {name}: must be a JSON object of the section's keys "
+                f"(got {type(parsed).__name__})"
+            )
 
 
 # --------------------------------------------------------------------------- loading
@@ -94,17 +167,17 @@ def load_config(path: Path | None = None, *, live: bool = False) -> AlvhConfig:
     data: dict[str, Any] = {}
     if path is not None:
         try:
-            raw = Path(path).read_bytes()
-        except FileNotFoundError:
-            raise ConfigError(f"{source}: file not found") from None
-        except OSError as exc:
-            raise ConfigError(f"{source}: cannot read file ({exc.strerror or exc})") from None
+            raw = read_limited(path, MAX_CONFIG_BYTES)
+        except LimitedReadError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
         try:
             data = tomllib.loads(raw.decode("utf-8"))
         except UnicodeDecodeError as exc:
             raise ConfigError(f"{source}: not UTF-8 text (byte {exc.start})") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{source}: invalid TOML: {exc}") from None
+        except RecursionError:
+            raise ConfigError(f"{source}: invalid TOML: nested too deeply") from None
     mode = _trading_mode(data, live=live)
     if live:
         broker = data.get("broker", {})
@@ -112,10 +185,15 @@ def load_config(path: Path | None = None, *, live: bool = False) -> AlvhConfig:
             data["broker"] = {**broker, "trading_mode": "live"}
         source = f"{source} with --live"
     _check_env_trading_mode(mode, source)
+    _check_env_json()
     try:
         config = AlvhConfig(**data)
     except ValidationError as exc:
         raise ConfigError(_one_line(exc, source)) from None
+    except SettingsError as exc:  # pragma: no cover - _check_env_json catches the known causes
+        raise ConfigError(f"environment {ENV_PREFIX}*: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: a value is nested too deeply") from None
     if config.broker.trading_mode != mode:
         # The environment changed the mode by a route other than the plain variable
         # (e.g. ALVH_BROKER as a JSON object).

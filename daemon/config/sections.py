@@ -74,7 +74,7 @@ class ReplayConfig(Section):
     rate as a decimal, used for forwards and discounting.
     """
 
-    starting_cash: float = Field(default=100_000.0, gt=0.0)
+    starting_cash: float = Field(default=100_000.0, gt=0.0, le=1e10)
     slippage_pct_of_half_spread: float = Field(default=0.25, ge=0.0, le=1.0)
     commission_per_contract: float = Field(default=0.65, ge=0.0, le=10.0)
     spx_fee_per_contract: float = Field(default=0.66, ge=0.0, le=10.0)

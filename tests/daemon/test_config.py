@@ -166,7 +166,7 @@ def test_range_error_names_file_key_and_value(tmp_path: Path) -> None:
         f"{path}: condor.short_delta: must be greater than 0 and less than 0.5 (got 0.9)"
     )
     path = _write(tmp_path, "[condor]\nwing_width = 0\n")
-    assert _error(path) == f"{path}: condor.wing_width: must be at least 5 (got 0)"
+    assert _error(path) == f"{path}: condor.wing_width: must be between 5 and 1000 (got 0)"
 
 
 def test_unknown_key_is_an_error(tmp_path: Path) -> None:
@@ -266,7 +266,7 @@ def test_env_error_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ALVH_CONDOR__SHORT_DELTA", "0.9")
     assert _error(None) == (
         "environment ALVH_CONDOR__SHORT_DELTA: condor.short_delta: "
-        "must be greater than 0 and less than 0.5 (got '0.9')"
+        "must be greater than 0 and less than 0.5 (got 0.9)"
     )
 
 
