@@ -49,6 +49,9 @@ __all__ = ["EXIT_USAGE", "add_parser", "build_items", "run"]
 
 EXIT_USAGE = 2
 
+#: Event kinds named in the import summary line (the most frequent first).
+_BREAKDOWN_KINDS = 8
+
 
 class _Usage(Exception):
     """A user-fixable problem: one line on stderr, exit 2."""
@@ -277,7 +280,10 @@ def _import(args: argparse.Namespace) -> int:
     kinds: dict[str, int] = {}
     for event in events:
         kinds[event.kind] = kinds.get(event.kind, 0) + 1
-    breakdown = ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) or "none"
+    ranked = sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))
+    breakdown = ", ".join(f"{k} {n}" for k, n in ranked[:_BREAKDOWN_KINDS]) or "none"
+    if len(ranked) > _BREAKDOWN_KINDS:
+        breakdown += f", {len(ranked) - _BREAKDOWN_KINDS} more kinds"
     print(
         f"imported {len(events)} events from {args.file} into {into} "
         f"({summary.added} added, {summary.updated} updated, {summary.unchanged} unchanged; "

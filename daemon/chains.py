@@ -38,6 +38,7 @@ or no IV are skipped and counted in :attr:`OptionChain.skipped`.
 from __future__ import annotations
 
 import csv
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -47,6 +48,8 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+
+from daemon.boundedio import MAX_CHAIN_BYTES, LimitedReadError, read_limited
 
 __all__ = [
     "HEADER",
@@ -65,6 +68,9 @@ HEADER: tuple[str, ...] = (
     "Gamma", "Open Interest", "Strike", "Puts", "Last Sale", "Net", "Bid", "Ask", "Volume",
     "IV", "Delta", "Gamma", "Open Interest",
 )  # fmt: skip
+
+#: Largest believable underlying level, index points (SPX is about 6,000).
+MAX_UNDERLYING = 1e6
 
 #: Time of the SPX/VIX options close, ET.
 CLOSE_TIME = time(16, 0)
@@ -231,10 +237,37 @@ def read_chain(path: str | Path) -> OptionChain:
     """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8-sig", errors="replace")
-    except OSError as exc:
-        raise ChainFormatError(f"{p}: cannot read: {exc}") from None
+        raw = read_limited(p, MAX_CHAIN_BYTES)
+    except LimitedReadError as exc:
+        raise ChainFormatError(f"{p}: {exc}") from None
+    text = raw.decode("utf-8-sig", errors="replace")
+    name_date = _name_date(p)
     lines = text.splitlines()
+    try:
+        return _parse_chain(p, lines, name_date)
+    except csv.Error as exc:  # e.g. a field over the csv module's 128 KiB limit
+        raise ChainFormatError(f"{p}: malformed CSV: {exc}") from None
+
+
+def _name_date(p: Path) -> date | None:
+    """The quote date an ISO date in the file name gives, or ``None`` if it holds none.
+
+    Raises:
+        ChainFormatError: the name holds an impossible date (``SPX_2023-02-30.csv``).
+    """
+    name_m = _ISO_IN_NAME.search(p.name)
+    if name_m is None:
+        return None
+    try:
+        return date.fromisoformat(name_m.group(1))
+    except ValueError:
+        raise ChainFormatError(
+            f"{p}: the file name's date {name_m.group(1)} is not a calendar date"
+        ) from None
+
+
+def _parse_chain(p: Path, lines: list[str], name_date: date | None) -> OptionChain:
+    """The body of :func:`read_chain` (after the file is read)."""
     underlying = None
     downloaded = None
     header_at = None
@@ -243,6 +276,8 @@ def read_chain(path: str | Path) -> OptionChain:
         if len(cells) >= 2 and cells[1].strip().startswith("Last:") and underlying is None:
             try:
                 underlying = float(cells[1].split(":", 1)[1])
+                if not 0.0 < underlying < MAX_UNDERLYING:
+                    raise ValueError(underlying)
             except ValueError:
                 raise ChainFormatError(
                     f"{p}: line {n + 1}: unparsable underlying {cells[1]!r}"
@@ -279,6 +314,8 @@ def read_chain(path: str | Path) -> OptionChain:
             continue
         try:
             strike = float(row[11])
+            if not 0.0 < strike < MAX_UNDERLYING:
+                raise ValueError(row[11])
             sides = []
             for right_col, base in ((1, 2), (12, 13)):
                 m = _SYMBOL.match(row[right_col].strip())
@@ -295,7 +332,9 @@ def read_chain(path: str | Path) -> OptionChain:
             skipped["malformed rows"] += 1
             continue
         for cls, expiry, call, bid, ask, iv, delta in sides:
-            if bid <= 0.0 or ask <= 0.0:
+            if not all(math.isfinite(v) for v in (bid, ask, iv, delta)):
+                skipped["non-finite numbers"] += 1
+            elif bid <= 0.0 or ask <= 0.0:
                 skipped["zero bid or ask"] += 1
             elif ask < bid:
                 skipped["crossed quotes"] += 1
@@ -307,14 +346,14 @@ def read_chain(path: str | Path) -> OptionChain:
                 ):
                     cols[k].append(v)
     if not cols["strike"]:
-        raise ChainFormatError(f"{p}: no usable quote (two-sided with an IV)")
+        why = ", ".join(f"{n} {k}" for k, n in sorted(skipped.items())) or "no rows"
+        raise ChainFormatError(f"{p}: no usable quote (two-sided with an IV; skipped {why})")
 
     classes = set(map(str, cols["cls"]))
     symbol = "VIX" if classes <= {"VIX", "VIXW"} else "SPX"
-    name_m = _ISO_IN_NAME.search(p.name)
     intraday = False
-    if name_m is not None:
-        quote_date = date.fromisoformat(name_m.group(1))
+    if name_date is not None:
+        quote_date = name_date
     else:
         quote_date = _previous_weekday(downloaded.date())
         if downloaded.date() == quote_date and downloaded.time() < time(9, 30):

@@ -561,19 +561,26 @@ def run(args: argparse.Namespace) -> int:
     Exit codes: 0 ok, 2 a file could not be read or its date is outside the
     bundled data (message on stderr).
     """
-    from daemon.marketdata.loader import load_history
+    from daemon.marketdata.loader import MarketDataError, load_history
 
-    history = load_history(getattr(args, "bundle", None))
-    events = load_events()
+    plot: Path | None = getattr(args, "plot", None)
+    if plot is not None and not plot.parent.is_dir():
+        print(
+            f"alvh model-check: error: --plot {plot}: directory {plot.parent} does not exist",
+            file=sys.stderr,
+        )
+        return 2
     checks: list[ChainCheck] = []
     try:
+        history = load_history(getattr(args, "bundle", None))
+        events = load_events()
         for path in args.chains:
             chain = read_chain(path)
             ctx = context_for(history, chain.quote_date, chain)
             end = chain.quote_date + timedelta(days=130)
             hol = holidays_between(history, chain.quote_date, end)
             checks.append(check_chain(chain, ctx, holidays=hol, events=events))
-    except (ChainFormatError, ModelCheckError) as exc:
+    except (ChainFormatError, ModelCheckError, MarketDataError) as exc:
         print(f"alvh model-check: error: {exc}", file=sys.stderr)
         return 2
     summaries = [c.summary() for c in checks]
@@ -599,10 +606,14 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(_finite(obj), allow_nan=False, default=_json_default))
     else:
         _print_text(summaries, pooled)
-    if getattr(args, "plot", None) is not None:
-        plot_checks(checks, args.plot)
+    if plot is not None:
+        try:
+            plot_checks(checks, plot)
+        except (OSError, ValueError) as exc:  # unwritable, or a suffix matplotlib cannot draw
+            print(f"alvh model-check: error: --plot {plot}: {exc}", file=sys.stderr)
+            return 2
         if not args.json:
-            print(f"plot written to {args.plot}")
+            print(f"plot written to {plot}")
     return 0
 
 

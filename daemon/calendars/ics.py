@@ -41,6 +41,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Final
 
+from daemon.boundedio import MAX_CALENDAR_BYTES, LimitedReadError, read_limited
 from daemon.calendars.macro import (
     COLUMNS,
     CalendarFileError,
@@ -139,8 +140,14 @@ def _component_error(
     return IcsImportError(path, f"invalid iCalendar content: {where}{message}", line)
 
 
-def _uid_line(lines: list[tuple[int, str]], uid: str | None) -> int | None:
-    return _find_line(lines, "UID", uid) if uid else None
+def _uid_lines(lines: list[tuple[int, str]]) -> dict[str, int]:
+    """UID value -> physical line of its first ``UID`` content line (one pass: linear import)."""
+    out: dict[str, int] = {}
+    for number, body in lines:
+        name, sep, value = body.partition(":")
+        if sep and name.split(";", 1)[0].strip().upper() == "UID":
+            out.setdefault(value.strip(), number)
+    return out
 
 
 def import_ics(path: Path, *, only_known: bool = False) -> list[MacroEvent]:
@@ -164,11 +171,9 @@ def import_ics(path: Path, *, only_known: bool = False) -> list[MacroEvent]:
 
     path = Path(path)
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise IcsImportError(path, "file not found") from None
-    except OSError as exc:
-        raise IcsImportError(path, f"cannot read file ({exc.strerror or exc})") from None
+        raw = read_limited(path, MAX_CALENDAR_BYTES)
+    except LimitedReadError as exc:
+        raise IcsImportError(path, str(exc)) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -182,6 +187,8 @@ def import_ics(path: Path, *, only_known: bool = False) -> list[MacroEvent]:
         )
     try:
         cal = icalendar.Calendar.from_ical(text)
+    except RecursionError:
+        raise IcsImportError(path, "invalid iCalendar file: components nested too deeply") from None
     except ValueError as exc:
         message = str(exc)
         quoted = re.search(r"'([^']*)'", message)
@@ -189,23 +196,24 @@ def import_ics(path: Path, *, only_known: bool = False) -> list[MacroEvent]:
         raise IcsImportError(path, f"invalid iCalendar file: {message}", where) from None
 
     events: list[MacroEvent] = []
+    uid_lines = _uid_lines(lines)
     for component in cal.walk():
         errors = list(getattr(component, "errors", []) or [])
         if errors:
             raise _component_error(path, lines, errors)
         if component.name != "VEVENT":
             continue
-        event = _to_event(path, lines, component, only_known)
+        event = _to_event(path, uid_lines, component, only_known)
         if event is not None:
             events.append(event)
     return events
 
 
 def _to_event(
-    path: Path, lines: list[tuple[int, str]], component: Any, only_known: bool
+    path: Path, uid_lines: dict[str, int], component: Any, only_known: bool
 ) -> MacroEvent | None:
     uid = str(component.get("UID")) if component.get("UID") is not None else None
-    line = _uid_line(lines, uid)
+    line = uid_lines.get(uid.strip()) if uid else None
     status = str(component.get("STATUS", "")).upper()
     if status == "CANCELLED":
         return None
@@ -225,6 +233,13 @@ def _to_event(
         return None
     source = f"ics:{path.name}"
     start = start_prop.dt
+    tzid = getattr(start_prop, "params", {}).get("TZID")
+    if isinstance(start, datetime) and tzid is not None and start.tzinfo is None:
+        # icalendar leaves a time naive when it cannot resolve the zone; reading it
+        # as New York time would silently move the event.
+        raise IcsImportError(
+            path, f"event {summary!r}: unknown time zone TZID={str(tzid)[:60]!r}", line
+        )
     if isinstance(start, datetime):
         local = start.replace(tzinfo=NEW_YORK) if start.tzinfo is None else start
         local = local.astimezone(NEW_YORK)
@@ -245,10 +260,14 @@ def _to_event(
             source += f" (time assumed {at:%H:%M} ET)"
     else:  # pragma: no cover - icalendar gives date/datetime for DTSTART
         raise IcsImportError(path, f"event {summary!r}: unsupported DTSTART {start!r}", line)
+    try:
+        name = kind or normalize_kind(summary)
+    except ValueError as exc:
+        raise IcsImportError(path, f"event {summary[:60]!r}: {exc}", line) from None
     return MacroEvent(
         date=day,
         time_et=at,
-        kind=kind or normalize_kind(summary),
+        kind=name,
         scheduled=True,
         grade="user",
         source=source,
@@ -334,6 +353,14 @@ def write_user_events(path: Path, events: Iterable[MacroEvent]) -> WriteSummary:
 
 
 def _atomic_write(path: Path, content: str) -> None:
+    """Replace ``path``'s content atomically; a symbolic link is written through.
+
+    The temporary file is created next to the link's target and renamed onto
+    the target, so ``--into link.csv`` updates the file the link points to and
+    leaves the link itself in place.
+    """
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
     directory = path.parent if str(path.parent) else Path(".")
     try:
         directory.mkdir(parents=True, exist_ok=True)

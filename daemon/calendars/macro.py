@@ -45,7 +45,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Final, Literal
 
+from daemon.boundedio import MAX_CALENDAR_BYTES, LimitedReadError, read_limited
 from daemon.clock import NEW_YORK
+from daemon.strictmodel import bad_text
 
 __all__ = [
     "COLUMNS",
@@ -59,6 +61,9 @@ __all__ = [
     "parse_calendar_csv",
     "shipped_events",
 ]
+
+#: Longest event name, characters.
+MAX_EVENT_NAME: Final = 200
 
 #: Event kinds the daemon knows; any other ``event`` text is a user-defined kind.
 KNOWN_KINDS: Final = ("FOMC", "CPI", "PPI")
@@ -100,11 +105,20 @@ def normalize_kind(text: str) -> str:
     """The canonical event kind: ``FOMC``/``CPI``/``PPI`` upper-cased, others stripped as given.
 
     Raises:
-        ValueError: ``text`` is blank.
+        ValueError: ``text`` is blank, longer than :data:`MAX_EVENT_NAME`, or
+            holds a control character (NUL, ...) or a bidirectional override
+            (text that displays differently from what it says).
     """
     kind = " ".join(text.split())
     if not kind:
         raise ValueError("event name is blank")
+    problem = bad_text(kind)
+    if problem is not None:
+        raise ValueError(f"event name {problem}")
+    if len(kind) > MAX_EVENT_NAME:
+        raise ValueError(
+            f"event name is too long ({len(kind)} characters, at most {MAX_EVENT_NAME})"
+        )
     upper = kind.upper()
     return upper if upper in KNOWN_KINDS else kind
 
@@ -232,6 +246,13 @@ def _parse_grade(text: str, default: str) -> str:
     return grade
 
 
+def _parse_source(text: str) -> str:
+    problem = bad_text(text)
+    if problem is not None:
+        raise ValueError(f"source: {problem}")
+    return text
+
+
 def parse_calendar_csv(
     text: str, file: str | Path, *, strict_columns: bool = False
 ) -> list[tuple[int, MacroEvent]]:
@@ -296,7 +317,7 @@ def parse_calendar_csv(
                     kind=normalize_kind(values["event"]),
                     scheduled=_parse_bool(values.get("scheduled", ""), True),
                     grade=_parse_grade(values.get("grade", ""), default_grade),
-                    source=values.get("source", "") or default_source,
+                    source=_parse_source(values.get("source", "")) or default_source,
                 )
             except ValueError as exc:
                 raise CalendarFileError(name, str(exc), line) from None
@@ -309,7 +330,7 @@ def parse_calendar_csv(
                 )
             seen[event.key] = line
             out.append((line, event))
-    except csv.Error as exc:
+    except csv.Error as exc:  # e.g. a field over the csv module's 128 KiB limit
         raise CalendarFileError(name, f"malformed CSV: {exc}", reader.line_num) from None
     if header is None:
         raise CalendarFileError(name, "empty file: no header line")
@@ -318,11 +339,9 @@ def parse_calendar_csv(
 
 def _read_text(path: Path) -> str:
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise CalendarFileError(path, "file not found") from None
-    except OSError as exc:
-        raise CalendarFileError(path, f"cannot read file ({exc.strerror or exc})") from None
+        raw = read_limited(path, MAX_CALENDAR_BYTES)
+    except LimitedReadError as exc:
+        raise CalendarFileError(path, str(exc)) from None
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -134,7 +134,7 @@ def test_malformed_files_raise_or_are_reported(tmp_path):
         read_chain(no_header)
     with pytest.raises(ChainFormatError, match="no usable quote"):
         read_chain(empty)
-    with pytest.raises(ChainFormatError, match="cannot read"):
+    with pytest.raises(ChainFormatError, match="file not found"):
         read_chain(tmp_path / "missing.csv")
     chains, problems = read_chains([tmp_path])
     assert [c.path.name for c in chains] == ["SPX_2023-05-09.csv"]
