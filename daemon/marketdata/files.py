@@ -11,6 +11,7 @@ Aligning the tables to sessions is :func:`daemon.marketdata.loader.load_history`
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
+from daemon.boundedio import (
+    MAX_BUNDLE_FILE_BYTES,
+    LimitedReadError,
+    read_limited_text,
+)
 from daemon.marketdata.history import FloatArray, MarketDataError
 
 __all__ = ["BUNDLE_DIR", "FILE_SPECS", "FUTURES_RANKS", "CsvTable", "FileSpec", "read_csv"]
@@ -37,6 +43,10 @@ class FileSpec:
     series: str
     columns: tuple[str, ...]
     key: tuple[str, ...]  # a row counts as data only if these are non-empty
+    #: Inclusive range of believable values (units of the series); anything
+    #: outside is a corrupt file, not a market move.
+    low: float = 0.0
+    high: float = 1e6
 
     @property
     def filename(self) -> str:
@@ -51,18 +61,34 @@ _OHLC = ("open", "high", "low", "close")
 _FUTURES_COLUMNS = tuple(f"m{k}" for k in range(1, FUTURES_RANKS + 1))
 
 #: The files of a bundle, with their exact headers.
+#: Value ranges (inclusive). SPX: index points, its lowest close since 1990
+#: was 295 and the bundle never goes below 10 (a close of -1, 0, 1 or 1e308 is
+#: corruption). Volatility indexes and futures: vol points, strictly positive
+#: (VIX never closed below 8.5 nor above 90; VIX9D's record is about 7); SKEW
+#: is defined around 100-170; breadth: NYSE issue counts. The bounds are
+#: wide on purpose: they catch corrupt files, not unusual markets.
 FILE_SPECS: Mapping[str, FileSpec] = {
     s.series: s
     for s in (
-        FileSpec("spx", _OHLC, ("close",)),
-        FileSpec("vix", _OHLC, ("close",)),
-        FileSpec("vix9d", _OHLC, ("close",)),
-        FileSpec("vix3m", _OHLC, ("close",)),
-        FileSpec("vvix", ("close",), ("close",)),
-        FileSpec("skew", ("close",), ("close",)),
-        FileSpec("vix_futures", (*_FUTURES_COLUMNS, "m1_days_to_expiration"), ("m1",)),
+        FileSpec("spx", _OHLC, ("close",), low=10.0, high=1e6),
+        FileSpec("vix", _OHLC, ("close",), low=0.5, high=1000.0),
+        FileSpec("vix9d", _OHLC, ("close",), low=0.5, high=1000.0),
+        FileSpec("vix3m", _OHLC, ("close",), low=0.5, high=1000.0),
+        FileSpec("vvix", ("close",), ("close",), low=0.5, high=1000.0),
+        FileSpec("skew", ("close",), ("close",), low=50.0, high=500.0),
         FileSpec(
-            "nyse_breadth", ("advancing", "declining", "unchanged"), ("advancing", "declining")
+            "vix_futures",
+            (*_FUTURES_COLUMNS, "m1_days_to_expiration"),
+            ("m1",),
+            low=0.0,
+            high=1000.0,
+        ),
+        FileSpec(
+            "nyse_breadth",
+            ("advancing", "declining", "unchanged"),
+            ("advancing", "declining"),
+            low=0.0,
+            high=100_000.0,
         ),
     )
 }
@@ -84,75 +110,92 @@ def read_csv(path: Path, spec: FileSpec) -> CsvTable:
             f"{path}: file not found (a bundle needs {', '.join(FILE_SPECS)} as CSV files "
             f"with header {','.join(spec.header)})"
         )
+    try:
+        text = read_limited_text(path, MAX_BUNDLE_FILE_BYTES)
+    except LimitedReadError as exc:
+        raise MarketDataError(f"{path}: {exc}") from None
+    try:
+        return _parse(path, spec, text)
+    except csv.Error as exc:  # e.g. a field over the csv module's 128 KiB limit
+        raise MarketDataError(f"{path}: malformed CSV: {exc}") from None
+
+
+def _parse(path: Path, spec: FileSpec, text: str) -> CsvTable:
+    """The body of :func:`read_csv` on the file's text."""
     ncols = len(spec.columns)
     dates: list[date] = []
     lines: list[int] = []
     flat: list[float] = []
     nan = math.nan
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
+    fh = io.StringIO(text, newline="")
+    reader = csv.reader(fh)
+    header = next(reader, None)
+    while header is not None and not any(h.strip() for h in header):
         header = next(reader, None)
-        while header is not None and not any(h.strip() for h in header):
-            header = next(reader, None)
-        if header is None:
+    if header is None:
+        raise MarketDataError(f"{path}: line 1: missing header, expected {','.join(spec.header)}")
+    found = tuple(h.strip().lower() for h in header)
+    if found != spec.header:
+        raise MarketDataError(
+            f"{path}: line {reader.line_num}: wrong header {','.join(header)}, "
+            f"expected {','.join(spec.header)}"
+        )
+    prev: date | None = None
+    seen: dict[date, int] = {}
+    for row in reader:
+        line = reader.line_num
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue
+        if len(row) != ncols + 1:
             raise MarketDataError(
-                f"{path}: line 1: missing header, expected {','.join(spec.header)}"
+                f"{path}: line {line}: expected {ncols + 1} fields "
+                f"({','.join(spec.header)}), found {len(row)}"
             )
-        found = tuple(h.strip().lower() for h in header)
-        if found != spec.header:
+        text = row[0].strip()
+        try:
+            if len(text) != 10:
+                raise ValueError(text)
+            d = date.fromisoformat(text)
+        except ValueError:
             raise MarketDataError(
-                f"{path}: line {reader.line_num}: wrong header {','.join(header)}, "
-                f"expected {','.join(spec.header)}"
-            )
-        prev: date | None = None
-        seen: dict[date, int] = {}
-        for row in reader:
-            line = reader.line_num
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue
-            if len(row) != ncols + 1:
+                f"{path}: line {line}: unparsable date {row[0]!r} (expected YYYY-MM-DD)"
+            ) from None
+        if prev is not None and d <= prev:
+            if d in seen:
                 raise MarketDataError(
-                    f"{path}: line {line}: expected {ncols + 1} fields "
-                    f"({','.join(spec.header)}), found {len(row)}"
+                    f"{path}: line {line}: duplicate date {d.isoformat()} (also on line {seen[d]})"
                 )
-            text = row[0].strip()
+            raise MarketDataError(
+                f"{path}: line {line}: date {d.isoformat()} is earlier than "
+                f"{prev.isoformat()} on line {lines[-1]}; rows must be in ascending date order"
+            )
+        for col, cell in zip(spec.columns, row[1:], strict=True):
+            s = cell.strip()
+            if not s:
+                flat.append(nan)
+                continue
             try:
-                if len(text) != 10:
-                    raise ValueError(text)
-                d = date.fromisoformat(text)
+                v = float(s)
             except ValueError:
                 raise MarketDataError(
-                    f"{path}: line {line}: unparsable date {row[0]!r} (expected YYYY-MM-DD)"
+                    f"{path}: line {line}: column {col}: unparsable number {cell!r}"
                 ) from None
-            if prev is not None and d <= prev:
-                if d in seen:
-                    raise MarketDataError(
-                        f"{path}: line {line}: duplicate date {d.isoformat()} "
-                        f"(also on line {seen[d]})"
-                    )
+            if math.isnan(v):
+                flat.append(nan)  # an explicit "nan" is a missing value
+                continue
+            if math.isinf(v):
                 raise MarketDataError(
-                    f"{path}: line {line}: date {d.isoformat()} is earlier than "
-                    f"{prev.isoformat()} on line {lines[-1]}; rows must be in ascending date order"
+                    f"{path}: line {line}: column {col}: not a finite number {cell!r}"
                 )
-            for col, cell in zip(spec.columns, row[1:], strict=True):
-                s = cell.strip()
-                if not s:
-                    flat.append(nan)
-                    continue
-                try:
-                    v = float(s)
-                except ValueError:
-                    raise MarketDataError(
-                        f"{path}: line {line}: column {col}: unparsable number {cell!r}"
-                    ) from None
-                if math.isinf(v):
-                    raise MarketDataError(
-                        f"{path}: line {line}: column {col}: not a finite number {cell!r}"
-                    )
-                flat.append(v)
-            seen[d] = line
-            dates.append(d)
-            lines.append(line)
-            prev = d
+            if not spec.low <= v <= spec.high or (v == 0.0 and spec.low > 0.0):
+                raise MarketDataError(
+                    f"{path}: line {line}: column {col}: {cell.strip()!r} is outside the "
+                    f"believable range {spec.low:g}..{spec.high:g}"
+                )
+            flat.append(v)
+        seen[d] = line
+        dates.append(d)
+        lines.append(line)
+        prev = d
     values = np.array(flat, dtype=np.float64).reshape(len(dates), ncols)
     return CsvTable(dates, lines, values)
