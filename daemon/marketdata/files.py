@@ -80,7 +80,7 @@ FILE_SPECS: Mapping[str, FileSpec] = {
             "vix_futures",
             (*_FUTURES_COLUMNS, "m1_days_to_expiration"),
             ("m1",),
-            low=0.0,
+            low=0.5,
             high=1000.0,
         ),
         FileSpec(
@@ -92,6 +92,10 @@ FILE_SPECS: Mapping[str, FileSpec] = {
         ),
     )
 }
+
+
+#: Columns whose range differs from their file's: sessions to the M1 expiry.
+_COLUMN_RANGES: Mapping[str, tuple[float, float]] = {"m1_days_to_expiration": (0.0, 400.0)}
 
 
 @dataclass(slots=True)
@@ -187,10 +191,11 @@ def _parse(path: Path, spec: FileSpec, text: str) -> CsvTable:
                 raise MarketDataError(
                     f"{path}: line {line}: column {col}: not a finite number {cell!r}"
                 )
-            if not spec.low <= v <= spec.high or (v == 0.0 and spec.low > 0.0):
+            low, high = _COLUMN_RANGES.get(col, (spec.low, spec.high))
+            if not low <= v <= high:
                 raise MarketDataError(
                     f"{path}: line {line}: column {col}: {cell.strip()!r} is outside the "
-                    f"believable range {spec.low:g}..{spec.high:g}"
+                    f"believable range {low:g}..{high:g}"
                 )
             flat.append(v)
         seen[d] = line
