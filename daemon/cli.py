@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 import threading
@@ -201,13 +202,17 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _replay_locked(args: argparse.Namespace, config: Any, journal_path: Path) -> int:
-    from daemon.journal import JournalError
+    from daemon.journal import Journal, JournalError
     from daemon.logs import configure_logging, get_logger
     from daemon.marketdata.loader import MarketDataError
     from daemon.replay import ReplayError, run_replay
 
+    try:
+        Journal.check_before_writing(journal_path)
+    except JournalError as exc:
+        raise CliError(str(exc)) from None
     log_target = args.log_file or f"{journal_path}.log"
-    log_stream = sys.stdout if log_target == "-" else open(log_target, "a", encoding="utf-8")  # noqa: SIM115
+    log_stream = sys.stdout if log_target == "-" else open_private_log(Path(log_target))
     try:
         configure_logging(config.logging.level, "json", log_stream)
         log = get_logger("alvh.replay")
@@ -243,7 +248,7 @@ def _replay_locked(args: argparse.Namespace, config: Any, journal_path: Path) ->
 def _run(args: argparse.Namespace) -> int:
     from daemon.calendars.macro import CalendarFileError
     from daemon.config import ConfigError, load_config
-    from daemon.journal import JournalError
+    from daemon.journal import Journal, JournalError
     from daemon.live import LiveOptions, run_live
     from daemon.logs import configure_logging, get_logger
     from daemon.scheduling.jobs import JobName
@@ -265,6 +270,10 @@ def _run(args: argparse.Namespace) -> int:
     with _lock_journal(config.journal.path, "alvh run"):  # before anything is written
         if take_pending_stop() is not None:
             return ExitStatus.OK  # stopped while starting: nothing written yet
+        try:
+            Journal.check_before_writing(config.journal.path)
+        except JournalError as exc:
+            raise CliError(str(exc)) from None
         configure_logging(config.logging.level, config.logging.format, sys.stdout)
         log = get_logger("alvh.run")
         try:
@@ -278,6 +287,25 @@ def _run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return ExitStatus.INTERNAL
+
+
+def open_private_log(path: Path) -> Any:
+    """Open the event log ``path`` for appending; a new file gets mode 0600 (owner only).
+
+    Raises:
+        CliError: the directory is missing or the file cannot be opened.
+    """
+    import os
+
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+    except FileNotFoundError:
+        raise CliError(f"--log-file {path}: directory {path.parent} does not exist") from None
+    except (OSError, ValueError) as exc:
+        raise CliError(
+            f"--log-file {path}: cannot open ({getattr(exc, 'strerror', None) or exc})"
+        ) from None
+    return os.fdopen(fd, "a", encoding="utf-8")
 
 
 def _daily_jobs() -> list[Any]:
@@ -306,8 +334,15 @@ def _aware_datetime(text: str) -> datetime:
     return value
 
 
+def _close_quietly(journal: Any) -> None:
+    """Close a read-only journal; a damaged file's close error adds nothing to the first one."""
+    with contextlib.suppress(Exception):  # read-only: nothing to lose
+        journal.close()
+
+
 def _journal(args: argparse.Namespace) -> int:
     from daemon.journal import Journal, JournalError
+    from daemon.journal.errors import DAMAGED_JOURNAL_ERRORS, damaged
 
     if not args.file.exists():
         raise CliError(f"{args.file}: no such journal file")
@@ -319,8 +354,10 @@ def _journal(args: argparse.Namespace) -> int:
         summary = journal.summary(args.run)
     except JournalError as exc:
         raise CliError(str(exc)) from None
+    except DAMAGED_JOURNAL_ERRORS as exc:
+        raise CliError(str(damaged(args.file, exc))) from None
     finally:
-        journal.close()
+        _close_quietly(journal)
     if args.json:
         print(json.dumps(_jsonable(asdict(summary)), sort_keys=True))
     else:

@@ -50,6 +50,7 @@ from daemon.calendars.macro import (
     read_calendar_file,
 )
 from daemon.clock import NEW_YORK
+from daemon.strictmodel import bad_text
 
 __all__ = [
     "IcsImportError",
@@ -140,6 +141,22 @@ def _component_error(
     return IcsImportError(path, f"invalid iCalendar content: {where}{message}", line)
 
 
+def _one_line(text: str, limit: int = 200) -> str:
+    """``text`` with its whitespace collapsed, cut at ``limit`` characters."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def _check_tzid(tzid: str) -> str | None:
+    """Why a ``TZID`` parameter is refused (path-like or unknown), or ``None``."""
+    if "\\" in tzid or ".." in tzid or tzid.startswith("/") or len(tzid) > 64:
+        return f"time zone TZID={tzid[:60]!r} is not a time zone name"
+    problem = bad_text(tzid)
+    if problem is not None:
+        return f"time zone TZID {problem}"
+    return None
+
+
 def _uid_lines(lines: list[tuple[int, str]]) -> dict[str, int]:
     """UID value -> physical line of its first ``UID`` content line (one pass: linear import)."""
     out: dict[str, int] = {}
@@ -189,8 +206,10 @@ def import_ics(path: Path, *, only_known: bool = False) -> list[MacroEvent]:
         cal = icalendar.Calendar.from_ical(text)
     except RecursionError:
         raise IcsImportError(path, "invalid iCalendar file: components nested too deeply") from None
+    except OSError as exc:  # the library looked a TZID up as a file name
+        raise IcsImportError(path, f"invalid iCalendar file: {_one_line(str(exc))}") from None
     except ValueError as exc:
-        message = str(exc)
+        message = _one_line(str(exc))
         quoted = re.search(r"'([^']*)'", message)
         where = _find_line(lines, None, quoted.group(1)) if quoted and quoted.group(1) else None
         raise IcsImportError(path, f"invalid iCalendar file: {message}", where) from None
@@ -221,6 +240,9 @@ def _to_event(
     summary = " ".join(str(summary_prop).split()) if summary_prop is not None else ""
     if not summary:
         raise IcsImportError(path, f"event {uid or '(no UID)'} has no SUMMARY", line)
+    problem = bad_text(summary)
+    if problem is not None:
+        raise IcsImportError(path, f"event {summary[:60]!r}: SUMMARY {problem}", line)
     if component.get("RRULE") is not None:
         raise IcsImportError(
             path, f"event {summary!r} recurs (RRULE); list each release explicitly", line
@@ -234,6 +256,10 @@ def _to_event(
     source = f"ics:{path.name}"
     start = start_prop.dt
     tzid = getattr(start_prop, "params", {}).get("TZID")
+    if tzid is not None:
+        problem = _check_tzid(str(tzid))
+        if problem is not None:
+            raise IcsImportError(path, f"event {summary!r}: {problem}", line)
     if isinstance(start, datetime) and tzid is not None and start.tzinfo is None:
         # icalendar leaves a time naive when it cannot resolve the zone; reading it
         # as New York time would silently move the event.

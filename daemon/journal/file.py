@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 from collections.abc import Mapping
 from datetime import date, datetime
@@ -20,6 +22,27 @@ if TYPE_CHECKING:
     from daemon.analytics import JournalSummary
 
 __all__ = ["Journal"]
+
+
+def _create_private(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 if it does not exist (the schema follows).
+
+    Raises:
+        JournalError: the directory is missing or not writable, or the path
+            is not a valid file name.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        return
+    except FileNotFoundError:
+        raise JournalError(
+            f"{path}: cannot create the journal: directory {path.parent} does not exist"
+        ) from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        reason = getattr(exc, "strerror", None) or exc
+        raise JournalError(f"{path}: cannot create the journal ({reason})") from None
+    os.close(fd)
 
 
 class Journal(JournalWriter):
@@ -60,12 +83,18 @@ class Journal(JournalWriter):
                 most this window of buffered work; committed rows are never
                 affected.
 
+        A new file is created with mode 0600 (owner only, whatever the
+        umask; SQLite gives its ``-wal`` and ``-shm`` files the same mode):
+        a journal holds the account, positions and P&L.
+
         Raises:
             JournalError: the file is not SQLite, is SQLite but not an alvh
                 journal, was written by a newer schema version, or cannot be
-                opened, created or migrated.
+                opened, created or migrated (e.g. its directory is missing).
         """
         path = Path(path)
+        if not read_only:
+            _create_private(path)
         db = connect(path, read_only=read_only, buffered=buffered)
         return cls(
             db,
@@ -106,6 +135,40 @@ class Journal(JournalWriter):
     def journal_mode(self) -> str:
         """SQLite journal mode (``"wal"`` for a writable journal)."""
         return str(self._db.journal_mode)
+
+    @classmethod
+    def check_before_writing(cls, path: Path | str) -> None:
+        """Refuse to write to a damaged or foreign journal (``alvh run``/``replay`` call it).
+
+        A missing or empty file passes (it will be created). Otherwise the file
+        is opened read-only (an alvh journal of a known schema version) and
+        SQLite's ``PRAGMA integrity_check`` must answer ``ok``.
+
+        Raises:
+            JournalError: one line naming the file and the first problem.
+        """
+        path = Path(path)
+        if not path.parent.is_dir() and str(path.parent):
+            raise JournalError(f"{path}: directory {path.parent} does not exist")
+        try:
+            if not path.exists() or (path.is_file() and path.stat().st_size == 0):
+                return
+        except (OSError, ValueError) as exc:
+            raise JournalError(f"{path}: cannot use the journal ({exc})") from None
+        journal = cls.open(path, read_only=True)
+        try:
+            rows = journal.db.execute("PRAGMA integrity_check").fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"{path}: damaged journal: integrity check failed: {exc}") from None
+        finally:
+            with contextlib.suppress(Exception):  # read-only: nothing to lose
+                journal.close()
+        first = " ".join(str(rows[0][0]).split())[:200] if rows else "no result"
+        if first != "ok":
+            raise JournalError(
+                f"{path}: damaged journal (integrity check: {first}); restore a backup "
+                "or start a new journal file"
+            )
 
     def integrity_check(self) -> str:
         """SQLite's ``PRAGMA integrity_check`` of the file, after committing what is pending.

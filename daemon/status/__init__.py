@@ -67,6 +67,7 @@ into text. Every public name is importable from :mod:`daemon.status`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -74,6 +75,7 @@ from typing import Any
 
 from daemon.config import ConfigError, ScheduleConfig, load_config
 from daemon.journal import Journal, JournalError
+from daemon.journal.errors import DAMAGED_JOURNAL_ERRORS, damaged
 from daemon.status.collect import DEFAULT_DECISIONS, collect_status
 from daemon.status.render import render_status, status_line
 from daemon.status.upcoming import HORIZON_DAYS as HORIZON_DAYS
@@ -182,5 +184,8 @@ def _status_from_args(args: argparse.Namespace) -> dict[str, Any]:
         )
     except JournalError as exc:
         raise StatusError(str(exc)) from None
+    except DAMAGED_JOURNAL_ERRORS as exc:
+        raise StatusError(str(damaged(journal_path, exc))) from None
     finally:
-        journal.close()
+        with contextlib.suppress(Exception):  # read-only: nothing to lose
+            journal.close()
