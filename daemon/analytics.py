@@ -13,9 +13,11 @@ Units: money in dollars, net of commissions and fees; percentages in percent
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from daemon.journal import DailyRecord, Journal, PositionRecord, RunInfo, TallyRecord
 from strategies.domain import Structure
@@ -35,6 +37,22 @@ __all__ = [
 
 #: Count key for orders and fills that belong to no journaled decision (e.g. manual trades).
 OTHER = "other"
+
+
+#: Fields of :class:`JournalSummary` in dollars (rounded to cents in JSON).
+MONEY_FIELDS = frozenset(
+    {
+        "total_pnl",
+        "realized_pnl",
+        "unrealized_pnl",
+        "condor_pnl",
+        "hedge_pnl",
+        "commissions",
+        "starting_net_liquidation",
+        "final_net_liquidation",
+        "max_drawdown",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +95,25 @@ class JournalSummary:
     final_net_liquidation: float | None = None
     max_drawdown: float = 0.0
     max_drawdown_pct: float = 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        """The summary as JSON-ready values: dates ISO, money rounded to cents.
+
+        Sums of float dollars carry binary noise (``42683.60999999966``); the
+        journal's ``summary_json`` and ``alvh journal --json`` show cents
+        (:data:`MONEY_FIELDS`), percentages and the win rate to 6 decimals.
+        """
+        out: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if isinstance(value, date):
+                value = value.isoformat()
+            elif isinstance(value, Mapping):
+                value = dict(value)
+            elif isinstance(value, float) and math.isfinite(value):
+                value = round(value, 2) if name in MONEY_FIELDS else round(value, 6)
+            out[name] = value
+        return out
 
     def render(self) -> str:
         """A short human-readable report (several lines)."""

@@ -21,7 +21,6 @@ import json
 import sys
 import threading
 from collections.abc import Sequence
-from dataclasses import asdict
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -44,6 +43,17 @@ def _iso_date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
 
 
+def version() -> str:
+    """The installed package's version (``pyproject.toml``), ``"unknown"`` when not installed."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("alvh")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="alvh",
@@ -51,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
         "on Interactive Brokers or replayed over real history.",
         epilog=EXIT_STATUS_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"alvh {version()}", help="print the version"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -264,6 +277,9 @@ def _run(args: argparse.Namespace) -> int:
     }
     if overrides:
         config = config.model_copy(update={"broker": config.broker.model_copy(update=overrides)})
+    if args.now is not None and config.broker.trading_mode == "live":
+        # a usage mistake (status 2), not an unreachable gateway (status 4)
+        raise CliError("--now is for drills and is refused with trading_mode = live")
     options = LiveOptions(
         dry_run=args.dry_run, now=args.now, run_jobs=tuple(JobName(j) for j in args.run_job)
     )
@@ -359,43 +375,48 @@ def _journal(args: argparse.Namespace) -> int:
     finally:
         _close_quietly(journal)
     if args.json:
-        print(json.dumps(_jsonable(asdict(summary)), sort_keys=True))
+        print(json.dumps(summary.as_json(), sort_keys=True))
     else:
         print(summary.render())
     return 0
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
-
-
 class _Progress:
-    """A tqdm bar over calendar days on a terminal; silent otherwise."""
+    """A tqdm bar over the replay's sessions on a terminal; silent otherwise.
+
+    It counts sessions, like the summary (``replayed N sessions``): the total
+    is the number of NYSE sessions in the range (the replay may skip a few
+    without SPX data, so the bar can stop just short of the total).
+    """
 
     def __init__(self, start: date, end: date, enabled: bool) -> None:
-        self._start = start
         self._bar: Any = None
-        self._done = 0
         if enabled and sys.stderr.isatty():
             from tqdm import tqdm
 
-            total = max((end - start).days, 1)
-            self._bar = tqdm(total=total, unit="day", desc="replay", file=sys.stderr)
+            self._bar = tqdm(
+                total=_session_count(start, end), unit="session", desc="replay", file=sys.stderr
+            )
 
     def update(self, session: date) -> None:
+        """One more session replayed (``run_replay`` calls it once per session)."""
         if self._bar is None:
             return
-        done = (session - self._start).days
         self._bar.set_postfix_str(session.isoformat(), refresh=False)
-        self._bar.update(done - self._done)
-        self._done = done
+        self._bar.update(1)
 
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
+
+
+def _session_count(start: date, end: date) -> int | None:
+    """NYSE sessions from ``start`` to ``end`` inside the exchange calendar, ``None`` if unknown."""
+    from daemon.calendars.exchange import CalendarError, default_calendar
+
+    calendar = default_calendar()
+    lo, hi = max(start, calendar.range_start), min(end, calendar.range_end)
+    try:
+        return len(calendar.sessions(lo, hi)) if lo <= hi else None
+    except CalendarError:
+        return None

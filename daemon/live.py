@@ -143,7 +143,7 @@ async def run_live(
     """
     if options.now is not None and config.broker.trading_mode == "live":
         log.error("refused", reason="--now is for drills and is refused with trading_mode = live")
-        return EXIT_BROKER
+        return ExitStatus.USAGE
     notifier = notifier or SdNotifier()
     shutdown = Shutdown(stop or asyncio.Event(), stop_grace_s(config), log, notifier)
     shutdown.install_signal_handlers()

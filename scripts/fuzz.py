@@ -252,11 +252,11 @@ def _toml_value(v: Any) -> str:
         return repr(v)
     if isinstance(v, int):
         return str(v)
-    if isinstance(v, str):
-        return json.dumps(v)  # a TOML basic string is JSON-compatible for these
-    if isinstance(v, list):
+    if isinstance(v, str | Path):
+        return json.dumps(str(v))  # a TOML basic string is JSON-compatible for these
+    if isinstance(v, list | tuple):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    raise TypeError(v)
+    return json.dumps(str(v))
 
 
 def _bad_value(rng: random.Random, info: Any) -> tuple[Any, str]:

@@ -45,6 +45,12 @@ def _create_private(path: Path) -> None:
     os.close(fd)
 
 
+def _summary_json(summary: Any) -> Any:
+    """A :class:`~daemon.analytics.JournalSummary` as its JSON form (money in cents)."""
+    as_json = getattr(summary, "as_json", None)
+    return as_json() if callable(as_json) else summary
+
+
 class Journal(JournalWriter):
     """An open journal file. Create with :meth:`Journal.open`; not thread-safe.
 
@@ -270,7 +276,7 @@ class Journal(JournalWriter):
                 "UPDATE runs SET finished_at = ?, summary_json = ? WHERE id = ?",
                 (
                     (finished_at or utc_now()).isoformat(),
-                    None if summary is None else strict_json(summary),
+                    None if summary is None else strict_json(_summary_json(summary)),
                     run_id,
                 ),
             )

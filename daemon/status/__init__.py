@@ -33,6 +33,10 @@ offset; dates ISO)::
     journal         path of the journal file
     generated_at    when the report was made (UTC)
     run             {id, mode, started_at, finished_at, replay_start, replay_end}
+    replay          replay runs: {start, end, sessions, first_session,
+                    last_session, finished} (the replay's own context: it has
+                    no clock, so next_jobs is empty and macro_events and
+                    entry_block are null); null for paper/live/dry-run runs
     as_of           reference date for DTE: today (ET) for paper/live runs,
                     the last marked session for replay runs
     last_mark_session   latest session with marks, or null
@@ -46,10 +50,11 @@ offset; dates ISO)::
                     gamma, vega, theta, unrealized_pnl} summed over the latest
                     marks (total mixes SPX and VIX units except theta and P&L)
     pnl             {realized, realized_by_structure, unrealized, total,
-                    net_liquidation, drawdown, daily_session}
+                    net_liquidation, drawdown, daily_session}; dollars rounded
+                    to cents
     decisions       newest first: {id, session, time, rule, action, structure,
                     quantity, limit_price, position_id, reason}
-    schedule_source "config file" | "run config" | "defaults"
+    schedule_source "config file" | "run config" | "defaults" | "none (replay)"
     next_jobs       in time order: {job, kind, fire_time, session, early_close,
                     event}; kind "daily" or an event job kind
     macro_events    next events: {kind, date, time_et, at, scheduled, grade, label},

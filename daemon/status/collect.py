@@ -74,16 +74,25 @@ def collect_status(
     pnl = _pnl(journal, info.id, greeks["total"]["unrealized_pnl"])
 
     schedule_source = "config file"
-    if schedule is None:
-        schedule, schedule_source = _run_schedule(info, notes)
-    cal = calendar or default_calendar()
-    next_jobs = next_job_fires(schedule, now, cal, notes=notes)
-
+    next_jobs: list[dict[str, Any]] = []
     macro_events: list[dict[str, Any]] | None = None
     entry_block: str | None = None
-    if macro:
-        macro_events, entry_block, event_fires = macro_status(info, now, cal, notes)
-        next_jobs = sorted(next_jobs + event_fires, key=lambda j: (j["_utc"], j["kind"] != "daily"))
+    replay: dict[str, Any] | None = None
+    if info.mode == "replay":
+        # A replay has no wall clock: its context is its own range and last
+        # session, not the jobs and events ahead of today.
+        replay = _replay_context(journal, info)
+        schedule_source = "none (replay)"
+    else:
+        if schedule is None:
+            schedule, schedule_source = _run_schedule(info, notes)
+        cal = calendar or default_calendar()
+        next_jobs = next_job_fires(schedule, now, cal, notes=notes)
+        if macro:
+            macro_events, entry_block, event_fires = macro_status(info, now, cal, notes)
+            next_jobs = sorted(
+                next_jobs + event_fires, key=lambda j: (j["_utc"], j["kind"] != "daily")
+            )
     for job in next_jobs:
         job.pop("_utc", None)
 
@@ -98,6 +107,7 @@ def collect_status(
             "replay_start": _iso(info.replay_start),
             "replay_end": _iso(info.replay_end),
         },
+        "replay": replay,
         "as_of": as_of.isoformat(),
         "last_mark_session": _iso(last_mark_session),
         "positions": positions,
@@ -110,6 +120,26 @@ def collect_status(
         "entry_block": entry_block,
         "notes": notes,
     }
+
+
+def _replay_context(journal: Journal, info: RunInfo) -> dict[str, Any]:
+    """A replay run's range, its last replayed session and how many sessions it replayed."""
+    row = journal.db.execute(
+        "SELECT COUNT(*), MIN(session), MAX(session) FROM daily WHERE run_id = ?", [info.id]
+    ).fetchone()
+    return {
+        "start": _iso(info.replay_start),
+        "end": _iso(info.replay_end),
+        "sessions": int(row[0]) if row else 0,
+        "first_session": row[1] if row else None,
+        "last_session": row[2] if row else None,
+        "finished": info.finished_at is not None,
+    }
+
+
+def _cents(value: float | None) -> float | None:
+    """Dollars rounded to cents (sums of floats carry binary noise)."""
+    return None if value is None else round(float(value), 2)
 
 
 def _iso(value: date | None) -> str | None:
@@ -209,12 +239,12 @@ def _pnl(journal: Journal, run_id: int, unrealized: float) -> dict[str, Any]:
         [run_id],
     ).fetchone()
     return {
-        "realized": realized,
-        "realized_by_structure": by_structure,
-        "unrealized": unrealized,
-        "total": realized + unrealized,
-        "net_liquidation": None if row is None else row[1],
-        "drawdown": None if row is None else row[2],
+        "realized": _cents(realized),
+        "realized_by_structure": {k: _cents(v) for k, v in by_structure.items()},
+        "unrealized": _cents(unrealized),
+        "total": _cents(realized + unrealized),
+        "net_liquidation": None if row is None else _cents(row[1]),
+        "drawdown": None if row is None else _cents(row[2]),
         "daily_session": None if row is None else row[0],
     }
 

@@ -149,9 +149,18 @@ def render_status(report: Mapping[str, Any]) -> str:
             lines.append("  " + " ".join(cells) + "  " + d["reason"])
     lines.append("")
 
-    lines.append(f"Next jobs (America/New_York; times from {report['schedule_source']})")
-    if not report["next_jobs"]:
-        lines.append("  none within the horizon")
+    replay = report.get("replay")
+    if replay is not None:
+        state = "finished" if replay["finished"] else "not finished"
+        lines.append(
+            f"Replay {replay['start']} .. {replay['end']} ({state}): {replay['sessions']} "
+            f"sessions replayed, last {replay['last_session'] or 'none'}"
+        )
+        lines.append("  a replay has no clock: no next jobs, no entry check against today")
+    else:
+        lines.append(f"Next jobs (America/New_York; times from {report['schedule_source']})")
+        if not report["next_jobs"]:
+            lines.append("  none within the horizon")
     for j in report["next_jobs"]:
         extra = "  (early close)" if j["early_close"] else ""
         if j["event"]:

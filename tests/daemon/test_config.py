@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from daemon.cli import EXIT_USAGE, build_parser, main
 from daemon.config import AlvhConfig, ConfigError, load_config
-from daemon.live import EXIT_BROKER
+from daemon.exits import ExitStatus
 from daemon.logs import configure_logging
 from daemon.service import UNIT_TIMEOUT_STOP_S
 from strategies.rules import CondorRules, HedgeRules
@@ -463,8 +463,10 @@ def test_run_live_flag_still_refuses_the_drill_clock(
     monkeypatch.setenv("ALVH_LOGGING__FORMAT", "json")
     path = _write(tmp_path, '[broker]\naccount = "U1234567"\nmarket_data_type = 1\n')
     code = main(["run", "--config", str(path), "--live", "--now", "2026-11-20T15:30:00-05:00"])
-    assert code == EXIT_BROKER
-    assert "--now is for drills" in capsys.readouterr().out
+    assert code == ExitStatus.USAGE  # a usage mistake, not 4 (gateway unreachable)
+    err = capsys.readouterr().err
+    assert "--now is for drills" in err
+    assert len(err.strip().splitlines()) == 1
     assert not journal.exists()
 
 
