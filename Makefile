@@ -6,7 +6,7 @@ START ?= 2018-01-02
 END ?= 2020-12-31
 JOURNAL ?= alvh-replay.sqlite
 
-.PHONY: install replay test lint benchmark chaos clean
+.PHONY: install replay test lint benchmark chaos clean docs fuzz
 
 $(BIN)/alvh: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,3 +36,13 @@ clean:
 
 chaos: install
 	$(BIN)/python scripts/chaos.py
+
+# The generated references (docs/config-reference.md, docs/cli.md); run after
+# adding or changing a config key or a command-line flag (tests/daemon/test_docs.py).
+docs: install
+	$(BIN)/python scripts/config_reference.py
+	$(BIN)/python scripts/cli_reference.py
+
+# The full fuzz campaign (>= 1,500 cases; tests/test_fuzz_quick.py runs a sample).
+fuzz: install
+	$(BIN)/python scripts/fuzz.py

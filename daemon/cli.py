@@ -276,7 +276,17 @@ def _run(args: argparse.Namespace) -> int:
         if value is not None
     }
     if overrides:
-        config = config.model_copy(update={"broker": config.broker.model_copy(update=overrides)})
+        # validated like the file's values (model_copy alone would skip the checks)
+        try:
+            broker = type(config.broker).model_validate(
+                {**config.broker.model_dump(), **overrides}
+            )
+        except ValueError as exc:  # pydantic's ValidationError
+            problem = exc.errors(include_url=False)[0] if hasattr(exc, "errors") else {}
+            key = ".".join(str(p) for p in problem.get("loc", ())) or "broker"
+            message = str(problem.get("msg", exc)).removeprefix("Value error, ")
+            raise CliError(f"--{key.replace('_', '-')}: {message}") from None
+        config = config.model_copy(update={"broker": broker})
     if args.now is not None and config.broker.trading_mode == "live":
         # a usage mistake (status 2), not an unreachable gateway (status 4)
         raise CliError("--now is for drills and is refused with trading_mode = live")
