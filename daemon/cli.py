@@ -194,6 +194,8 @@ def _lock_journal(path: Path, command: str) -> JournalLock:
         JournalLocked: another process holds it (exit status 5).
         CliError: the lock file cannot be created (exit status 2).
     """
+    if str(path.parent) and not path.parent.is_dir():
+        raise CliError(f"journal {path}: directory {path.parent} does not exist")
     try:
         return JournalLock.acquire(path, command=command)
     except JournalLocked:
@@ -278,9 +280,7 @@ def _run(args: argparse.Namespace) -> int:
     if overrides:
         # validated like the file's values (model_copy alone would skip the checks)
         try:
-            broker = type(config.broker).model_validate(
-                {**config.broker.model_dump(), **overrides}
-            )
+            broker = type(config.broker).model_validate({**config.broker.model_dump(), **overrides})
         except ValueError as exc:  # pydantic's ValidationError
             problem = exc.errors(include_url=False)[0] if hasattr(exc, "errors") else {}
             key = ".".join(str(p) for p in problem.get("loc", ())) or "broker"

@@ -412,8 +412,14 @@ def gen_env(rng: random.Random, n: int, tmp: Path) -> Iterator[Case]:
             ):
                 invalid = not _in_bounds(12.0, info)  # "12" from the environment is a number
                 label = f"{sec}.{key} = '12' (a number in the environment)"
-            if value is True or value is False:
-                invalid = True
+            kinds = scalar_kinds(info.annotation)
+            if kinds & {str, Path} and isinstance(value, int | list):
+                # the environment carries text: "7" or "[1, 2]" is a valid path or name
+                invalid = False
+                label += " (valid text in the environment)"
+            if kinds == {bool} and text.strip().lower() in ENV_BOOL_TEXT:
+                invalid = False  # documented: true/false, 1/0, yes/no, on/off
+                label += " (a documented boolean spelling)"
         elif pick < 0.6 and sections[sec]:
             key = rng.choice(sorted(sections[sec]))
             info = sections[sec][key]
@@ -437,6 +443,10 @@ def gen_env(rng: random.Random, n: int, tmp: Path) -> Iterator[Case]:
             env = {f"{ENV_PREFIX}{sec.upper()}__NO_SUCH_KEY": "1"}
             label, invalid = "unknown key", True
         yield Case("env", label, _load_env(), invalid, _cfg_argv_env(), env)
+
+
+#: Boolean spellings the environment accepts (``daemon.strictmodel.coerce_env_text``).
+ENV_BOOL_TEXT = frozenset({"true", "false", "1", "0", "yes", "no", "on", "off"})
 
 
 def _in_bounds(v: float, info: Any) -> bool:
@@ -976,6 +986,12 @@ def gen_paths(rng: random.Random, n: int, tmp: Path) -> Iterator[Case]:
             ["calendar", "import", str(tmp / "none.ics"), "--into", str(missing / "c.csv")],
             True,
         ),
+        (
+            "run --client-id -5 (an override below its range)",
+            ["run", "--client-id", "-5", "--dry-run"],
+            True,
+        ),
+        ("run --port 0", ["run", "--port", "0", "--dry-run"], True),
         ("--version", ["--version"], False),
     ]
     env_for = {

@@ -266,9 +266,9 @@ def _describe(error: Mapping[str, Any]) -> str:
     kind = error.get("type", "")
     loc = tuple(error.get("loc", ()))
     got = error.get("input")
-    got_text = "" if got is None or isinstance(got, dict) else f" (got {got!r})"
+    got_text = "" if got is None or isinstance(got, dict) else f" (got {_short(got)})"
     if kind == "extra_forbidden":
-        return "unknown key (check the spelling; see the README configuration reference)"
+        return "unknown key (check the spelling; see docs/config-reference.md)"
     if kind == "missing":
         return "required key is missing"
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
@@ -288,9 +288,15 @@ def _describe(error: Mapping[str, Any]) -> str:
     msg = str(error.get("msg", "invalid value"))
     msg = msg.removeprefix("Value error, ")
     msg = msg[:1].lower() + msg[1:]
-    if got is not None and repr(got) in msg:
+    if got is not None and (repr(got) in msg or _short(got) in msg):
         got_text = ""
     return f"{msg}{got_text}"
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters (a 100k-character value stays one line)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 def _bounds(

@@ -14,12 +14,13 @@ class JournalError(RuntimeError):
 #: What reading a damaged or foreign journal can raise below the journal's own
 #: checks: SQLite errors (a malformed page, text that is not UTF-8) and bad
 #: values in otherwise valid rows (JSON that does not parse, a date that is
-#: not a date, a missing key, a number of the wrong type).
+#: not a date, a missing key, a value of the wrong type or shape).
 DAMAGED_JOURNAL_ERRORS: tuple[type[Exception], ...] = (
     sqlite3.Error,
     ValueError,
     KeyError,
     TypeError,
+    AttributeError,
     IndexError,
     ArithmeticError,
 )
