@@ -142,7 +142,10 @@ def cli(argv: list[str]) -> int:
     text = err.getvalue()
     if "Traceback (most recent call last)" in text:
         raise RuntimeError(f"traceback printed: {text[-300:]}")
-    if status not in (0, 130) and text.strip().count("\n") > 2:
+    lines = text.strip().splitlines()
+    if lines and lines[0].startswith("usage:") and ": error: " in lines[-1]:
+        lines = lines[-1:]  # argparse: the usage, then one line naming the argument
+    if status not in (0, 130) and len(lines) > 1:
         raise RuntimeError(f"error is not one line: {text[:300]!r}")
     return status
 

@@ -191,16 +191,29 @@ def _parse(path: Path, spec: FileSpec, text: str) -> CsvTable:
                 raise MarketDataError(
                     f"{path}: line {line}: column {col}: not a finite number {cell!r}"
                 )
-            low, high = _COLUMN_RANGES.get(col, (spec.low, spec.high))
-            if not low <= v <= high:
-                raise MarketDataError(
-                    f"{path}: line {line}: column {col}: {cell.strip()!r} is outside the "
-                    f"believable range {low:g}..{high:g}"
-                )
             flat.append(v)
         seen[d] = line
         dates.append(d)
         lines.append(line)
         prev = d
     values = np.array(flat, dtype=np.float64).reshape(len(dates), ncols)
+    _check_ranges(path, spec, values, lines)
     return CsvTable(dates, lines, values)
+
+
+def _check_ranges(path: Path, spec: FileSpec, values: FloatArray, lines: list[int]) -> None:
+    """Refuse the first value outside its column's believable range (vectorised: one pass).
+
+    Raises:
+        MarketDataError: naming the file, line, column and value.
+    """
+    for k, col in enumerate(spec.columns):
+        low, high = _COLUMN_RANGES.get(col, (spec.low, spec.high))
+        column = values[:, k]
+        bad = (column < low) | (column > high)  # NaN compares False: missing is fine
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise MarketDataError(
+                f"{path}: line {lines[row]}: column {col}: {column[row]:g} is outside the "
+                f"believable range {low:g}..{high:g}"
+            )
