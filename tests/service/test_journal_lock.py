@@ -154,4 +154,4 @@ def test_lock_file_in_a_missing_directory_is_a_usage_error(
     code = main(args)
     err = capsys.readouterr().err.splitlines()
     assert code == ExitStatus.USAGE
-    assert len(err) == 1 and "cannot open lock file" in err[0] and str(journal) in err[0]
+    assert len(err) == 1 and "does not exist" in err[0] and str(journal) in err[0]
