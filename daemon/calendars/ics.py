@@ -35,6 +35,7 @@ import io
 import os
 import re
 import tempfile
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -184,7 +185,6 @@ def import_ics(path: Path, *, only_known: bool = False) -> list[MacroEvent]:
             (``RRULE``). The message names the file and, when it can be
             located, the line.
     """
-    import icalendar  # lazy: only the importer needs it
 
     path = Path(path)
     try:
@@ -202,6 +202,20 @@ def import_ics(path: Path, *, only_known: bool = False) -> list[MacroEvent]:
         raise IcsImportError(
             path, "not an iCalendar file (first line is not BEGIN:VCALENDAR)", first and first[0]
         )
+    # icalendar warns on stderr about TZIDs it guesses; every TZID is checked
+    # here (_check_tzid, unknown zones refused), so its warnings would only
+    # add lines to a one-line error.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _parse(path, text, lines, only_known)
+
+
+def _parse(
+    path: Path, text: str, lines: list[tuple[int, str]], only_known: bool
+) -> list[MacroEvent]:
+    """The body of :func:`import_ics` once the text is read and checked."""
+    import icalendar  # lazy: only the importer needs it
+
     try:
         cal = icalendar.Calendar.from_ical(text)
     except RecursionError:
