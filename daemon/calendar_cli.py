@@ -45,9 +45,11 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from daemon.exits import ExitStatus
+
 __all__ = ["EXIT_USAGE", "add_parser", "build_items", "run"]
 
-EXIT_USAGE = 2
+EXIT_USAGE = ExitStatus.USAGE
 
 #: Event kinds named in the import summary line (the most frequent first).
 _BREAKDOWN_KINDS = 8

@@ -46,6 +46,7 @@ import numpy.typing as npt
 from scipy.special import ndtr
 
 from daemon.chains import ChainFormatError, OptionChain, read_chain
+from daemon.exits import ExitStatus
 from strategies.domain import MarketContext
 from strategies.pricing.implied_vol import implied_vol
 from strategies.pricing.spx_surface import (
@@ -569,7 +570,7 @@ def run(args: argparse.Namespace) -> int:
             f"alvh model-check: error: --plot {plot}: directory {plot.parent} does not exist",
             file=sys.stderr,
         )
-        return 2
+        return ExitStatus.USAGE
     checks: list[ChainCheck] = []
     try:
         history = load_history(getattr(args, "bundle", None))
@@ -582,7 +583,7 @@ def run(args: argparse.Namespace) -> int:
             checks.append(check_chain(chain, ctx, holidays=hol, events=events))
     except (ChainFormatError, ModelCheckError, MarketDataError) as exc:
         print(f"alvh model-check: error: {exc}", file=sys.stderr)
-        return 2
+        return ExitStatus.USAGE
     summaries = [c.summary() for c in checks]
     pooled: dict[str, Any] | None = None
     if len(checks) > 1:
@@ -611,7 +612,7 @@ def run(args: argparse.Namespace) -> int:
             plot_checks(checks, plot)
         except (OSError, ValueError) as exc:  # unwritable, or a suffix matplotlib cannot draw
             print(f"alvh model-check: error: --plot {plot}: {exc}", file=sys.stderr)
-            return 2
+            return ExitStatus.USAGE
         if not args.json:
             print(f"plot written to {plot}")
     return 0

@@ -42,7 +42,12 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Final
 
-from daemon.boundedio import MAX_CALENDAR_BYTES, LimitedReadError, read_limited
+from daemon.boundedio import (
+    MAX_CALENDAR_BYTES,
+    LimitedReadError,
+    read_limited,
+    read_limited_text,
+)
 from daemon.calendars.macro import (
     COLUMNS,
     CalendarFileError,
@@ -352,8 +357,11 @@ def write_user_events(path: Path, events: Iterable[MacroEvent]) -> WriteSummary:
     for event in events:
         incoming[event.key] = event
     if path.exists():
-        existing = read_calendar_file(path)
-        text = path.read_text(encoding="utf-8-sig")
+        existing = read_calendar_file(path)  # bounded read; the text again, same limits
+        try:
+            text = read_limited_text(path, MAX_CALENDAR_BYTES)
+        except LimitedReadError as exc:
+            raise CalendarFileError(path, str(exc)) from None
         header = next(
             (
                 line

@@ -79,6 +79,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon.config import ConfigError, ScheduleConfig, load_config
+from daemon.exits import ExitStatus
 from daemon.journal import Journal, JournalError
 from daemon.journal.errors import DAMAGED_JOURNAL_ERRORS, damaged
 from daemon.status.collect import DEFAULT_DECISIONS, collect_status
@@ -100,7 +101,7 @@ __all__ = [
 ]
 
 #: Exit status for a problem the user can fix (missing/foreign journal, bad config).
-EXIT_USAGE = 2
+EXIT_USAGE = ExitStatus.USAGE
 
 
 class StatusError(Exception):
