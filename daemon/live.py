@@ -133,9 +133,11 @@ async def run_live(
         stop: set it to stop the daemon (default: a new event set by signals).
 
     Returns:
-        0 after a clean stop (SIGTERM/SIGINT or ``stop``, at any phase), 3
-        when the account guard refuses the accounts, 4 when the broker cannot
-        be reached or leaves a start-up request unanswered.
+        0 after a clean stop (SIGTERM/SIGINT or ``stop``, at any phase), 2
+        when ``options.now`` is given in live mode (a usage mistake; ``alvh
+        run`` refuses it before calling), 3 when the account guard refuses
+        the accounts, 4 when the broker cannot be reached or leaves a
+        start-up request unanswered.
 
     Raises:
         JournalError, CalendarFileError: the journal or an event calendar
