@@ -30,9 +30,11 @@ from typing import Any
 import sqlite_utils
 
 from daemon.brokers.base import ComboOrder, OrderResult
-from daemon.journal.codec import legs_to_json, strict_json
+from daemon.journal.codec import legs_to_json, strict_json, utc_now
 from daemon.journal.errors import JournalError
 from daemon.journal.keys import UniqueKeys
+from daemon.journal.market import SQL_UPSERT as _SQL_MARKET_DAY
+from daemon.journal.market import MarketDayRecord, market_day_params
 from daemon.journal.positions import PositionWriter
 from daemon.journal.schema import insert_sql
 from strategies.domain import Decision, OptionContract, Structure
@@ -463,6 +465,15 @@ class JournalWriter(PositionWriter):
                 drawdown,
             ),
         )
+
+    # -- market days (schema version 3) ---------------------------------------
+    def record_market_day(self, row: MarketDayRecord, recorded_at: datetime | None = None) -> None:
+        """Journal one session's end-of-day market values (``market_daily``).
+
+        A session already journaled keeps each value ``row`` lacks (NaN); the
+        source and ``recorded_at`` (default: now, UTC) are the new row's.
+        """
+        self._queue(_SQL_MARKET_DAY, market_day_params(row, recorded_at or utc_now()))
 
 
 def _contract_columns(c: OptionContract) -> tuple[Any, ...]:
