@@ -9,6 +9,7 @@ can be checked against what was served.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from datetime import date, datetime, time
@@ -17,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from daemon.brokers.ib import IBBroker
+from daemon.brokers.base import BrokerError
+from daemon.brokers.ib import IBBroker, RequestTimeoutError
 from daemon.calendars.exchange import default_calendar
 from daemon.calendars.vix_expiry import next_vix_expiries
 from daemon.clock import NEW_YORK
@@ -25,7 +27,7 @@ from daemon.engine import TradingEngine
 from daemon.journal import Journal, MarketDayRecord
 from daemon.marketdata.live_signals import IBSignalSource
 from strategies.rules import CondorRules, HedgeRules
-from tests.fake_tws import ErrorRule, In, Scenario
+from tests.fake_tws import ErrorRule, In, MuteRule, Scenario
 from tests.fake_tws.history import (
     DEFAULT_BREADTH,
     add_signal_history,
@@ -243,3 +245,42 @@ def test_duration_covers_the_span(first: date, last: date, text: str) -> None:
     from daemon.brokers.ib.history import duration_for
 
     assert duration_for(first, last) == text
+
+
+async def test_pacing_spaces_requests_reuses_identical_ones_and_stops_at_the_budget() -> None:
+    async with running_broker(
+        scenario(),
+        historical_min_interval_s=0.2,
+        historical_requests_per_10min=3,
+        request_timeout_s=2.0,
+    ) as (tws, broker, _log, _f):
+        first, last = date(2026, 11, 2), date(2026, 11, 13)
+        vix = await broker.index_daily_closes("VIX", first, last)
+        assert vix == {
+            d: synthetic_close("VIX", d) for d in CAL.session_dates if first <= d <= last
+        }
+        # an identical request within 15 s is answered from the previous answer
+        assert await broker.index_daily_closes("VIX", first, last) == vix
+        assert len(tws.messages(In.REQ_HISTORICAL_DATA)) == 1
+        await broker.index_daily_closes("SPX", first, last)
+        await broker.index_daily_closes("VVIX", first, last)
+        sent = [m.at for m in tws.messages(In.REQ_HISTORICAL_DATA)]
+        assert all(b - a >= 0.19 for a, b in itertools.pairwise(sent))
+        # the fourth distinct request in 10 minutes: the next slot is ~600 s away
+        with pytest.raises(BrokerError, match="pacing budget"):
+            await broker.index_daily_closes("VIX", first, date(2026, 11, 16))
+        assert len(tws.messages(In.REQ_HISTORICAL_DATA)) == 3
+
+
+async def test_a_request_ib_leaves_unanswered_times_out_as_a_broker_error() -> None:
+    scen = scenario()
+    scen.mute_rules.append(MuteRule(In.REQ_HISTORICAL_DATA, times=None))
+    async with running_broker(scen, request_timeout_s=0.5, historical_min_interval_s=0.0) as (
+        _,
+        broker,
+        log,
+        _f,
+    ):
+        with pytest.raises(RequestTimeoutError):
+            await broker.index_daily_closes("VIX", date(2026, 11, 2), date(2026, 11, 13))
+        assert log.events("ib_request_timeout")
