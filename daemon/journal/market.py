@@ -60,7 +60,7 @@ class MarketDayRecord:
         vix_m1, vix_m2: front and second monthly VIX futures' closes, VIX
             points (the front rolls on its expiry day, as in the bundle).
         vix_m1_expiry, vix_m2_expiry: their expiries (``None`` unknown).
-        source: one of :data:`MARKET_SOURCES`.
+        source: one of :data:`MARKET_SOURCES`: who wrote the row last.
         recorded_at: when the row was (last) written.
     """
 

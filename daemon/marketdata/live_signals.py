@@ -7,13 +7,15 @@ one row per exchange session, oldest first, NaN where a value is unknown.
 
 The window for decision session ``S``:
 
-1. **Sessions.** The last ``rows`` exchange sessions that are *complete*:
-   every session before ``S``, and ``S`` itself once its close has passed
-   (16:00 New York, earlier on half days). During the session the window ends
-   at the previous session: an intraday bar is not a close, and no row is ever
-   dated after ``S``.
+1. **Sessions.** The last ``rows`` exchange sessions that are *settled*:
+   every session before ``S``, and ``S`` itself once :data:`SETTLE_DELAY`
+   has passed since its close (16:00 New York, earlier on half days; VIX is
+   calculated until 16:15, so its close is only final after that). Before
+   then the window ends at the previous session: an intraday bar is not a
+   close, and no row is ever dated after ``S``.
 2. **Journal.** Rows of ``market_daily`` (journal schema v3) for those sessions.
-3. **Back-fill.** For sessions the journal lacks, IB daily bars
+3. **Back-fill.** For sessions the journal lacks, or whose row lacks the VIX
+   or SPX close, IB daily bars
    (:mod:`daemon.brokers.ib.history`): one request per index (VIX, VVIX, SPX)
    covering the missing span, and one per VIX futures contract that was front
    or second on a missing session among the last ``futures_sessions`` of the
@@ -39,7 +41,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from daemon.brokers.base import BrokerError
@@ -49,6 +51,10 @@ from daemon.marketdata.signal_source import DEFAULT_WINDOW
 from strategies.signals import SignalHistory
 
 __all__ = ["DEFAULT_FUTURES_SESSIONS", "DailyBarSource", "IBSignalSource", "TradingCalendar"]
+
+#: How long after a session's close its index closes are taken as final
+#: (VIX is disseminated until 16:15 ET; a 16:00 close plus 20 minutes).
+SETTLE_DELAY = timedelta(minutes=20)
 
 #: Sessions at the end of the window whose VIX futures are back-filled from IB.
 DEFAULT_FUTURES_SESSIONS = 10
@@ -120,11 +126,15 @@ class IBSignalSource:
 
     # ----------------------------------------------------------------- window
 
+    def settled(self, session: date) -> bool:
+        """Whether ``session`` is a session whose closes are final (:data:`SETTLE_DELAY`)."""
+        if not self.calendar.is_session(session):
+            return False
+        return self.clock() >= self.calendar.session_close(session) + SETTLE_DELAY
+
     def complete_sessions(self, session: date, rows: int) -> list[date]:
-        """The last ``rows`` sessions up to ``session`` whose close has passed, oldest first."""
-        last = session
-        if not self.calendar.is_session(last) or self.clock() < self.calendar.session_close(last):
-            last = self.calendar.previous_session(last)
+        """The last ``rows`` settled sessions up to ``session``, oldest first."""
+        last = session if self.settled(session) else self.calendar.previous_session(session)
         end = self.calendar.session_index(last) + 1
         return list(self.calendar.session_dates[max(0, end - rows) : end])
 
@@ -142,14 +152,14 @@ class IBSignalSource:
         if cached is not None:
             return cached
         known = {r.session: r for r in self.journal.market_days(sessions[0], sessions[-1])}
-        missing = [d for d in sessions if d not in known]
+        missing = [d for d in sessions if d not in known or not _has_closes(known[d])]
         if missing:
             fetched = await self._fetch(missing, set(sessions[-self.futures_sessions :]))
             for day in missing:
                 row = fetched[day]
                 if _has_value(row):
                     self.journal.record_market_day(row)
-                    known[day] = row
+                    known[day] = _merge(known.get(day), row)
             self.journal.flush(force=True)
             self.log.info(
                 "signal_history_backfill",
@@ -164,9 +174,11 @@ class IBSignalSource:
     async def record_close(self, session: date) -> MarketDayRecord | None:
         """Journal ``session``'s end-of-day row (the mark job calls it after the close).
 
-        VIX, VVIX, SPX and the front two VIX futures from the session's daily
-        bars, NYSE breadth from an ``AD-NYSE`` snapshot (NaN when IB has
-        none). Nothing before the close or on a day that is not a session.
+        NYSE breadth from an ``AD-NYSE`` snapshot (NaN when IB has none) and
+        the front two VIX futures from the session's daily bars; VIX, VVIX and
+        SPX too once the session is :meth:`settled` (else they are left to the
+        next window's back-fill, which asks for a row without them). Nothing
+        before the close or on a day that is not a session.
 
         Raises:
             BrokerError: a bar request failed (nothing is journaled).
@@ -180,7 +192,7 @@ class IBSignalSource:
         except BrokerError as exc:
             self.log.warning("nyse_breadth_unavailable", reason=str(exc))
             advancing = declining = math.nan
-        row = (await self._fetch([session], {session}))[session]
+        row = (await self._fetch([session], {session}, indexes=self.settled(session)))[session]
         row = dataclasses.replace(row, advancing=advancing, declining=declining, source="mark")
         self.journal.record_market_day(row)
         self.journal.flush(force=True)
@@ -200,12 +212,12 @@ class IBSignalSource:
     # ---------------------------------------------------------------- fetching
 
     async def _fetch(
-        self, missing: list[date], futures_days: set[date]
+        self, missing: list[date], futures_days: set[date], indexes: bool = True
     ) -> dict[date, MarketDayRecord]:
         """Rows for ``missing`` sessions from IB bars (NaN where IB has none)."""
         first, last = missing[0], missing[-1]
-        closes: dict[str, dict[date, float]] = {}
-        for name, symbol in _INDEXES.items():
+        closes: dict[str, dict[date, float]] = {name: {} for name in _INDEXES}
+        for name, symbol in _INDEXES.items() if indexes else ():
             closes[name] = await self.bars.index_daily_closes(symbol, first, last)
         fronts: dict[date, tuple[date, date]] = {}
         wanted: dict[date, list[date]] = {}
@@ -234,6 +246,24 @@ class IBSignalSource:
                 source="ib_bars",
             )
         return out
+
+
+def _has_closes(row: MarketDayRecord) -> bool:
+    """Whether a journaled row has the closes every signal needs (VIX and SPX)."""
+    return math.isfinite(row.vix) and math.isfinite(row.spx)
+
+
+def _merge(old: MarketDayRecord | None, new: MarketDayRecord) -> MarketDayRecord:
+    """``new`` with each value it lacks taken from ``old`` (what the journal's upsert keeps)."""
+    if old is None:
+        return new
+    changes: dict[str, object] = {}
+    for field in dataclasses.fields(MarketDayRecord):
+        value = getattr(new, field.name)
+        missing = value is None or (isinstance(value, float) and math.isnan(value))
+        if missing:
+            changes[field.name] = getattr(old, field.name)
+    return dataclasses.replace(new, **changes)  # type: ignore[arg-type]
 
 
 def _has_value(row: MarketDayRecord) -> bool:

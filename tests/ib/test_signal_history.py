@@ -111,9 +111,12 @@ async def test_no_row_after_the_decision_session(tmp_path: Path) -> None:
             later = CAL.next_session(SESSION)
             journal.record_market_day(MarketDayRecord(later, vix=99.0, spx=1.0, source="manual"))
             during = await source(broker, journal, at(SESSION, 15, 30), log).window(SESSION, 30)
-            after = await source(broker, journal, at(SESSION, 16, 5), log).window(SESSION, 30)
+            closing = await source(broker, journal, at(SESSION, 16, 5), log).window(SESSION, 30)
+            after = await source(broker, journal, at(SESSION, 16, 25), log).window(SESSION, 30)
             assert during.dates[-1] == CAL.previous_session(SESSION)
-            assert after.dates[-1] == SESSION  # its close has passed: its row is in
+            # VIX is calculated until 16:15: the session is in 20 minutes after its close
+            assert closing.dates[-1] == CAL.previous_session(SESSION)
+            assert after.dates[-1] == SESSION
             assert after.vix[-1] == synthetic_close("VIX", SESSION)
             assert 99.0 not in after.vix and later not in after.dates
             # a weekend decision reads up to the Friday
@@ -210,7 +213,7 @@ async def test_an_ib_error_gives_no_signals_and_a_warning(tmp_path: Path) -> Non
 
 
 async def test_mark_job_records_the_session_with_breadth(tmp_path: Path) -> None:
-    clock = at(SESSION, 16, 15)
+    clock = at(SESSION, 16, 25)
     async with running_broker(scenario(), clock=clock, historical_min_interval_s=0.0) as (
         _,
         broker,
@@ -234,6 +237,24 @@ async def test_mark_job_records_the_session_with_breadth(tmp_path: Path) -> None
             # the window after the close carries the recorded breadth
             window = await src.window(SESSION, 30)
             assert window.advancing[-1] == DEFAULT_BREADTH[0]
+
+
+async def test_a_mark_before_the_vix_close_is_final_leaves_the_indexes_to_the_back_fill(
+    tmp_path: Path,
+) -> None:
+    async with running_broker(scenario(), historical_min_interval_s=0.0) as (_, broker, log, _f):
+        with Journal.open(tmp_path / "j.sqlite", buffered=False) as journal:
+            await source(broker, journal, at(SESSION, 16, 15), log).record_close(SESSION)
+            [early] = journal.market_days(SESSION, SESSION)
+            assert math.isnan(early.vix) and math.isnan(early.spx)
+            assert early.advancing == DEFAULT_BREADTH[0] and math.isfinite(early.vix_m1)
+            # later the window asks IB for the closes the row lacks, keeping the breadth
+            window = await source(broker, journal, at(SESSION, 16, 30), log).window(SESSION, 30)
+            assert window.vix[-1] == synthetic_close("VIX", SESSION)
+            assert window.advancing[-1] == DEFAULT_BREADTH[0]
+            [row] = journal.market_days(SESSION, SESSION)
+            assert row.vix == synthetic_close("VIX", SESSION)
+            assert row.advancing == DEFAULT_BREADTH[0]
 
 
 @pytest.mark.parametrize(("first", "last", "text"), [
