@@ -475,6 +475,24 @@ class JournalWriter(PositionWriter):
         """
         self._queue(_SQL_MARKET_DAY, market_day_params(row, recorded_at or utc_now()))
 
+    def record_market_days(
+        self, rows: list[MarketDayRecord], recorded_at: datetime | None = None
+    ) -> None:
+        """Journal several sessions' rows (as :meth:`record_market_day`) in one transaction.
+
+        An unbuffered journal commits them together (a back-fill of a year of
+        sessions is one commit, not 250).
+        """
+        stamp = recorded_at or utc_now()
+        buffered, self.buffered = self.buffered, True
+        try:
+            for row in rows:
+                self._queue(_SQL_MARKET_DAY, market_day_params(row, stamp))
+        finally:
+            self.buffered = buffered
+        if not buffered:
+            self.flush(force=True)
+
 
 def _contract_columns(c: OptionContract) -> tuple[Any, ...]:
     """The contract columns of ``fills`` and ``settlements``, in schema order."""

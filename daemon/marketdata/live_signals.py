@@ -155,17 +155,15 @@ class IBSignalSource:
         missing = [d for d in sessions if d not in known or not _has_closes(known[d])]
         if missing:
             fetched = await self._fetch(missing, set(sessions[-self.futures_sessions :]))
-            for day in missing:
-                row = fetched[day]
-                if _has_value(row):
-                    self.journal.record_market_day(row)
-                    known[day] = _merge(known.get(day), row)
-            self.journal.flush(force=True)
+            filled = [fetched[day] for day in missing if _has_value(fetched[day])]
+            self.journal.record_market_days(filled)
+            for row in filled:
+                known[row.session] = _merge(known.get(row.session), row)
             self.log.info(
                 "signal_history_backfill",
                 session=session.isoformat(),
                 missing=len(missing),
-                journaled=sum(1 for d in missing if d in known),
+                journaled=len(filled),
             )
         history = _history(session, sessions, known)
         self._cache = {key: history}  # one decision session at a time

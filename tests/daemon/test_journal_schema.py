@@ -455,6 +455,11 @@ def test_market_days_round_trip_and_never_lose_a_value(v2: Path) -> None:
         assert math.isnan(row.vvix) and math.isnan(row.vix_m2)
         assert row.source == "mark" and row.recorded_at is not None
         assert j.market_days(date(2026, 11, 21), date(2026, 12, 31)) == []
+        # a back-fill's rows go in together (one commit on an unbuffered journal)
+        days = [date(2026, 11, d) for d in (23, 24, 25)]
+        j.record_market_days([MarketDayRecord(d, vix=20.0 + d.day, source="ib_bars") for d in days])
+        assert j.pending == 0
+        assert [r.vix for r in j.market_days(days[0], days[-1])] == [43.0, 44.0, 45.0]
     with pytest.raises(ValueError, match="source"):
         MarketDayRecord(day, source="guess")
 
