@@ -126,12 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
     journal.add_argument("--run", type=int, help="run id (default: the latest run)")
     journal.add_argument("--json", action="store_true", help="print one JSON object")
 
-    from daemon import calendar_cli, modelcheck
+    from daemon import calendar_cli, modelcheck_cli
     from daemon import status as status_cmd
 
     status_cmd.add_parser(sub)
     calendar_cli.add_parser(sub)
-    modelcheck.add_parser(sub)
+    modelcheck_cli.add_parser(sub)
     return parser
 
 
@@ -172,9 +172,9 @@ def _main(argv: Sequence[str]) -> int:
 
             return calendar_cli.run(args)
         if args.command == "model-check":
-            from daemon import modelcheck
+            from daemon import modelcheck_cli as mc_cli
 
-            return modelcheck.run(args)
+            return mc_cli.run(args)
     except CliError as exc:
         print(f"alvh {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -126,6 +126,9 @@ class TradingEngine:
         #: Called at the start of every manage job (live: reconciliation), and
         #: after a job settled expired options while new risk is halted.
         self.before_manage: Callable[[], Any] | None = None
+        #: Called by the mark job with the session (live: the signal source
+        #: journals the day's market row); replay leaves it unset.
+        self.after_mark: Callable[[date], Awaitable[Any]] | None = None
         broker.add_fill_listener(self.on_fill)
         broker.add_settlement_listener(self.on_settlement)
 
@@ -333,6 +336,13 @@ class TradingEngine:
             net_liquidation=round(account.net_liquidation, 2),
             open_structures=len(held),
         )
+        if self.after_mark is not None:
+            try:
+                await self.after_mark(session)
+            except BrokerError as exc:  # the day's market row is retried by the back-fill
+                self.log.warning(
+                    "market_day_not_recorded", session=session.isoformat(), reason=str(exc)
+                )
         self.journal.flush()
 
     # -- settlement -----------------------------------------------------------

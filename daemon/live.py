@@ -47,6 +47,7 @@ from daemon.crashpoints import crash_point
 from daemon.engine import TradingEngine
 from daemon.exits import CONNECT_FAILURE_EVENTS, ExitStatus, connect_failure_status
 from daemon.journal import Journal
+from daemon.marketdata.live_signals import DailyBarSource, IBSignalSource
 from daemon.reconcile import Reconciler, book_runs, restore
 from daemon.scheduling.jobs import JobName, job_definitions
 from daemon.service import LoopWatchdog, SdNotifier, ServiceHealth, status_head
@@ -103,6 +104,23 @@ class DryRunBroker:
 
     async def cancel_order(self, order_ref: str) -> OrderStatus:
         return OrderStatus.CANCELLED
+
+
+def signal_source(
+    broker: Any, journal: Journal, calendar: Any, now: Any, log: Any
+) -> IBSignalSource | None:
+    """The hedge signals' source of a live run: journaled rows plus the broker's daily bars.
+
+    The broker (not the dry-run wrapper: a dry run reads real data) must
+    offer daily history (:class:`~daemon.marketdata.live_signals.DailyBarSource`,
+    as the IB adapter does); otherwise the hedge decides without signals.
+    """
+    needed = ("index_daily_closes", "vix_future_daily_closes", "nyse_breadth")
+    if not all(callable(getattr(broker, name, None)) for name in needed):
+        log.warning("signals_without_source", broker=getattr(broker, "name", "?"))
+        return None
+    bars: DailyBarSource = broker
+    return IBSignalSource(bars, journal, calendar, now, log)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +222,11 @@ async def _serve(
         is_session=calendar.is_session,
         session_close=calendar.session_close,
         settle_expired=True,
+        signal_source=signal_source(broker, journal, calendar, now, log),
+        signal_params=config.signals.to_params(),
     )
+    if isinstance(engine.signal_source, IBSignalSource):
+        engine.after_mark = engine.signal_source.record_close
     engine.book_ready = False
     log.info("starting", journal=str(config.journal.path))
     notifier.status(f"connecting to {config.broker.host}:{config.broker.port}")
