@@ -691,7 +691,26 @@ def gen_chain(rng: random.Random, n: int, tmp: Path) -> Iterator[Case]:
                 "chain", "random bytes", _chain(d / name), True, ["model-check", str(d / name)]
             )
             continue
-        elif pick < 0.85:
+        elif pick < 0.8:
+            qpath = d / "quotes.csv"
+            row = rng.choice(
+                [
+                    "2023-02-30,SPX,2023-03-17,4000,C,1,2",
+                    "2023-02-03,SPX,2023-03-17,nan,C,1,2",
+                    "2023-02-03,SPX,2023-03-17,4000,X,1,2",
+                    "2023-02-03,ZZZ,2023-03-17,4000,C,1,2",
+                    "2023-02-03,SPX,2023-03-17,4000,C,-1,inf",
+                    "2023-02-03,SPX,2023-03-17,4000,C," + "9" * 140_000,
+                ]
+            )
+            qpath.write_text(
+                "quote_date,underlying,expiry,strike,right,bid,ask\n" + row + "\n",
+                encoding="utf-8",
+            )
+            argv = ["model-check", str(qpath)]
+            yield Case("chain", f"quotes file row {row[:40]!r}", _cli(argv), True, argv)
+            continue
+        elif pick < 0.87:
             k = rng.randrange(header_at + 1, len(lines))
             cells = lines[k].split(",")
             j = rng.randrange(len(cells))
