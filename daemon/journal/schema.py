@@ -414,9 +414,10 @@ def connect(path: Path, *, read_only: bool, buffered: bool) -> sqlite_utils.Data
             # journal also makes each commit durable across power loss.
             db.execute(f"PRAGMA synchronous = {'NORMAL' if buffered else 'FULL'}")
         db.execute("PRAGMA foreign_keys = ON")
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, ValueError) as exc:  # ValueError: text that is not UTF-8
         db.close()
-        raise JournalError(f"{path}: not an alvh journal ({exc})") from exc
+        detail = " ".join(str(exc).split())[:200]
+        raise JournalError(f"{path}: not an alvh journal ({detail})") from exc
     except BaseException:
         db.close()
         raise

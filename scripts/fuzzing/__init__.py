@@ -1,0 +1,1 @@
+"""Case generators and the runner of ``scripts/fuzz.py`` (one module per group of inputs)."""
