@@ -131,7 +131,9 @@ class JournalLock:
         """
         path = lock_path(journal_path)
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fd = os.open(
+                path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
+            )  # owner only, like the journal
         except OSError as exc:
             raise JournalLockError(f"cannot open lock file {path}: {exc.strerror or exc}") from None
         try:

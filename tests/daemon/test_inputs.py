@@ -229,6 +229,10 @@ def test_journal_and_log_files_are_created_private(tmp_path: Path) -> None:
     assert code == 0
     assert stat.S_IMODE((tmp_path / "r.sqlite").stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "r.sqlite.log").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "r.sqlite.lock").stat().st_mode) == 0o600
+    for side in ("r.sqlite-wal", "r.sqlite-shm"):  # SQLite copies the journal's mode
+        if (tmp_path / side).exists():
+            assert stat.S_IMODE((tmp_path / side).stat().st_mode) == 0o600
 
 
 def test_foreign_and_damaged_journals_give_one_line(
