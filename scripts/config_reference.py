@@ -83,6 +83,10 @@ NAME_UNITS: dict[str, str] = {
     "regime_calm_below": "VIX points",
     "regime_stressed_above": "VIX points",
     "max_job_failures": "consecutive failed jobs",
+    "connect_attempts": "attempts",
+    "macd_fast": "sessions",
+    "macd_slow": "sessions",
+    "macd_signal": "sessions",
     "misfire_grace_s": "seconds",
 }
 
