@@ -32,18 +32,14 @@ from apscheduler.triggers.date import DateTrigger
 from daemon.brokers.base import (
     Broker,
     BrokerError,
-    BrokerOrder,
-    ComboOrder,
     FatalBrokerError,
-    OrderResult,
-    OrderStatus,
-    Position,
 )
 from daemon.calendars.event_rules import event_jobs, make_entry_guard
 from daemon.calendars.exchange import default_calendar
 from daemon.clock import NEW_YORK, OffsetClock
 from daemon.config import AlvhConfig
 from daemon.crashpoints import crash_point
+from daemon.dryrun import DryRunBroker
 from daemon.engine import TradingEngine
 from daemon.exits import CONNECT_FAILURE_EVENTS, ExitStatus, connect_failure_status
 from daemon.journal import Journal
@@ -62,47 +58,6 @@ EVENT_HORIZON = timedelta(days=7)
 
 #: Scheduler jobs that do not trade; the STATUS line's "next ..." skips them.
 HOUSEKEEPING_JOBS = frozenset({"status", "event_jobs"})
-
-
-class DryRunBroker:
-    """A broker that reads real market data but never sends an order.
-
-    ``place_order`` logs the order it would have sent and returns it as
-    CANCELLED with the reason ``dry run``; everything else is delegated.
-    """
-
-    def __init__(self, broker: Any, log: Any) -> None:
-        self._broker = broker
-        self._log = log
-        self.name = f"dry-run({broker.name})"
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._broker, name)
-
-    async def place_order(self, order: ComboOrder) -> OrderResult:
-        self._log.info(
-            "order_not_sent",
-            order_ref=order.order_ref,
-            legs=[f"{leg.ratio:+d} {leg.contract.local_symbol}" for leg in order.legs],
-            quantity=order.quantity,
-            limit_price=order.limit_price,
-            worst_price=order.worst_price,
-            reason="dry run",
-        )
-        return OrderResult(order.order_ref, OrderStatus.CANCELLED, 0, None, (), "dry run")
-
-    # A dry run's book holds nothing at the gateway: reconcile it against nothing.
-    async def open_orders(self) -> list[BrokerOrder]:
-        return []
-
-    async def positions(self) -> list[Position]:
-        return []
-
-    async def resync_executions(self) -> None:
-        return None
-
-    async def cancel_order(self, order_ref: str) -> OrderStatus:
-        return OrderStatus.CANCELLED
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +144,18 @@ async def _serve(
         )
         broker = IBBroker(settings, log=log, clock=now, fill_filter=journal.order_exists)
     shutdown.broker = broker
-    trading_broker: Any = DryRunBroker(broker, log) if options.dry_run else broker
+    dry_run: DryRunBroker | None = None
+    if options.dry_run:  # fills its own orders, sends none (daemon.dryrun)
+        dry_run = DryRunBroker(
+            broker,
+            log,
+            journal,
+            run_id,
+            config.replay.costs(),
+            config.replay.starting_cash,
+            now,
+        )
+    trading_broker: Any = dry_run if dry_run is not None else broker
     engine = TradingEngine(
         trading_broker,
         journal,
@@ -222,6 +188,8 @@ async def _serve(
     account = getattr(broker, "account_id", None) or config.broker.account
     if account:
         journal.set_run_account(run_id, account)
+    if dry_run is not None:
+        dry_run.book_runs = lambda: book_runs(journal, mode, account)
     live_orders = restore(journal, book_runs(journal, mode, account), engine.portfolio)
     for ref, structure_id in live_orders.items():
         engine.executor.track(ref, structure_id)
