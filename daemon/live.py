@@ -11,6 +11,10 @@ reported at connect are journaled), connect — the paper-account guard runs
 here and a refusal exits non-zero before any order — reconcile positions with
 the journal, schedule, then tell systemd READY and start the watchdog.
 
+Push alerts (``[alerts]``, :mod:`daemon.alerts`) announce the start (at
+READY), fills, entry halts, failing jobs, the daily summary and the stop with
+its exit status; they are sent by a background thread and never delay a job.
+
 SIGTERM or SIGINT stops the daemon at any phase within ``[service]
 stop_grace_s`` (exit 0, the run finished in the journal): before READY the
 start-up is abandoned, after READY a running job may finish until the grace
@@ -29,6 +33,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 
+from daemon.alerts import Alerts
 from daemon.brokers.base import (
     Broker,
     BrokerError,
@@ -55,6 +60,9 @@ EXIT_BROKER = ExitStatus.BROKER
 
 #: How far ahead macro-event jobs are scheduled; refreshed daily.
 EVENT_HORIZON = timedelta(days=7)
+
+#: Most seconds a stop waits for the last alerts (the stop alert) to be sent.
+STOP_ALERT_WAIT_S = 5.0
 
 #: Scheduler jobs that do not trade; the STATUS line's "next ..." skips them.
 HOUSEKEEPING_JOBS = frozenset({"status", "event_jobs"})
@@ -102,7 +110,29 @@ async def run_live(
     notifier = notifier or SdNotifier()
     shutdown = Shutdown(stop or asyncio.Event(), stop_grace_s(config), log, notifier)
     shutdown.install_signal_handlers()
-    return await shutdown.run(_serve(config, log, options, broker, notifier, shutdown))
+    alerts = Alerts(config.alerts, log)
+    alerts.source = f"alvh {'dry-run' if options.dry_run else config.broker.trading_mode}"
+    try:
+        status = await shutdown.run(
+            _serve(config, log, options, broker, notifier, shutdown, alerts)
+        )
+    except BaseException as exc:
+        alerts.notify("stop", "crashed", f"{type(exc).__name__}: {exc}")
+        await _close_alerts(alerts, config)
+        raise
+    why = shutdown.reason or "start-up ended"
+    try:
+        label = f"{int(status)} ({ExitStatus(status).name.lower()})"
+    except ValueError:
+        label = str(int(status))
+    alerts.notify("stop", f"stopped, exit status {label}", f"stop reason: {why}")
+    await _close_alerts(alerts, config)
+    return status
+
+
+async def _close_alerts(alerts: Alerts, config: AlvhConfig) -> None:
+    """Give the queued alerts (the stop) a bounded moment, off the loop."""
+    await asyncio.to_thread(alerts.close, min(config.alerts.send_timeout_s, STOP_ALERT_WAIT_S))
 
 
 async def _serve(
@@ -112,6 +142,7 @@ async def _serve(
     broker: Broker | None,
     notifier: SdNotifier,
     shutdown: Shutdown,
+    alerts: Alerts,
 ) -> int:
     """Start up, then serve until a stop: the body that :meth:`Shutdown.run` supervises."""
     clock = OffsetClock(options.now) if options.now is not None else None
@@ -168,6 +199,7 @@ async def _serve(
         is_session=calendar.is_session,
         session_close=calendar.session_close,
         settle_expired=True,
+        alerts=alerts,
     )
     engine.book_ready = False
     log.info("starting", journal=str(config.journal.path))
@@ -188,6 +220,7 @@ async def _serve(
     account = getattr(broker, "account_id", None) or config.broker.account
     if account:
         journal.set_run_account(run_id, account)
+        alerts.source = f"alvh {mode} {account}"
     if dry_run is not None:
         dry_run.book_runs = lambda: book_runs(journal, mode, account)
     live_orders = restore(journal, book_runs(journal, mode, account), engine.portfolio)
@@ -224,11 +257,15 @@ async def _serve(
                 status = connect_failure_status(exc)
                 log.error(CONNECT_FAILURE_EVENTS[status], reason=str(exc), job=job.value)
                 health.job_finished(job.value, exc)
+                alerts.notify("job_failed", f"job {job.value} failed; stopping", str(exc))
                 fatal.append(status)
                 shutdown.request_stop(CONNECT_FAILURE_EVENTS[status])
             except Exception as exc:  # a failed job must not stop the daemon
                 log.exception("job_failed", job=job.value, error=str(exc))
                 health.job_finished(job.value, exc)
+                alerts.notify(
+                    "job_failed", f"job {job.value} failed", f"{type(exc).__name__}: {exc}"
+                )
             else:
                 health.job_finished(job.value)
             finally:
@@ -300,6 +337,7 @@ async def _serve(
     shutdown.serving(scheduler, watchdog)
     notifier.ready(ready_text)
     log.info("ready", status=ready_text)
+    alerts.notify("start", "started", ready_text)
     for job_name in options.run_jobs:
         await run_job(job_name)
     await shutdown.wait()
