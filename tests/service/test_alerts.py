@@ -309,3 +309,27 @@ def test_config_checks_urls_without_echoing_them(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("ALVH_ALERTS__URLS", json.dumps(["json://127.0.0.1:9/?token=TOKEN123"]))
     config = load_config(None)
     assert config.alerts.enabled and "TOKEN123" not in config.to_json()
+
+
+async def test_entry_halts_and_the_daily_summary_are_announced_once_each(tmp_path: Path) -> None:
+    sent: list[tuple[str, str, str]] = []
+
+    def sender(title: str, body: str, kind: str) -> bool:
+        sent.append((title, body, kind))
+        return True
+
+    alerts = Alerts(_config("json://127.0.0.1:9/"), RecordingLog(), sender)
+    engine = _engine(tmp_path, alerts)
+    engine.entry_halt = "gateway positions differ from the journal: X"
+    engine.entry_halt = "gateway positions differ from the journal: X"  # no repeat
+    engine.entry_halt = None
+    await engine.run_job(JobName.ENTRY)
+    await engine.run_job(JobName.MARK)
+    alerts.close(5.0)
+    kinds = [k for _t, _b, k in sent]
+    assert kinds == ["entry_halt", "entry_halt", "fill", "daily_summary"]
+    assert sent[0][0] == "alvh: new risk halted" and sent[0][1].endswith("journal: X")
+    assert sent[1][0] == "alvh: new risk allowed again"
+    title, body, _ = sent[3]
+    assert title == "alvh: 2026-11-20 close: net liquidation $100,000.00"
+    assert "1 condor(s)" in body and "0 hedge layer(s)" in body
