@@ -55,6 +55,21 @@ from daemon.clock import NEW_YORK
 from daemon.journal import Journal
 from strategies.domain import OptionContract
 
+#: What a dry run asks the gateway: market data, settlement values and the connection.
+GATEWAY_READS = frozenset(
+    {
+        "connect",
+        "disconnect",
+        "connected",
+        "account_id",
+        "market_data_type",
+        "market_context",
+        "option_chain",
+        "quote",
+        "settlement_price",
+    }
+)
+
 #: Execution ids of dry-run fills start with this (then ``r<run>-<n>``).
 DRY_RUN_EXEC_PREFIX = "dry-"
 
@@ -123,9 +138,15 @@ class DryRunBroker:
         self.name = f"dry-run({broker.name})"
 
     def __getattr__(self, name: str) -> Any:
-        # connect, disconnect, market_context, option_chain, quote, settlement_price,
-        # account_id, connected, market_data_type: the gateway's.
-        return getattr(self._broker, name)
+        # Only what reads market data or the connection reaches the gateway; anything
+        # else (a future order-like request, e.g. a what-if margin order, which IB
+        # carries as a placeOrder) must be decided here, not passed through by default.
+        if name in GATEWAY_READS:
+            return getattr(self._broker, name)
+        raise AttributeError(
+            f"dry run: {name!r} is not passed to the gateway (daemon/dryrun.py decides "
+            "what a dry run may ask it)"
+        )
 
     # -- listeners: only this broker's own fills reach the engine --------------
     def add_fill_listener(self, listener: FillListener) -> None:

@@ -103,6 +103,8 @@ async def test_orders_fill_at_the_quotes_through_the_replay_model_and_nothing_is
     assert abs(order["avg_price"] - (-2.80)) < 1e-9
     assert rig.engine.portfolio.structures[structure].held_units == 2
     assert rig.gateway_broker.placed == [] and rig.gateway_broker.cancels == []
+    # only market data and the connection pass through to the gateway
+    assert rig.broker.connected and not hasattr(rig.broker, "deliver_pending")
 
 
 async def test_reconciliation_compares_the_book_with_its_own_journal_not_the_gateway(
