@@ -116,7 +116,7 @@ async def run_live(
         status = await shutdown.run(
             _serve(config, log, options, broker, notifier, shutdown, alerts)
         )
-    except BaseException as exc:
+    except Exception as exc:  # a bug: say so, then let alvh run report it
         alerts.notify("stop", "crashed", f"{type(exc).__name__}: {exc}")
         await _close_alerts(alerts, config)
         raise
