@@ -91,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--dry-run",
         action="store_true",
-        help="make and journal every decision, log the orders, send none",
+        help="send no order: fill each order at the gateway's quotes through the replay's "
+        "fill model ([replay] costs) and keep the book in the journal as mode dry-run",
     )
     run.add_argument(
         "--run-job",
