@@ -21,11 +21,12 @@ this order (the first that acts wins):
 
 Definitions (dollars; index points x 100 x combo units):
 
-* C, the condor's credit: ``-open_price x 100 x units``; ``open_price``
-  includes earlier adjustments (:attr:`StructurePosition.open_price`).
-* L, its unrealised loss: ``(debit to close - credit) x 100 x units`` at
-  exit valuation (:func:`strategies.planner.exit_quote`); > 0 when losing.
-  The stop closes at ``L >= (stop_multiple - 1) x C``.
+* C, the condor's credit: the opening order's net credit x 100 x units.
+* L, its loss: ``(debit to close + adjustments paid - credit) x 100 x
+  units``, the debit at exit valuation (:func:`strategies.planner.exit_quote`)
+  and the wing shifts' net price per unit (:attr:`StructurePosition.adjusted_price`);
+  > 0 when losing. It is measured as the exit rule measures it, so the stop
+  closes at ``L >= (stop_multiple - 1) x C`` whether or not a wing moved.
 * G, the unrealised gain of the open hedge structures tagged ``rung-1`` and
   ``rung-2`` (the "first two rungs"): their P&L at mid (cash flows plus the
   mark of what they hold), summed and floored at 0 (a losing rung covers
@@ -130,7 +131,8 @@ class RollMeasure:
 
     Attributes:
         credit: C. loss: L. rung_gain: G (floored at 0). units: combo units held.
-        debit: debit to close per unit, index points. dte: calendar days left.
+        debit: debit to close per unit plus the adjustments paid, index points.
+        dte: calendar days left.
     """
 
     credit: float
@@ -173,7 +175,8 @@ def roll_measure(
     if not units or not all(math.isfinite(m) for m in mids):
         return None
     debit = -sum(leg.ratio * m for leg, m in zip(position.legs, mids, strict=True))
-    credit_pts = -position.open_price
+    debit += position.adjusted_price
+    credit_pts = position.adjusted_price - position.open_price
     scale = CONTRACT_MULTIPLIER * units
     gain = sum(h.pnl(quotes) for h in hedges if h.tag in ROLL_RUNG_TAGS and not h.is_flat)
     return RollMeasure(
@@ -444,8 +447,8 @@ def plan_roll(
         ROLL_RULE,
         Action.CLOSE,
         Structure.CONDOR,
-        f"Close {units} condor(s) {position.id} to roll it: {why}; debit {measure.debit:.2f}, "
-        f"limit {close_limit:.2f}.",
+        f"Close {units} condor(s) {position.id} to roll it: {why}; debit incl. adjustments "
+        f"{measure.debit:.2f}, limit {close_limit:.2f}.",
         {**inputs, "limit_price": close_limit, "units": units},
         legs=closing,
         quantity=units,

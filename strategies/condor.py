@@ -453,9 +453,13 @@ def plan_condor_exit(
     legs (negative for a short condor). Closing trades every leg with the
     opposite ratio (:meth:`OpenStructure.closing_legs`), so the closing combo's
     net price is ``sum(-ratio * mid)`` = the **debit to close**, positive under
-    the domain convention (+ debit). The credit received is
-    ``-position.open_price``. P&L in dollars at mid is
-    ``(credit - debit) * 100 * quantity``.
+    the domain convention (+ debit). The credit is the opening order's
+    (``-position.opening_price``). A condor whose wings were shifted paid
+    ``position.adjusted_price`` per unit for it (+ debit): the thresholds
+    compare the **effective debit** ``debit + adjusted_price`` with the
+    opening credit, so the stop still fires at the same total loss (one
+    opening credit at ``stop_multiple`` 2) and a shift never tightens it.
+    P&L in dollars at mid is ``(credit - effective debit) * 100 * quantity``.
 
     Exits, checked in this priority order (the first that holds wins):
 
@@ -484,7 +488,8 @@ def plan_condor_exit(
     """
     if position.structure is not Structure.CONDOR:
         raise ValueError(f"position {position.id!r} is a {position.structure}, not a condor")
-    credit = -position.open_price
+    credit = -position.opening_price
+    adjusted = position.adjusted_price
     dte = position.dte(session)
     profit_threshold = (1.0 - rules.profit_target_pct / 100.0) * credit
     stop_threshold = rules.stop_multiple * credit
@@ -501,6 +506,8 @@ def plan_condor_exit(
         "stop_multiple": rules.stop_multiple,
         "stop_debit": stop_threshold,
     }
+    if adjusted:
+        inputs["adjusted_price"] = adjusted
 
     def hold(reason: str) -> Decision:
         return Decision(
@@ -523,24 +530,25 @@ def plan_condor_exit(
         return hold(f"Cannot price condor {position.id}: no usable quote for {', '.join(missing)}.")
 
     debit = -sum(leg.ratio * by_contract[leg.contract].mid for leg in position.legs)
-    pnl = (credit - debit) * CONTRACT_MULTIPLIER * position.quantity
+    effective = debit + adjusted
+    pnl = (credit - effective) * CONTRACT_MULTIPLIER * position.quantity
     inputs.update(debit=debit, pnl_dollars=pnl)
+    shown = f"debit {debit:.2f}" + (f" + adjustments {adjusted:.2f}" if adjusted else "")
 
     if dte <= rules.exit_dte:
         trigger = f"DTE floor: {dte} DTE <= {rules.exit_dte}"
-    elif debit >= stop_threshold:
+    elif effective >= stop_threshold:
         trigger = (
-            f"stop: debit {debit:.2f} >= {rules.stop_multiple:g} x credit {credit:.2f} "
-            f"= {stop_threshold:.2f}"
+            f"stop: {shown} >= {rules.stop_multiple:g} x credit {credit:.2f} = {stop_threshold:.2f}"
         )
-    elif debit <= profit_threshold:
+    elif effective <= profit_threshold:
         trigger = (
-            f"profit target: debit {debit:.2f} <= {100 - rules.profit_target_pct:g}% of credit "
+            f"profit target: {shown} <= {100 - rules.profit_target_pct:g}% of credit "
             f"{credit:.2f} = {profit_threshold:.2f}"
         )
     else:
         return hold(
-            f"Hold condor {position.id}: debit to close {debit:.2f} vs credit {credit:.2f} "
+            f"Hold condor {position.id}: {shown} to close vs credit {credit:.2f} "
             f"(P&L {_usd(pnl)}); target {profit_threshold:.2f}, stop {stop_threshold:.2f}, "
             f"{dte} DTE > floor {rules.exit_dte}."
         )

@@ -151,6 +151,7 @@ class StructurePosition:
             self.held_units,
             self.open_price,
             self.opened_session,
+            self.adjusted_price,
         )
 
     def mark_value(self, quotes: Mapping[OptionContract, LegQuote]) -> float:
