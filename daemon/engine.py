@@ -477,6 +477,8 @@ class TradingEngine:
             )
         if position.legs != legs_before and not position.is_closed:
             # the fill completed an adjustment: the row shows the current legs
+            # (killed here, the restart's fold rebuilds them and rewrites the row)
+            crash_point("after_adjusted")
             self.journal.update_position(
                 position.id,
                 legs=position.legs,
