@@ -1,4 +1,4 @@
-"""``[condor]``, ``[hedge]``, ``[signals]`` and ``[adjust]``: the pure core's rule parameters, validated.
+"""``[condor]``, ``[hedge]``, ``[signals]``, ``[adjust]``: the rule parameters, validated.
 
 Defaults come from :mod:`strategies.rules` (their single source).
 """
