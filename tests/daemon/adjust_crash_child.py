@@ -30,7 +30,7 @@ from strategies.domain import OptionContract, Right
 from strategies.execution import Fill
 from tests.daemon.rig import start
 from tests.daemon.scripted_broker import Gateway, Outcome
-from tests.daemon.test_adjustments import SHIFT_PRICES, threatened_market
+from tests.daemon.test_engine_adjustments import SHIFT_PRICES, threatened_market
 
 
 def load_gateway(path: Path) -> Gateway:

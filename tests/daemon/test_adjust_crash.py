@@ -25,7 +25,7 @@ from daemon.scheduling.jobs import JobName
 from tests.daemon.adjust_crash_child import load_gateway
 from tests.daemon.rig import CONDOR, decisions, events, fills, order, position_row, start
 from tests.daemon.scripted_broker import Outcome
-from tests.daemon.test_adjustments import SHIFT_PRICES, SHIFTED, threatened_market
+from tests.daemon.test_engine_adjustments import SHIFT_PRICES, SHIFTED, threatened_market
 
 ROOT = Path(__file__).resolve().parents[2]
 

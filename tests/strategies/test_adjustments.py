@@ -84,9 +84,9 @@ def _quotes(sp_mid: float, sp_delta: float, lp_mid: float = 4.0) -> dict[OptionC
     }
 
 
-#: |delta| 0.35 on the short put, debit 3.70 (L = $400 < 0.75 C): the wing shift.
+#: |delta| 0.35 on the short put, debit 3.70 (L = $400 < 0.9 C): the wing shift.
 THREATENED = _quotes(7.0, -0.35)
-#: debit 5.70 (L = $1,400 > 0.75 C = $1,087.50, below the stop's $1,450): the roll.
+#: debit 5.70 (L = $1,400 > 0.9 C = $1,305, below the stop's $1,450): the roll.
 LOSING = _quotes(10.0, -0.45, lp_mid=5.0)
 SHIFT_QUOTES = {NEW_SP: _q(NEW_SP, 6.0, -0.31), NEW_LP: _q(NEW_LP, 3.5, -0.14)}
 
@@ -160,7 +160,7 @@ def test_a_call_side_shift_moves_up() -> None:
     quotes = {
         LP: _q(LP, 0.3, -0.03),
         SP: _q(SP, 1.0, -0.08),
-        SC: _q(SC, 6.0, 0.33),
+        SC: _q(SC, 6.0, 0.38),
         LC: _q(LC, 3.0, 0.15),
     }
     request = _manage(position, quotes)
@@ -261,7 +261,7 @@ def test_a_losing_condor_asks_for_a_later_chain_then_rolls_close_first() -> None
     ]  # fmt: skip
     assert roll.limit_price == pytest.approx(-2.90)
     assert roll.inputs["roll_loss_dollars"] == pytest.approx(1400.0)
-    assert roll.inputs["roll_threshold_dollars"] == pytest.approx(1087.5)
+    assert roll.inputs["roll_threshold_dollars"] == pytest.approx(1305.0)
 
 
 def _rung(book: Portfolio, tag: str, gain: float) -> StructurePosition:
@@ -276,7 +276,7 @@ def test_rung_gains_that_cover_the_loss_prevent_the_roll() -> None:
     position = _condor(book)
     hedge_quotes = {**LOSING, VIX: _q(VIX, 1.0, 0.4)}
     covered = (_rung(book, "rung-1", 300.0), _rung(book, "rung-2", 100.0))
-    # L - G = 1400 - 400 = 1000 < 1087.50: no roll; the short put is threatened: shift
+    # L - G = 1400 - 400 = 1000 < 1305: no roll; the short put is threatened: shift
     outcome = _manage(position, hedge_quotes, hedges=covered)
     assert isinstance(outcome, MarketRequest) and outcome.chain is None
     # a third rung or a recycle layer does not count

@@ -179,7 +179,7 @@ async def test_a_roll_journals_close_then_roll_with_the_parent(path: Path) -> No
     later = EXPIRY + timedelta(days=7)
     rig.broker.context = MarketContext(SESSION, 4000.0, 18.0)
     rig.broker.chains["SPX"] = condor_chain(SESSION, later)
-    # debit 5.70 vs the 2.90 credit: L = $1,680 > 0.75 x C = $1,305, stop at $1,740
+    # debit 5.70 vs the 2.90 credit: L = $1,680 > 0.9 x C = $1,566, stop at $1,740
     rig.broker.quotes.update(
         {
             LP: _q(LP, 5.0, -0.2),
