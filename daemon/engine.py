@@ -25,8 +25,10 @@ from daemon.clock import NEW_YORK
 from daemon.crashpoints import crash_point
 from daemon.execution import Executor, OrderPolicy
 from daemon.journal import Journal
+from daemon.marketdata.requests import gather
 from daemon.marketdata.signal_source import SignalSource
 from daemon.scheduling.jobs import JobName
+from strategies.adjustments import AdjustData, MarketRequest, plan_condor_manage
 from strategies.domain import Action, Decision, LegQuote, OptionContract, Right, Structure
 from strategies.execution import Fill, Settlement
 from strategies.plan import Plan, error_decision
@@ -39,12 +41,15 @@ from strategies.planner import (
 )
 from strategies.portfolio import Portfolio, StructurePosition
 from strategies.risk import structure_greeks
-from strategies.rules import CondorRules, HedgeRules, SignalParams
+from strategies.rules import AdjustRules, CondorRules, HedgeRules, SignalParams
 from strategies.signals import HedgeSignals, compute_signals
 
 __all__ = ["EventGuard", "OrderPolicy", "TradingEngine"]
 
 HEDGE_CHECK_RULE = "hedge_check"
+#: How many rounds of market data one condor's manage rule may ask for
+#: (a roll's chain, then a wing shift's quotes, and one spare).
+MAX_DATA_ROUNDS = 3
 
 #: How old a halt must be before an entry or hedge job reconciles again to see
 #: whether it cleared (the manage job always reconciles).
@@ -85,6 +90,8 @@ class TradingEngine:
         signal_params: the signals' parameters.
         alerts: where fills, entry halts and the daily summary are announced
             (default: nowhere; replay never alerts).
+        adjust_rules: the condor adjustments (wing shift, roll); default
+            :class:`~strategies.rules.AdjustRules` ().
     """
 
     def __init__(
@@ -105,6 +112,7 @@ class TradingEngine:
         signal_source: SignalSource | None = None,
         signal_params: SignalParams | None = None,
         alerts: AlertSink | None = None,
+        adjust_rules: AdjustRules | None = None,
     ) -> None:
         self.broker = broker
         self.journal = journal
@@ -120,6 +128,7 @@ class TradingEngine:
         self.settle_expired_enabled = settle_expired
         self.signal_source = signal_source
         self.signal_params = signal_params or SignalParams()
+        self.adjust_rules = adjust_rules if adjust_rules is not None else AdjustRules()
         self.executor = Executor(
             broker,
             journal,
@@ -286,6 +295,11 @@ class TradingEngine:
                         reason="an order on this structure is still working or unknown",
                     )
                     continue
+                if kind is Structure.CONDOR:
+                    await self.executor.execute(
+                        await self._manage_condor(position, quotes, session)
+                    )
+                    continue
                 condor_open = bool(self.portfolio.open_positions(Structure.CONDOR))
                 plan = self._guarded(
                     f"{kind.value}_exit",
@@ -301,6 +315,51 @@ class TradingEngine:
                     ),
                 )
                 await self.executor.execute(plan)
+
+    async def _manage_condor(
+        self,
+        position: StructurePosition,
+        quotes: dict[OptionContract, LegQuote],
+        session: date,
+    ) -> Plan:
+        """The condor's manage plan (exits, roll, wing shift: :mod:`strategies.adjustments`).
+
+        The engine only answers the rule's :class:`MarketRequest`: quotes of
+        named contracts, or a chain with the market context, fetched only
+        when the rule asks. A request that fails goes back to the rule as an
+        error text (it holds, naming it); a fatal broker error stops the daemon.
+        """
+        hedges = self.portfolio.open_positions(Structure.HEDGE_LAYER)
+        data = AdjustData()
+        for _ in range(MAX_DATA_ROUNDS):
+            outcome: Plan | MarketRequest
+            try:
+                outcome = plan_condor_manage(
+                    position,
+                    quotes,
+                    session,
+                    self.condor_rules,
+                    self.hedge_rules,
+                    self.adjust_rules,
+                    hedges,
+                    data,
+                )
+            except Exception as exc:  # a rule's bug must not stop the job or the daemon
+                self.log.error(
+                    "rule_failed", rule="condor_exit", error=f"{type(exc).__name__}: {exc}"
+                )
+                return Plan.of(error_decision("condor_exit", Structure.CONDOR, exc))
+            if isinstance(outcome, Plan):
+                return outcome
+            self.log.debug("market_request", position_id=position.id, why=outcome.why)
+            data = await gather(self.broker, outcome, data)
+        return Plan.of(
+            error_decision(
+                "condor_exit",
+                Structure.CONDOR,
+                RuntimeError(f"still asking for market data after {MAX_DATA_ROUNDS} rounds"),
+            )
+        )
 
     async def mark_job(self) -> None:
         """Mark positions at mid; journal marks and the day's P&L; flush the journal."""
@@ -442,6 +501,7 @@ class TradingEngine:
             return
         routed = self.portfolio.structure_of(fill.order_ref)
         was_closed = routed is not None and self.portfolio.structures[routed].is_closed
+        legs_before = self.portfolio.structures[routed].legs if routed is not None else None
         position = self.portfolio.apply_fill(fill)
         if position is None:
             self.log.warning(
@@ -458,6 +518,23 @@ class TradingEngine:
                 position_id=position.id,
                 exec_id=fill.exec_id,
                 reason=f"a fill of order {fill.order_ref} arrived after the structure closed",
+            )
+        if position.legs != legs_before and not position.is_closed:
+            # the fill completed an adjustment: the row shows the current legs
+            # (killed here, the restart's fold rebuilds them and rewrites the row)
+            crash_point("after_adjusted")
+            self.journal.update_position(
+                position.id,
+                legs=position.legs,
+                quantity=position.held_units,
+                open_price=position.open_price,
+            )
+            self.log.info(
+                "position_adjusted",
+                position_id=position.id,
+                order_ref=fill.order_ref,
+                legs=[f"{leg.ratio:+d} {leg.contract.local_symbol}" for leg in position.legs],
+                open_price=round(position.open_price, 4),
             )
         if (
             fill.order_ref == position.id

@@ -251,7 +251,13 @@ class Executor:
         else:
             assert decision.position_id is not None  # the gate checked it
             structure_id = decision.position_id
-            self.portfolio.route(decision_id, structure_id)
+            if decision.action is Action.ADJUST:
+                # the legs change when (and only when) this order's fills complete it
+                self.portfolio.expect_adjustment(
+                    decision_id, structure_id, decision.legs, decision.quantity
+                )
+            else:
+                self.portfolio.route(decision_id, structure_id)
         order = ComboOrder(
             decision_id,
             decision.legs,

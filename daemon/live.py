@@ -220,6 +220,7 @@ async def _serve(
         signal_source=signal_source(broker, journal, calendar, now, log),
         signal_params=config.signals.to_params(),
         alerts=alerts,
+        adjust_rules=config.adjust.to_rules(),
     )
     if isinstance(engine.signal_source, IBSignalSource):
         engine.after_mark = engine.signal_source.record_close

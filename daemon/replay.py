@@ -157,6 +157,7 @@ async def run_replay(
             is_session=calendar.is_session,
             signal_source=BundleSignalSource(history),
             signal_params=config.signals.to_params(),
+            adjust_rules=config.adjust.to_rules(),
         )
         replayed = 0
         current: date | None = None

@@ -146,3 +146,51 @@ class SignalParams:
             raise ValueError("divergence_tolerance and term_spread_threshold must be >= 0")
         if self.regime_calm_below > self.regime_stressed_above:
             raise ValueError("regime_calm_below must not exceed regime_stressed_above")
+
+
+@dataclass(frozen=True, slots=True)
+class AdjustRules:
+    """Condor adjustments (issue 9, deliverable 5): wing shift and condor roll.
+
+    See :mod:`strategies.adjustments` for the rules. Why these defaults
+    (replay 2007-2024 at defaults otherwise, $100k; see the README's
+    ``[adjust]`` table for the figures): a wing shift at 35 delta did better
+    than none (30 and 25 delta did worse: they pay to move sides that would
+    have recovered; 40 did a little better than 35, which is kept as the less
+    fitted value), 10 points beat 5 at 40 delta and 2 shifts beat 1; the roll
+    lost money at every trigger tried while no hedge rungs offset the loss
+    (G = 0), least at 0.9, just below the stop's 1.0.
+
+    Attributes:
+        wing_shift_enabled: shift a threatened side's strikes away from the money.
+        shift_delta: a side is threatened when its short strike's |delta|
+            reaches this (0.35 = 35 delta; the shorts open at
+            ``CondorRules.short_delta``, 16 delta by default).
+        shift_points: how far the threatened side's short and long strikes
+            move away from the money, index points (5-10, on the 5-point
+            SPX strike grid); the wing width is kept.
+        max_shifts: completed wing shifts allowed per condor; at the cap a
+            threatened side holds (the stop or the roll decides).
+        roll_enabled: roll the whole condor to a later expiry when the loss
+            exceeds what the first two hedge rungs cover.
+        roll_trigger: roll when ``L - G > roll_trigger x C`` (condor loss L,
+            gain G of the open rungs ``rung-1``/``rung-2``, floored at 0,
+            condor credit C, all dollars); below the stop's
+            ``CondorRules.stop_multiple - 1`` (the loss at which the stop
+            closes), or the stop always comes first.
+    """
+
+    wing_shift_enabled: bool = True
+    shift_delta: float = 0.35
+    shift_points: float = 10.0
+    max_shifts: int = 2
+    roll_enabled: bool = True
+    roll_trigger: float = 0.9
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.shift_delta < 1.0:
+            raise ValueError("shift_delta must be an absolute delta between 0 and 1")
+        if not 5.0 <= self.shift_points <= 10.0 or self.shift_points % 5.0:
+            raise ValueError("shift_points must be 5 or 10 index points (the SPX strike grid)")
+        if self.max_shifts < 0 or self.roll_trigger <= 0.0:
+            raise ValueError("max_shifts must be >= 0 and roll_trigger > 0")

@@ -17,7 +17,7 @@ from daemon.calendars.event_rules import EventRulesConfig
 from daemon.config.alerts import AlertsConfig
 from daemon.config.base import ENV_NESTED_DELIMITER, ENV_PREFIX, ConfigError
 from daemon.config.broker import BrokerConfig
-from daemon.config.rules import CondorConfig, HedgeConfig, SignalsConfig
+from daemon.config.rules import AdjustConfig, CondorConfig, HedgeConfig, SignalsConfig
 from daemon.config.sections import JournalConfig, LoggingConfig, ReplayConfig, ScheduleConfig
 from daemon.service import ServiceConfig
 
@@ -37,6 +37,7 @@ class AlvhConfig(BaseSettings):
     condor: CondorConfig = CondorConfig()
     hedge: HedgeConfig = HedgeConfig()
     signals: SignalsConfig = SignalsConfig()
+    adjust: AdjustConfig = AdjustConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     replay: ReplayConfig = ReplayConfig()
     journal: JournalConfig = JournalConfig()

@@ -1,4 +1,4 @@
-"""``[condor]``, ``[hedge]`` and ``[signals]``: the pure core's rule parameters, validated.
+"""``[condor]``, ``[hedge]``, ``[signals]``, ``[adjust]``: the rule parameters, validated.
 
 Defaults come from :mod:`strategies.rules` (their single source).
 """
@@ -9,6 +9,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from daemon.config.base import MAX_SPX_DTE, MAX_VIX_DTE, Section
 from strategies.rules import (
+    AdjustRules,
     CondorRules,
     CondorTradingClass,
     HedgeRules,
@@ -20,6 +21,7 @@ from strategies.rules import (
 _CONDOR_DEFAULTS = CondorRules()
 _HEDGE_DEFAULTS = HedgeRules()
 _SIGNAL_DEFAULTS = SignalParams()
+_ADJUST_DEFAULTS = AdjustRules()
 
 
 class CondorConfig(Section):
@@ -205,3 +207,36 @@ class SignalsConfig(Section):
     def to_params(self) -> SignalParams:
         """The pure-core signal parameters with these values."""
         return SignalParams(**self.model_dump())
+
+
+# --------------------------------------------------------------------------- adjust
+
+
+class AdjustConfig(Section):
+    """``[adjust]``: the fields of :class:`strategies.rules.AdjustRules`, validated.
+
+    Condor adjustments: the wing shift (``shift_delta`` an absolute delta,
+    ``shift_points`` 5 or 10 index points, ``max_shifts`` per condor) and the
+    condor roll (``roll_trigger`` a multiple of the condor's credit; keep it
+    below ``condor.stop_multiple - 1`` or the stop always closes first).
+    Each rule has its own switch. Defaults come from
+    :class:`~strategies.rules.AdjustRules` (the single source).
+    """
+
+    wing_shift_enabled: bool = _ADJUST_DEFAULTS.wing_shift_enabled
+    shift_delta: float = Field(default=_ADJUST_DEFAULTS.shift_delta, gt=0.0, lt=1.0)
+    shift_points: float = Field(default=_ADJUST_DEFAULTS.shift_points, ge=5.0, le=10.0)
+    max_shifts: int = Field(default=_ADJUST_DEFAULTS.max_shifts, ge=0, le=20)
+    roll_enabled: bool = _ADJUST_DEFAULTS.roll_enabled
+    roll_trigger: float = Field(default=_ADJUST_DEFAULTS.roll_trigger, gt=0.0, le=10.0)
+
+    @field_validator("shift_points")
+    @classmethod
+    def _shift_on_strike_grid(cls, value: float) -> float:
+        if abs(value / 5.0 - round(value / 5.0)) > 1e-9:
+            raise ValueError("must be 5 or 10 (SPX strike spacing)")
+        return value
+
+    def to_rules(self) -> AdjustRules:
+        """The pure-core rule parameters with these values."""
+        return AdjustRules(**self.model_dump())

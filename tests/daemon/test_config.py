@@ -22,7 +22,7 @@ from daemon.config import AlvhConfig, ConfigError, load_config
 from daemon.live import EXIT_BROKER
 from daemon.logs import configure_logging
 from daemon.service import UNIT_TIMEOUT_STOP_S
-from strategies.rules import CondorRules, HedgeRules
+from strategies.rules import AdjustRules, CondorRules, HedgeRules
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "alvh.example.toml"
@@ -106,6 +106,10 @@ def test_rules_match_pure_core_defaults_and_fields() -> None:
     config = load_config(None)
     assert config.condor.to_rules() == CondorRules()
     assert config.hedge.to_rules() == HedgeRules()
+    assert config.adjust.to_rules() == AdjustRules()
+    assert set(type(config.adjust).model_fields) == {
+        f.name for f in dataclasses.fields(AdjustRules)
+    }
     assert set(type(config.condor).model_fields) == {
         f.name for f in dataclasses.fields(CondorRules)
     }
@@ -118,6 +122,7 @@ def test_rules_match_pure_core_defaults_and_fields() -> None:
         ("CondorConfig", "_CONDOR_DEFAULTS"),
         ("HedgeConfig", "_HEDGE_DEFAULTS"),
         ("SignalsConfig", "_SIGNAL_DEFAULTS"),
+        ("AdjustConfig", "_ADJUST_DEFAULTS"),
     ],
 )
 def test_rule_sections_take_every_default_from_the_dataclass(section: str, defaults: str) -> None:
