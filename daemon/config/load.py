@@ -17,7 +17,13 @@ from daemon.calendars.event_rules import EventRulesConfig
 from daemon.config.base import ENV_NESTED_DELIMITER, ENV_PREFIX, ConfigError
 from daemon.config.broker import BrokerConfig
 from daemon.config.rules import CondorConfig, HedgeConfig, SignalsConfig
-from daemon.config.sections import JournalConfig, LoggingConfig, ReplayConfig, ScheduleConfig
+from daemon.config.sections import (
+    JournalConfig,
+    LoggingConfig,
+    ReplayConfig,
+    ScheduleConfig,
+    WebConfig,
+)
 from daemon.service import ServiceConfig
 
 
@@ -42,6 +48,7 @@ class AlvhConfig(BaseSettings):
     logging: LoggingConfig = LoggingConfig()
     events: EventRulesConfig = EventRulesConfig()
     service: ServiceConfig = ServiceConfig()
+    web: WebConfig = WebConfig()
 
     @classmethod
     def settings_customise_sources(

@@ -27,6 +27,7 @@ from strategies.positions import OpenStructure
 DOCUMENTED_KEYS = {
     "journal",
     "generated_at",
+    "context",
     "run",
     "as_of",
     "last_mark_session",
