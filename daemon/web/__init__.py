@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import signal
 import socket
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -149,13 +151,22 @@ def _serve(args: argparse.Namespace) -> int:
     server = uvicorn.Server(
         uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     )
+    # uvicorn stops on SIGINT/SIGTERM, then re-raises the signal to the handler
+    # that was there before it: make SIGTERM's a no-op so a stop exits 0.
+    previous = signal.signal(signal.SIGTERM, lambda *_: None) if _main_thread() else None
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:
         pass
     finally:
         sock.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return ExitStatus.OK
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
 
 
 def _bind(host: str, port: int) -> socket.socket:
