@@ -13,7 +13,7 @@ from html import escape
 
 __all__ = ["line_chart"]
 
-_W, _H = 900.0, 240.0
+_W, _H = 1000.0, 220.0
 _LEFT, _RIGHT, _TOP, _BOTTOM = 78.0, 12.0, 14.0, 28.0
 _TICKS = 6  # date labels on the x axis
 
@@ -75,11 +75,12 @@ def line_chart(
             f'class="grid"/><text x="{_LEFT - 6:g}" y="{y(v) + 4:.1f}" text-anchor="end" '
             f'class="axis">{escape(_dollars(v))}</text>'
         )
-    step = max(1, (n - 1) // (_TICKS - 1)) if n > 1 else 1
-    ticks = sorted({*range(0, n, step), n - 1})
+    # evenly spaced labels, first and last included, never crowded together
+    ticks = sorted({round(k * (n - 1) / (_TICKS - 1)) for k in range(_TICKS)}) if n > 1 else [0]
     for i in ticks:
+        anchor = "end" if i == n - 1 and n > 1 else "middle"  # the last label stays inside
         parts.append(
-            f'<text x="{x(i):.1f}" y="{_H - 8:g}" text-anchor="middle" class="axis">'
+            f'<text x="{x(i):.1f}" y="{_H - 8:g}" text-anchor="{anchor}" class="axis">'
             f"{escape(sessions[i])}</text>"
         )
     points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
