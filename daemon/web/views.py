@@ -4,7 +4,8 @@ Every function takes an open (read-only) :class:`~daemon.journal.Journal`
 and a run id and returns plain JSON-ready values for the templates; none
 writes. Sources: the journal's read models (:mod:`daemon.journal.read`),
 :func:`daemon.analytics.summarize` for the run's totals, and the journal's
-lock file (:mod:`daemon.locking`), which is read, never locked.
+lock file (:mod:`daemon.locking`), which is read, never locked (whether it
+is held comes from the kernel's ``/proc/locks``).
 
 Units as in the journal: money in dollars, prices in index points per combo
 unit (+ debit / - credit), sessions ISO dates (America/New_York), times ISO
@@ -17,6 +18,7 @@ import json
 import os
 from dataclasses import asdict
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from daemon.analytics import summarize
@@ -130,27 +132,64 @@ def _market_data(info: RunInfo) -> str:
 
 
 def _lock_holder(journal: Journal) -> str | None:
-    """The live process named in the journal's lock file, read without locking it.
+    """The process holding the journal's lock (:mod:`daemon.locking`), found without locking it.
 
-    Taking the lock (even shared) could make a starting daemon fail to get
-    it, so the file's JSON line is read and its pid checked for life
-    (``kill(pid, 0)``). ``None``: no lock file, no pid, or that process is gone.
+    Taking the lock, even shared, could make a starting daemon fail to get
+    it, so the kernel's table of ``flock`` locks (``/proc/locks``) is asked
+    whether anyone holds the lock file, and the file's JSON line names the
+    holder. Where ``/proc/locks`` cannot be read, a live pid in the file is
+    taken as the holder. ``None``: no lock file, or nobody holds it.
     """
+    path = lock_path(journal.path)
     try:
-        data = json.loads(lock_path(journal.path).read_text(encoding="utf-8", errors="replace"))
+        data = json.loads(path.read_text(encoding="utf-8", errors="replace"))
         pid = int(data["pid"])
+        stat = path.stat()
     except (OSError, ValueError, TypeError, KeyError):
         return None
-    if pid <= 0:
+    held = _flock_held(stat)
+    if held is None:
+        held = _alive(pid)
+    if not held:
         return None
+    command = str(data.get("command") or "a process")
+    return f"{command}, pid {pid}, since {data.get('started_at') or '?'}"
+
+
+def _flock_held(stat: os.stat_result) -> bool | None:
+    """Whether a ``flock`` lock is held on the file of ``stat``; ``None``: cannot tell.
+
+    ``/proc/locks`` lines read ``1: FLOCK ADVISORY WRITE <pid> <maj>:<min>:<inode> 0 EOF``
+    (major and minor in hex).
+    """
+    try:
+        table = Path("/proc/locks").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    wanted = (os.major(stat.st_dev), os.minor(stat.st_dev), stat.st_ino)
+    for line in table.splitlines():
+        fields = line.split()
+        if len(fields) < 6 or fields[1] != "FLOCK":
+            continue
+        try:
+            major, minor, inode = fields[5].split(":")
+            if (int(major, 16), int(minor, 16), int(inode)) == wanted:
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return None
+        return False
     except PermissionError:
-        pass  # alive, another user's
-    command = str(data.get("command") or "a process")
-    return f"{command}, pid {pid}, since {data.get('started_at') or '?'}"
+        return True  # alive, another user's
+    return True
 
 
 def summary(journal: Journal, info: RunInfo) -> dict[str, Any]:

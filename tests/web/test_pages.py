@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -236,3 +237,47 @@ def test_missing_and_corrupt_journal_pages(tmp_path: Path) -> None:
         assert response.status_code == 503, page
         assert "Traceback" not in response.text
         assert re.search(r'<p class="error" id="error">[^<\n]+</p>', response.text)
+
+
+# --------------------------------------------------------------------------- health
+
+
+def test_health_of_a_running_halted_daemon(tmp_path: Path) -> None:
+    """An unfinished live run whose journal lock a live process holds, with a
+    reconciliation difference and a skip refused by the entry halt."""
+    from datetime import date
+
+    from daemon.clock import NEW_YORK
+    from daemon.locking import JournalLock
+    from strategies.domain import Action, Decision, Structure
+
+    path = tmp_path / "live.sqlite"
+    config = {"broker": {"market_data_type": 1}}
+    at = datetime(2026, 11, 27, 15, 30, tzinfo=NEW_YORK)
+    with Journal.open(path) as j:
+        run_id = j.start_run("live", config_json=json.dumps(config), account="U7654321")
+        j.record_decision(
+            "r1-1", run_id, date(2026, 11, 27), at,
+            Decision("reconcile", Action.HOLD, Structure.CONDOR,
+                     "gateway positions differ: SPXW 261204P04800 journal -6 gateway +0", {}),
+        )  # fmt: skip
+        j.record_decision(
+            "r1-2", run_id, date(2026, 11, 27), at,
+            Decision("condor_entry", Action.SKIP, Structure.CONDOR,
+                     "new risk halted: gateway positions differ", {}),
+        )  # fmt: skip
+    client = _client(path)
+    with JournalLock.acquire(path, command="alvh run"):
+        text = _text(client.get("/").text)
+        assert f"state running: alvh run, pid {os.getpid()}" in text
+    text = _text(client.get("/").text)
+    assert "state not finished, and no live process holds the journal's lock" in text
+    assert "mode live" in text and "account U7654321" in text
+    assert "market data 1 (live)" in text
+    assert (
+        "reconciliation 2026-11-27 15:30 EST: gateway positions differ: SPXW 261204P04800"
+        " journal -6 gateway +0" in text
+    )
+    assert "entry halt last 2026-11-27 15:30 EST: new risk halted: gateway positions differ" in text
+    assert "last job (decision) 2026-11-27 15:30 EST · condor_entry skip" in text
+    assert "No open structure." in text and "no daily rows yet" in text
