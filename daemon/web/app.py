@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -192,6 +193,9 @@ def create_app(settings: WebSettings) -> Starlette:
             return _json_error(str(exc), exc.status)
         except StatusError as exc:
             return _json_error(str(exc), 404 if "no run" in str(exc) else 503)
+        except Exception as exc:  # a bug: one line to the client and the log
+            log.error("web_api_failed", error=f"{type(exc).__name__}: {exc}")
+            return _json_error(f"internal error: {type(exc).__name__}: {exc}", 500)
         return Response(report_json(report) + "\n", media_type="application/json")
 
     def healthz(request: Request) -> Response:
@@ -282,8 +286,6 @@ def _int_param(request: Request, name: str) -> int | None:
 
 
 def _json_error(message: str, status: int) -> Response:
-    import json
-
     return Response(
         json.dumps({"error": message}) + "\n", status_code=status, media_type="application/json"
     )

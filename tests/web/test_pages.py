@@ -226,17 +226,27 @@ def test_run_parameter_and_errors(replay_journal: Path, tmp_path: Path) -> None:
     assert client.get("/favicon.ico").status_code == 204
 
 
-def test_missing_and_corrupt_journal_pages(tmp_path: Path) -> None:
+def test_missing_and_corrupt_journal_pages(tmp_path: Path, replay_journal: Path) -> None:
     missing = _client(tmp_path / "gone.sqlite").get("/")
     assert missing.status_code == 503
     assert f"{tmp_path / 'gone.sqlite'}: no such journal file" in _text(missing.text)
     junk = tmp_path / "junk.sqlite"
     junk.write_bytes(b"not a database at all\n" * 200)
-    for page in ("/", "/decisions", "/orders", "/daily"):
-        response = _client(junk).get(page)
-        assert response.status_code == 503, page
-        assert "Traceback" not in response.text
-        assert re.search(r'<p class="error" id="error">[^<\n]+</p>', response.text)
+    # a journal whose last fifth was zeroed: it opens, then reads meet damaged pages
+    zeroed = tmp_path / "zeroed.sqlite"
+    data = bytearray(replay_journal.read_bytes())
+    cut = len(data) * 4 // 5
+    data[cut:] = bytes(len(data) - cut)
+    zeroed.write_bytes(bytes(data))
+    for path in (junk, zeroed):
+        for page in ("/", "/decisions", "/orders", "/daily"):
+            response = _client(path).get(page)
+            assert response.status_code == 503, (path, page)
+            assert "Traceback" not in response.text
+            assert re.search(r'<p class="error" id="error">[^<\n]+</p>', response.text)
+        api = _client(path).get("/api/status")
+        assert api.status_code == 503 and list(api.json()) == ["error"]
+        assert "\n" not in api.json()["error"]
 
 
 # --------------------------------------------------------------------------- health
