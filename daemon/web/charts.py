@@ -56,8 +56,9 @@ def line_chart(
     if area:
         hi = max(hi, 0.0)
         lo = min(lo, 0.0)
-    if hi - lo < 1e-9:  # a flat series: give it a band of +-1 dollar
-        lo, hi = lo - 1.0, hi + 1.0
+    if hi - lo < 1e-9:  # a flat series: a band of 1 % (at least a dollar) around it
+        pad = max(1.0, abs(hi) * 0.01)
+        lo, hi = (lo - pad, hi) if area else (lo - pad, hi + pad)
     plot_w = _W - _LEFT - _RIGHT
     plot_h = _H - _TOP - _BOTTOM
     n = len(values)
