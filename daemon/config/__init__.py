@@ -41,7 +41,13 @@ from daemon.config.base import (
 from daemon.config.broker import BrokerConfig
 from daemon.config.load import AlvhConfig, load_config
 from daemon.config.rules import CondorConfig, HedgeConfig, SignalsConfig
-from daemon.config.sections import JournalConfig, LoggingConfig, ReplayConfig, ScheduleConfig
+from daemon.config.sections import (
+    JournalConfig,
+    LoggingConfig,
+    ReplayConfig,
+    ScheduleConfig,
+    WebConfig,
+)
 from daemon.service import ServiceConfig
 
 __all__ = [
@@ -65,5 +71,6 @@ __all__ = [
     "ScheduleConfig",
     "ServiceConfig",
     "SignalsConfig",
+    "WebConfig",
     "load_config",
 ]

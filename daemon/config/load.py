@@ -18,7 +18,13 @@ from daemon.config.alerts import AlertsConfig
 from daemon.config.base import ENV_NESTED_DELIMITER, ENV_PREFIX, ConfigError
 from daemon.config.broker import BrokerConfig
 from daemon.config.rules import AdjustConfig, CondorConfig, HedgeConfig, SignalsConfig
-from daemon.config.sections import JournalConfig, LoggingConfig, ReplayConfig, ScheduleConfig
+from daemon.config.sections import (
+    JournalConfig,
+    LoggingConfig,
+    ReplayConfig,
+    ScheduleConfig,
+    WebConfig,
+)
 from daemon.service import ServiceConfig
 
 
@@ -45,6 +51,7 @@ class AlvhConfig(BaseSettings):
     events: EventRulesConfig = EventRulesConfig()
     service: ServiceConfig = ServiceConfig()
     alerts: AlertsConfig = AlertsConfig()
+    web: WebConfig = WebConfig()
 
     @classmethod
     def settings_customise_sources(

@@ -1,4 +1,4 @@
-"""``[schedule]``, ``[replay]``, ``[journal]`` and ``[logging]``."""
+"""``[schedule]``, ``[replay]``, ``[journal]``, ``[logging]`` and ``[web]``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from daemon.brokers.fill_model import SimulationCosts
 from daemon.config.base import HHMM, Section
@@ -113,3 +113,31 @@ class LoggingConfig(Section):
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+
+# --------------------------------------------------------------------------- web
+
+
+class WebConfig(Section):
+    """``[web]``: the ``alvh web`` dashboard.
+
+    ``token``: a shared secret, 16-256 printable characters without spaces,
+    default none. ``alvh web`` binds a host other than loopback (127.0.0.0/8,
+    ``::1``, ``localhost``) only when a token is set; every request then
+    carries it (``Authorization: Bearer TOKEN`` or ``?token=TOKEN``). It is a
+    ``SecretStr``: printed and journaled (``runs.config_json``) as ``**********``.
+    """
+
+    token: SecretStr | None = None
+
+    @field_validator("token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        text = value.get_secret_value()
+        if not 16 <= len(text) <= 256:
+            raise ValueError(f"must be 16 to 256 characters long (got {len(text)})")
+        if not text.isprintable() or any(c.isspace() for c in text):
+            raise ValueError("must be printable characters without spaces")
+        return value

@@ -149,7 +149,9 @@ def render_status(report: Mapping[str, Any]) -> str:
             lines.append("  " + " ".join(cells) + "  " + d["reason"])
     lines.append("")
 
-    lines.append(f"Next jobs (America/New_York; times from {report['schedule_source']})")
+    replay_end = report.get("context", {}).get("source") == "replay end"
+    after = f", after the replay's end {report['as_of']}" if replay_end else ""
+    lines.append(f"Next jobs (America/New_York; times from {report['schedule_source']}{after})")
     if not report["next_jobs"]:
         lines.append("  none within the horizon")
     for j in report["next_jobs"]:
@@ -166,7 +168,8 @@ def render_status(report: Mapping[str, Any]) -> str:
         for e in report["macro_events"]:
             lines.append(f"  {e['label']}")
         block = report["entry_block"]
-        lines.append(f"Condor entry now: {'blocked: ' + block if block else 'allowed'}")
+        when = "at the replay's end" if replay_end else "now"
+        lines.append(f"Condor entry {when}: {'blocked: ' + block if block else 'allowed'}")
     if report["notes"]:
         lines.append("")
         lines.extend(f"note: {n}" for n in report["notes"])

@@ -27,6 +27,7 @@ from strategies.positions import OpenStructure
 DOCUMENTED_KEYS = {
     "journal",
     "generated_at",
+    "context",
     "run",
     "as_of",
     "last_mark_session",
@@ -197,6 +198,10 @@ def test_cli_text(replay_journal: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert out.startswith(f"alvh status: {replay_journal} run 1 [replay]")
     assert "Open positions (2)" in out
     assert "Next jobs (America/New_York" in out
+    # a replay journal is reported in its own context, not today's
+    assert "after the replay's end 2019-03-29)" in out
+    assert "entry                    Mon 2019-04-01 15:30 EDT" in out
+    assert "Condor entry at the replay's end:" in out
 
 
 # --------------------------------------------------------------------------- schedule
