@@ -104,12 +104,19 @@ class HedgeRules:
             exit rules still manage what is held when it is off.
         share: decimal share of the condors' dollar loss per VIX point the
             ladder offsets (the method uses 0.30-0.40).
-        condor_iv_beta: condor-tenor SPX implied vol points per VIX point,
-            measured by ``scripts/hedge_coefficients.py`` (14-day vol from
-            VIX9D/VIX, 2011-2024: 1.271).
-        spx_return_per_vix: SPX daily return (decimal) per VIX point,
-            measured by the same script (2011-2024: -0.00470); 0 switches the
-            condor's delta term off.
+        condor_iv_beta: SPX implied vol points at the condor's (fixed) 16-delta
+            strikes per VIX point, 14 DTE, measured by
+            ``scripts/hedge_coefficients.py --start 2007-01-03`` through the
+            replay's SPX surface on the bundle, 2007-2024: 0.576 (0.672 over
+            2011-2024; the 14-day ATM vol moves 1.271: as SPX falls the short
+            strikes slide along the skew).
+        spx_return_per_vix: SPX daily return (decimal) per VIX point for the
+            condor's delta term; 0 (the default) switches the term off. The
+            same script measures -0.0047 (2011-2024), but with it on, the
+            2007-2024 replay's hedge regresses at 0.70 of the condors' VIX
+            slope instead of 0.44 without it (share 0.35): the condors'
+            delta loss on VIX-up days is mostly cut by their stops, so the
+            first-order delta term overstates their VIX exposure.
         vvix_log_beta: change of ln VVIX per VIX point (the VIX option vol
             scales with VVIX), same script (2011-2024: 0.0210); 0 switches
             the rungs' vol-of-vol term off.
@@ -152,8 +159,8 @@ class HedgeRules:
 
     enabled: bool = True
     share: float = 0.35
-    condor_iv_beta: float = 1.271
-    spx_return_per_vix: float = -0.0047
+    condor_iv_beta: float = 0.576
+    spx_return_per_vix: float = 0.0
     vvix_log_beta: float = 0.021
     rungs: int = 3
     base_weight: float = 0.6
