@@ -166,13 +166,12 @@ class TradingEngine:
             if job is JobName.POST_EVENT_REEVALUATION:
                 await self.manage_job()
                 await self.hedge_check_job()
+            elif job is JobName.PRE_EVENT_HEDGE_CHECK:
+                await self.hedge_check_job(pre_event=True)
             else:
                 await {
                     JobName.ENTRY: self.entry_job,
                     JobName.HEDGE_CHECK: self.hedge_check_job,
-                    JobName.PRE_EVENT_HEDGE_CHECK: functools.partial(
-                        self.hedge_check_job, pre_event=True
-                    ),
                     JobName.MANAGE: self.manage_job,
                     JobName.MARK: self.mark_job,
                 }[job]()

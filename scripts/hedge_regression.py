@@ -58,9 +58,7 @@ def ols_slope(y: np.ndarray, x: np.ndarray) -> float:
 
 def _vix_closes() -> dict[date, float]:
     history = load_history()
-    return {
-        s: float(v) for s, v in zip(history.sessions, history.vix_close, strict=True)
-    }
+    return {s: float(v) for s, v in zip(history.sessions, history.vix_close, strict=True)}
 
 
 def _latest_run(db: sqlite3.Connection) -> int:
@@ -136,7 +134,9 @@ def report(journal: Path, run_id: int | None, share: float | None) -> None:
     condor_slope, hedge_slope = ols_slope(c, x), ols_slope(h, x)
     ratio = hedge_slope / -condor_slope if condor_slope < 0 else math.nan
     configured = share if share is not None else _configured_share(db, run)
-    print(f"journal {journal}, run {run}: {sessions[0]} .. {sessions[-1]} ({len(sessions)} sessions)")
+    print(
+        f"journal {journal}, run {run}: {sessions[0]} .. {sessions[-1]} ({len(sessions)} sessions)"
+    )
     print(f"condor slope  {condor_slope:+10.2f} $ per VIX point")
     print(f"hedge slope   {hedge_slope:+10.2f} $ per VIX point")
     for tag, series in sorted(_tag_daily(db, run, sessions).items()):

@@ -177,11 +177,11 @@ def plan_hedge(
     """Plan the ladder's next rung; see :func:`strategies.hedge.plan_ladder_entry`."""
     exposure, held = hedge_exposure(portfolio, quotes, ctx.spx, ctx.session, rules, vix_calls)
     triggers = evaluate_triggers(signals, rules)
-    signal_inputs = dict(signals.as_inputs()) if signals is not None else {}
+    signal_inputs: dict[str, float | int | str | None] = (
+        dict(signals.as_inputs()) if signals is not None else {}
+    )
     return Plan.of(
-        plan_ladder_entry(
-            ctx, vix_calls, held, exposure, triggers, rules, signal_inputs, pre_event
-        )
+        plan_ladder_entry(ctx, vix_calls, held, exposure, triggers, rules, signal_inputs, pre_event)
     )
 
 
@@ -191,9 +191,7 @@ def ladder_wants_chain(
     """Whether a hedge check may open a rung (so the VIX chain is worth fetching)."""
     if not rules.enabled:
         return False
-    slots = {
-        rung_slot(p.tag) for p in portfolio.unsettled() if p.kind is Structure.HEDGE_LAYER
-    }
+    slots = {rung_slot(p.tag) for p in portfolio.unsettled() if p.kind is Structure.HEDGE_LAYER}
     free = [s for s in range(1, rules.rungs + 1) if s not in slots]
     if not free:
         return False
@@ -241,7 +239,9 @@ def hedge_manage_wants_chain(
         if rules.roll_enabled and rung_slot(p.tag) is not None and dte < rules.roll_dte:
             return True
         if rules.harvest_enabled and rules.recycle_enabled and p.open_price > 0:
-            mids = [quotes[leg.contract].mid if leg.contract in quotes else math.nan for leg in p.legs]
+            mids = [
+                quotes[leg.contract].mid if leg.contract in quotes else math.nan for leg in p.legs
+            ]
             value = sum(leg.ratio * m for leg, m in zip(p.legs, mids, strict=True))
             if math.isfinite(value) and value / p.open_price - 1.0 >= rules.harvest_gain:
                 return True

@@ -161,7 +161,9 @@ class HedgeConfig(Section):
     recycle_min_dte: int = Field(default=_HEDGE_DEFAULTS.recycle_min_dte, ge=1, le=MAX_VIX_DTE)
     recycle_max_dte: int = Field(default=_HEDGE_DEFAULTS.recycle_max_dte, ge=1, le=MAX_VIX_DTE)
     when_no_condor: NoCondorRule = Field(default=_HEDGE_DEFAULTS.when_no_condor)
-    no_condor_grace_sessions: int = Field(default=_HEDGE_DEFAULTS.no_condor_grace_sessions, ge=0, le=60)
+    no_condor_grace_sessions: int = Field(
+        default=_HEDGE_DEFAULTS.no_condor_grace_sessions, ge=0, le=60
+    )
 
     @field_validator("max_dte")
     @classmethod

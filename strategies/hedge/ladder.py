@@ -141,8 +141,10 @@ def buy_hedge(
     limit = round_vix_price(mid)
     inputs["limit_price"] = limit
     capped = f" (capped from {wanted} by the ${budget:,.0f} budget)" if contracts < wanted else ""
-    what = f"{strike:g}/{float(chain.strikes[j]):g} call spreads" if j is not None else (
-        f"{strike:g} calls"
+    what = (
+        f"{strike:g}/{float(chain.strikes[j]):g} call spreads"
+        if j is not None
+        else (f"{strike:g} calls")
     )
     legs = (Leg(chain.contract(i), 1),) + ((Leg(chain.contract(j), -1),) if j is not None else ())
     reason = (

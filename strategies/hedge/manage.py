@@ -240,9 +240,7 @@ def _harvest(
     )
     if not recycle.places_order:
         return Plan.steps(HARVEST_RULE, f"{harvested.reason} {recycle.reason}", [harvested])
-    return Plan.steps(
-        HARVEST_RULE, f"{harvested.reason} {recycle.reason}", [harvested, recycle]
-    )
+    return Plan.steps(HARVEST_RULE, f"{harvested.reason} {recycle.reason}", [harvested, recycle])
 
 
 def _roll(

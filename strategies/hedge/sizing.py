@@ -117,7 +117,9 @@ def hedge_vix_dollars(
             return math.nan
         t = (leg.contract.expiry - session).days / 365.0
         total += (
-            leg.ratio * position.quantity * call_vix_dollars(quote.delta, quote.vega, quote.iv, t, rules)
+            leg.ratio
+            * position.quantity
+            * call_vix_dollars(quote.delta, quote.vega, quote.iv, t, rules)
         )
     return total
 

@@ -75,8 +75,7 @@ def evaluate_triggers(signals: HedgeSignals | None, rules: HedgeRules) -> Trigge
         checks["term"] = (
             rules.trigger_term,
             signals.backwardation or signals.front_second_above,
-            f"M2-M1 {signals.m1_m2_spread:+.2f}"
-            f"{' backwardation' if signals.backwardation else ''}",
+            f"M2-M1 {signals.m1_m2_spread:+.2f}{' backwardation' if signals.backwardation else ''}",
         )
     enabled = tuple(name for name, (on, _, _) in checks.items() if on)
     fired = tuple(name for name, (on, hit, _) in checks.items() if on and hit)
