@@ -101,7 +101,8 @@ async def test_partial_close_of_a_vix_layer_then_only_the_rest_is_sold(tmp_path:
     path = tmp_path / "alvh.sqlite"
     # condor and layer fill; the layer's first close sells 9 and rests; then fills
     policies = [FillPolicy.immediate(), FillPolicy.immediate(), FillPolicy.partial(9)]
-    rules = HedgeRules(close_dte=90)  # the layer is due for its close at once
+    # due for its close at once; sized as the one-layer hedge was (more than 9 calls)
+    rules = HedgeRules(close_dte=90, share=1.0, base_weight=1.0, condor_iv_beta=2.0)
     async with gateway(order_policies=policies) as (tws, clock):
         daemon = await start(path, tws, clock, hedge_rules=rules)
         assert await daemon.job(JobName.ENTRY)
