@@ -354,3 +354,21 @@ def test_rung_roll_closes_then_rolls_into_a_later_expiry(beta_half: None) -> Non
     )
     # recycled calls are not rolled
     assert manage(hedge, 0.5, tag="recycle").decisions[0].action is Action.HOLD
+
+
+# -- planner helpers ----------------------------------------------------------------------
+
+
+def test_sessions_without_condor_counts_weekdays_since_the_last_close() -> None:
+    from strategies.planner import sessions_without_condor
+    from strategies.portfolio import Portfolio
+
+    put = OptionContract("SPX", "SPXW", date(2023, 2, 17), 3900.0, Right.PUT)
+    book = Portfolio()
+    book.register("c1", Structure.CONDOR, (Leg(put, -1),), date(2023, 1, 30))
+    book.mark_closed("c1", date(2023, 2, 1), "profit target")
+    # Wednesday close -> Friday: Wed, Thu = 2 weekdays
+    assert sessions_without_condor(book, date(2023, 1, 25), SESSION) == 2
+    # a hedge opened after the close counts from its own open
+    assert sessions_without_condor(book, date(2023, 2, 2), SESSION) == 1
+    assert sessions_without_condor(book, date(2023, 1, 25), date(2023, 2, 1)) == 0
