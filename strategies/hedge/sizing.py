@@ -22,9 +22,12 @@ Hedge (per long VIX call; a spread nets its legs)::
 (:func:`strategies.pricing.vix_model.future_spot_beta`; in replay the future
 is the real CFE settlement, whose measured beta that curve matches within
 about 0.05 over 40-90 days). The second term is vol of vol: VIX option vol
-scales with VVIX (:mod:`strategies.pricing.vix_model`), and ln VVIX rises
-``vvix_log_beta`` per VIX point (measured by the same script, 0.021), so the
-call's IV rises ``iv * vvix_log_beta``. For a 60-DTE 10%-OTM call (delta
+rises with VVIX, and ln VVIX rises ``vvix_log_beta`` per VIX point (measured
+by the same script, 0.021), so the call's IV rises ``iv * vvix_log_beta``.
+This is first order with an elasticity of 1: the replay's VIX option model
+(:mod:`strategies.pricing.vix_model`) has an elasticity of about 0.85 to
+VVIX, a basis term that lifts vol in a backwardated spike and a level term
+that lowers it as the future rises. For a 60-DTE 10%-OTM call (delta
 0.35, beta 0.37, vega 2.5 per share per 1.00 of vol, iv 0.9) that is $13 of
 delta against $4.7 of vol of vol per contract: it matters, so it is in.
 
