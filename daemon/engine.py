@@ -33,11 +33,12 @@ from strategies.domain import Action, Decision, LegQuote, OptionContract, Right,
 from strategies.execution import Fill, Settlement
 from strategies.plan import Plan, error_decision
 from strategies.planner import (
+    hedge_manage_wants_chain,
+    ladder_wants_chain,
     open_or_pending,
     plan_entry,
     plan_exit,
     plan_hedge,
-    short_vega_dollars,
 )
 from strategies.portfolio import Portfolio, StructurePosition
 from strategies.risk import structure_greeks
@@ -50,6 +51,8 @@ HEDGE_CHECK_RULE = "hedge_check"
 #: How many rounds of market data one condor's manage rule may ask for
 #: (a roll's chain, then a wing shift's quotes, and one spare).
 MAX_DATA_ROUNDS = 3
+
+LADDER_RULE = "hedge_ladder"
 
 #: How old a halt must be before an entry or hedge job reconciles again to see
 #: whether it cleared (the manage job always reconciles).
@@ -188,11 +191,12 @@ class TradingEngine:
             if job is JobName.POST_EVENT_REEVALUATION:
                 await self.manage_job()
                 await self.hedge_check_job()
+            elif job is JobName.PRE_EVENT_HEDGE_CHECK:
+                await self.hedge_check_job(pre_event=True)
             else:
                 await {
                     JobName.ENTRY: self.entry_job,
                     JobName.HEDGE_CHECK: self.hedge_check_job,
-                    JobName.PRE_EVENT_HEDGE_CHECK: self.hedge_check_job,
                     JobName.MANAGE: self.manage_job,
                     JobName.MARK: self.mark_job,
                 }[job]()
@@ -230,8 +234,12 @@ class TradingEngine:
         )
         await self.executor.execute(plan)
 
-    async def hedge_check_job(self) -> None:
-        """Add the ALVH layer sized against the held condors' short vega."""
+    async def hedge_check_job(self, pre_event: bool = False) -> None:
+        """Open the ladder's next rung when the hedge rules say so.
+
+        ``pre_event`` marks the hedge check before a FOMC/CPI/PPI event (the
+        ladder may add a rung then, ``[hedge] pre_event_rung``).
+        """
         condors = self.portfolio.open_positions(Structure.CONDOR)
         if not condors:
             if self.executor.trigger:
@@ -240,39 +248,38 @@ class TradingEngine:
                 )
             return
         await self._recheck_halt()
-        try:
-            quotes = await self._quote_positions(condors)
-            ctx = await self.broker.market_context()
-        except BrokerError as exc:
-            await self._data_unavailable("hedge_layer_entry", Structure.HEDGE_LAYER, exc)
-            return
         rules = self.hedge_rules
+        signals = await self.current_signals()
         try:
-            vega = short_vega_dollars(self.portfolio, quotes)
-        except ValueError as exc:  # a condor leg without a quote
-            await self.executor.execute(
-                Plan.of(error_decision("hedge_layer_entry", Structure.HEDGE_LAYER, exc))
+            quotes = await self._quote_positions(
+                condors + self.portfolio.open_positions(Structure.HEDGE_LAYER)
             )
-            return
-        open_layers = open_or_pending(self.portfolio, Structure.HEDGE_LAYER)
-        calls = []
-        if open_layers < rules.max_layers and vega < 0 and not self.entry_halt:
-            try:
+            ctx = await self.broker.market_context()
+            calls = []
+            if not self.entry_halt and ladder_wants_chain(
+                self.portfolio, rules, signals, pre_event
+            ):
                 calls = await self.broker.option_chain(
                     "VIX", "VIX", rules.min_dte, rules.max_dte, rights=(Right.CALL,)
                 )
-            except BrokerError as exc:
-                await self._data_unavailable("hedge_layer_entry", Structure.HEDGE_LAYER, exc)
-                return
+        except BrokerError as exc:
+            await self._data_unavailable(LADDER_RULE, Structure.HEDGE_LAYER, exc)
+            return
         plan = self._guarded(
-            "hedge_layer_entry",
+            LADDER_RULE,
             Structure.HEDGE_LAYER,
-            lambda: plan_hedge(ctx, calls, self.portfolio, vega, rules),
+            lambda: plan_hedge(ctx, calls, self.portfolio, quotes, rules, signals, pre_event),
         )
         await self.executor.execute(plan)
 
     async def manage_job(self) -> None:
-        """Reconcile (live), then apply the exit rules to every held structure."""
+        """Reconcile (live), then apply the exit rules to every held structure.
+
+        Condors first, then hedges (settlement exit, no-condor rule, harvest
+        and recycle, roll: :func:`strategies.planner.plan_exit`); the hedges
+        see the book as the condors' exits left it. The VIX chain is fetched
+        only when a hedge may be rolled or recycled.
+        """
         if self.before_manage is not None:
             await self.before_manage()
         held = self.portfolio.open_positions()
@@ -286,35 +293,70 @@ class TradingEngine:
             await self._data_unavailable(MANAGE_RULE, Structure.CONDOR, exc)
             return
         session = self.session()
-        for kind in (Structure.CONDOR, Structure.HEDGE_LAYER):
-            for position in self.portfolio.open_positions(kind):
-                if self.executor.has_live_order(position.id):
-                    self.log.warning(
-                        "exit_deferred",
-                        position_id=position.id,
-                        reason="an order on this structure is still working or unknown",
-                    )
-                    continue
-                if kind is Structure.CONDOR:
-                    await self.executor.execute(
-                        await self._manage_condor(position, quotes, session)
-                    )
-                    continue
-                condor_open = bool(self.portfolio.open_positions(Structure.CONDOR))
-                plan = self._guarded(
-                    f"{kind.value}_exit",
-                    kind,
-                    functools.partial(
-                        plan_exit,
-                        position,
-                        quotes,
-                        session,
-                        self.condor_rules,
-                        self.hedge_rules,
-                        condor_open,
-                    ),
+        for position in self.portfolio.open_positions(Structure.CONDOR):
+            if self.executor.has_live_order(position.id):
+                self.log.warning(
+                    "exit_deferred",
+                    position_id=position.id,
+                    reason="an order on this structure is still working or unknown",
                 )
-                await self.executor.execute(plan)
+                continue
+            await self.executor.execute(await self._manage_condor(position, quotes, session))
+        hedges = self.portfolio.open_positions(Structure.HEDGE_LAYER)
+        if not hedges:
+            return
+        rules = self.hedge_rules
+        signals = await self.current_signals()
+        spx, calls = math.nan, []
+        try:
+            ctx = await self.broker.market_context()
+            spx = ctx.spx
+            if not self.entry_halt and hedge_manage_wants_chain(
+                self.portfolio, quotes, session, rules
+            ):
+                calls = await self.broker.option_chain(
+                    "VIX",
+                    "VIX",
+                    min(rules.min_dte, rules.recycle_min_dte),
+                    max(rules.max_dte, rules.recycle_max_dte),
+                    rights=(Right.CALL,),
+                )
+        except BrokerError as exc:  # the exits still run: no roll or recycle successor
+            if isinstance(exc, FatalBrokerError):
+                raise
+            self.log.warning("hedge_chain_unavailable", reason=str(exc))
+        for position in hedges:
+            if position.is_closed:  # closed meanwhile (a harvest's recycle cannot close one)
+                continue
+            condor_open = bool(self.portfolio.open_positions(Structure.CONDOR))
+            await self._manage_one(
+                position,
+                functools.partial(
+                    plan_exit,
+                    position,
+                    quotes,
+                    session,
+                    self.condor_rules,
+                    rules,
+                    condor_open,
+                    portfolio=self.portfolio,
+                    spx=spx,
+                    vix_calls=calls,
+                    signals=signals,
+                ),
+            )
+
+    async def _manage_one(self, position: StructurePosition, make: Callable[[], Plan]) -> None:
+        """Run one structure's exit planner and execute its plan (unless an order is live)."""
+        if self.executor.has_live_order(position.id):
+            self.log.warning(
+                "exit_deferred",
+                position_id=position.id,
+                reason="an order on this structure is still working or unknown",
+            )
+            return
+        plan = self._guarded(f"{position.kind.value}_exit", position.kind, make)
+        await self.executor.execute(plan)
 
     async def _manage_condor(
         self,

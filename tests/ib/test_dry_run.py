@@ -55,7 +55,7 @@ async def test_dry_run_entry_then_hedge_check_fills_both_and_sends_no_order(
     env = _env(tmp_path)
     async with FakeTWS(Scenario(today=TRADING_DAY)) as tws:
         entry = await _dry_run(tws, env, "entry", ENTRY_NOW, "condor_entry")
-        hedge = await _dry_run(tws, env, "hedge_check", HEDGE_NOW, "hedge_layer_entry")
+        hedge = await _dry_run(tws, env, "hedge_check", HEDGE_NOW, "hedge_ladder")
         assert not tws.messages(In.PLACE_ORDER)
         assert not tws.messages(In.CANCEL_ORDER)
     for events in (entry, hedge):
@@ -77,7 +77,7 @@ async def test_dry_run_entry_then_hedge_check_fills_both_and_sends_no_order(
         halts = db.execute("SELECT COUNT(*) FROM decisions WHERE rule = 'reconcile'").fetchone()
     assert [(r["mode"], r["account"]) for r in runs] == [("dry-run", "DU1234567")] * 2
     assert all(r["finished_at"] for r in runs)
-    assert [r["rule"] for r in opened] == ["condor_entry", "hedge_layer_entry"]
+    assert [r["rule"] for r in opened] == ["condor_entry", "hedge_ladder"]
     for row in opened:
         assert row["status"] == "filled" and row["filled_quantity"] == row["quantity"] > 0
     condor, layer = (r["id"] for r in opened)
