@@ -5,7 +5,8 @@ says live or ``--live`` is given);
 ``alvh replay`` replays real history through the trading engine and journals
 every decision, order and fill; ``alvh journal`` summarises a journal file;
 ``alvh calendar`` shows exchange sessions and macro events and imports
-iCalendar schedules.
+iCalendar schedules; ``alvh status`` reports a journal and ``alvh web``
+serves a read-only dashboard of it.
 Errors a user can fix (bad config, range outside the data, unreadable
 journal) print one line to stderr and exit with status 2; a journal another
 ``alvh run`` or ``alvh replay`` holds (its ``.lock``) prints one line and exits
@@ -105,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--dry-run",
         action="store_true",
-        help="make and journal every decision, log the orders, send none",
+        help="send no order: fill each order at the gateway's quotes through the replay's "
+        "fill model ([replay] costs) and keep the book in the journal as mode dry-run",
     )
     run.add_argument(
         "--run-job",
@@ -126,10 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
     journal.add_argument("--run", type=int, help="run id (default: the latest run)")
     journal.add_argument("--json", action="store_true", help="print one JSON object")
 
-    from daemon import calendar_cli, modelcheck_cli
+    from daemon import calendar_cli, modelcheck_cli, web
     from daemon import status as status_cmd
 
     status_cmd.add_parser(sub)
+    web.add_parser(sub)
     calendar_cli.add_parser(sub)
     modelcheck_cli.add_parser(sub)
     return parser
@@ -167,6 +170,10 @@ def _main(argv: Sequence[str]) -> int:
             from daemon import status as status_cmd
 
             return status_cmd.run(args)
+        if args.command == "web":
+            from daemon import web
+
+            return web.run(args)
         if args.command == "calendar":
             from daemon import calendar_cli
 

@@ -34,6 +34,7 @@ POINTS = (
     "walk_step",
     "before_fill_journaled",
     "after_fill_journaled",
+    "after_adjusted",
     "after_order_result",
     "after_order_state",
     "before_settlement",

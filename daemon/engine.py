@@ -19,31 +19,40 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from daemon.alerts import AlertSink
 from daemon.brokers.base import Broker, BrokerError, FatalBrokerError, NotListedError
 from daemon.clock import NEW_YORK
 from daemon.crashpoints import crash_point
 from daemon.execution import Executor, OrderPolicy
 from daemon.journal import Journal
+from daemon.marketdata.requests import gather
 from daemon.marketdata.signal_source import SignalSource
 from daemon.scheduling.jobs import JobName
+from strategies.adjustments import AdjustData, MarketRequest, plan_condor_manage
 from strategies.domain import Action, Decision, LegQuote, OptionContract, Right, Structure
 from strategies.execution import Fill, Settlement
 from strategies.plan import Plan, error_decision
 from strategies.planner import (
+    hedge_manage_wants_chain,
+    ladder_wants_chain,
     open_or_pending,
     plan_entry,
     plan_exit,
     plan_hedge,
-    short_vega_dollars,
 )
 from strategies.portfolio import Portfolio, StructurePosition
 from strategies.risk import structure_greeks
-from strategies.rules import CondorRules, HedgeRules, SignalParams
+from strategies.rules import AdjustRules, CondorRules, HedgeRules, SignalParams
 from strategies.signals import HedgeSignals, compute_signals
 
 __all__ = ["EventGuard", "OrderPolicy", "TradingEngine"]
 
 HEDGE_CHECK_RULE = "hedge_check"
+#: How many rounds of market data one condor's manage rule may ask for
+#: (a roll's chain, then a wing shift's quotes, and one spare).
+MAX_DATA_ROUNDS = 3
+
+LADDER_RULE = "hedge_ladder"
 
 #: How old a halt must be before an entry or hedge job reconciles again to see
 #: whether it cleared (the manage job always reconciles).
@@ -82,6 +91,10 @@ class TradingEngine:
         signal_source: where the hedge signals' daily window comes from
             (replay: the bundle); ``None`` decides without signals.
         signal_params: the signals' parameters.
+        alerts: where fills, entry halts and the daily summary are announced
+            (default: nowhere; replay never alerts).
+        adjust_rules: the condor adjustments (wing shift, roll); default
+            :class:`~strategies.rules.AdjustRules` ().
     """
 
     def __init__(
@@ -101,6 +114,8 @@ class TradingEngine:
         settle_expired: bool = False,
         signal_source: SignalSource | None = None,
         signal_params: SignalParams | None = None,
+        alerts: AlertSink | None = None,
+        adjust_rules: AdjustRules | None = None,
     ) -> None:
         self.broker = broker
         self.journal = journal
@@ -116,9 +131,18 @@ class TradingEngine:
         self.settle_expired_enabled = settle_expired
         self.signal_source = signal_source
         self.signal_params = signal_params or SignalParams()
+        self.adjust_rules = adjust_rules if adjust_rules is not None else AdjustRules()
         self.executor = Executor(
-            broker, journal, run_id, clock, self.portfolio, log, order_policy or OrderPolicy()
+            broker,
+            journal,
+            run_id,
+            clock,
+            self.portfolio,
+            log,
+            order_policy or OrderPolicy(),
+            alerts,
         )
+        self.alerts = self.executor.alerts
         self._peak_net_liq: float | None = None
         #: False while a restart has not yet folded the journal into the portfolio:
         #: fills are then journaled only (the fold books them).
@@ -167,11 +191,12 @@ class TradingEngine:
             if job is JobName.POST_EVENT_REEVALUATION:
                 await self.manage_job()
                 await self.hedge_check_job()
+            elif job is JobName.PRE_EVENT_HEDGE_CHECK:
+                await self.hedge_check_job(pre_event=True)
             else:
                 await {
                     JobName.ENTRY: self.entry_job,
                     JobName.HEDGE_CHECK: self.hedge_check_job,
-                    JobName.PRE_EVENT_HEDGE_CHECK: self.hedge_check_job,
                     JobName.MANAGE: self.manage_job,
                     JobName.MARK: self.mark_job,
                 }[job]()
@@ -209,8 +234,12 @@ class TradingEngine:
         )
         await self.executor.execute(plan)
 
-    async def hedge_check_job(self) -> None:
-        """Add the ALVH layer sized against the held condors' short vega."""
+    async def hedge_check_job(self, pre_event: bool = False) -> None:
+        """Open the ladder's next rung when the hedge rules say so.
+
+        ``pre_event`` marks the hedge check before a FOMC/CPI/PPI event (the
+        ladder may add a rung then, ``[hedge] pre_event_rung``).
+        """
         condors = self.portfolio.open_positions(Structure.CONDOR)
         if not condors:
             if self.executor.trigger:
@@ -219,39 +248,38 @@ class TradingEngine:
                 )
             return
         await self._recheck_halt()
-        try:
-            quotes = await self._quote_positions(condors)
-            ctx = await self.broker.market_context()
-        except BrokerError as exc:
-            await self._data_unavailable("hedge_layer_entry", Structure.HEDGE_LAYER, exc)
-            return
         rules = self.hedge_rules
+        signals = await self.current_signals()
         try:
-            vega = short_vega_dollars(self.portfolio, quotes)
-        except ValueError as exc:  # a condor leg without a quote
-            await self.executor.execute(
-                Plan.of(error_decision("hedge_layer_entry", Structure.HEDGE_LAYER, exc))
+            quotes = await self._quote_positions(
+                condors + self.portfolio.open_positions(Structure.HEDGE_LAYER)
             )
-            return
-        open_layers = open_or_pending(self.portfolio, Structure.HEDGE_LAYER)
-        calls = []
-        if open_layers < rules.max_layers and vega < 0 and not self.entry_halt:
-            try:
+            ctx = await self.broker.market_context()
+            calls = []
+            if not self.entry_halt and ladder_wants_chain(
+                self.portfolio, rules, signals, pre_event
+            ):
                 calls = await self.broker.option_chain(
                     "VIX", "VIX", rules.min_dte, rules.max_dte, rights=(Right.CALL,)
                 )
-            except BrokerError as exc:
-                await self._data_unavailable("hedge_layer_entry", Structure.HEDGE_LAYER, exc)
-                return
+        except BrokerError as exc:
+            await self._data_unavailable(LADDER_RULE, Structure.HEDGE_LAYER, exc)
+            return
         plan = self._guarded(
-            "hedge_layer_entry",
+            LADDER_RULE,
             Structure.HEDGE_LAYER,
-            lambda: plan_hedge(ctx, calls, self.portfolio, vega, rules),
+            lambda: plan_hedge(ctx, calls, self.portfolio, quotes, rules, signals, pre_event),
         )
         await self.executor.execute(plan)
 
     async def manage_job(self) -> None:
-        """Reconcile (live), then apply the exit rules to every held structure."""
+        """Reconcile (live), then apply the exit rules to every held structure.
+
+        Condors first, then hedges (settlement exit, no-condor rule, harvest
+        and recycle, roll: :func:`strategies.planner.plan_exit`); the hedges
+        see the book as the condors' exits left it. The VIX chain is fetched
+        only when a hedge may be rolled or recycled.
+        """
         if self.before_manage is not None:
             await self.before_manage()
         held = self.portfolio.open_positions()
@@ -265,30 +293,115 @@ class TradingEngine:
             await self._data_unavailable(MANAGE_RULE, Structure.CONDOR, exc)
             return
         session = self.session()
-        for kind in (Structure.CONDOR, Structure.HEDGE_LAYER):
-            for position in self.portfolio.open_positions(kind):
-                if self.executor.has_live_order(position.id):
-                    self.log.warning(
-                        "exit_deferred",
-                        position_id=position.id,
-                        reason="an order on this structure is still working or unknown",
-                    )
-                    continue
-                condor_open = bool(self.portfolio.open_positions(Structure.CONDOR))
-                plan = self._guarded(
-                    f"{kind.value}_exit",
-                    kind,
-                    functools.partial(
-                        plan_exit,
-                        position,
-                        quotes,
-                        session,
-                        self.condor_rules,
-                        self.hedge_rules,
-                        condor_open,
-                    ),
+        for position in self.portfolio.open_positions(Structure.CONDOR):
+            if self.executor.has_live_order(position.id):
+                self.log.warning(
+                    "exit_deferred",
+                    position_id=position.id,
+                    reason="an order on this structure is still working or unknown",
                 )
-                await self.executor.execute(plan)
+                continue
+            await self.executor.execute(await self._manage_condor(position, quotes, session))
+        hedges = self.portfolio.open_positions(Structure.HEDGE_LAYER)
+        if not hedges:
+            return
+        rules = self.hedge_rules
+        signals = await self.current_signals()
+        spx, calls = math.nan, []
+        try:
+            ctx = await self.broker.market_context()
+            spx = ctx.spx
+            if not self.entry_halt and hedge_manage_wants_chain(
+                self.portfolio, quotes, session, rules
+            ):
+                calls = await self.broker.option_chain(
+                    "VIX",
+                    "VIX",
+                    min(rules.min_dte, rules.recycle_min_dte),
+                    max(rules.max_dte, rules.recycle_max_dte),
+                    rights=(Right.CALL,),
+                )
+        except BrokerError as exc:  # the exits still run: no roll or recycle successor
+            if isinstance(exc, FatalBrokerError):
+                raise
+            self.log.warning("hedge_chain_unavailable", reason=str(exc))
+        for position in hedges:
+            if position.is_closed:  # closed meanwhile (a harvest's recycle cannot close one)
+                continue
+            condor_open = bool(self.portfolio.open_positions(Structure.CONDOR))
+            await self._manage_one(
+                position,
+                functools.partial(
+                    plan_exit,
+                    position,
+                    quotes,
+                    session,
+                    self.condor_rules,
+                    rules,
+                    condor_open,
+                    portfolio=self.portfolio,
+                    spx=spx,
+                    vix_calls=calls,
+                    signals=signals,
+                ),
+            )
+
+    async def _manage_one(self, position: StructurePosition, make: Callable[[], Plan]) -> None:
+        """Run one structure's exit planner and execute its plan (unless an order is live)."""
+        if self.executor.has_live_order(position.id):
+            self.log.warning(
+                "exit_deferred",
+                position_id=position.id,
+                reason="an order on this structure is still working or unknown",
+            )
+            return
+        plan = self._guarded(f"{position.kind.value}_exit", position.kind, make)
+        await self.executor.execute(plan)
+
+    async def _manage_condor(
+        self,
+        position: StructurePosition,
+        quotes: dict[OptionContract, LegQuote],
+        session: date,
+    ) -> Plan:
+        """The condor's manage plan (exits, roll, wing shift: :mod:`strategies.adjustments`).
+
+        The engine only answers the rule's :class:`MarketRequest`: quotes of
+        named contracts, or a chain with the market context, fetched only
+        when the rule asks. A request that fails goes back to the rule as an
+        error text (it holds, naming it); a fatal broker error stops the daemon.
+        """
+        hedges = self.portfolio.open_positions(Structure.HEDGE_LAYER)
+        data = AdjustData()
+        for _ in range(MAX_DATA_ROUNDS):
+            outcome: Plan | MarketRequest
+            try:
+                outcome = plan_condor_manage(
+                    position,
+                    quotes,
+                    session,
+                    self.condor_rules,
+                    self.hedge_rules,
+                    self.adjust_rules,
+                    hedges,
+                    data,
+                )
+            except Exception as exc:  # a rule's bug must not stop the job or the daemon
+                self.log.error(
+                    "rule_failed", rule="condor_exit", error=f"{type(exc).__name__}: {exc}"
+                )
+                return Plan.of(error_decision("condor_exit", Structure.CONDOR, exc))
+            if isinstance(outcome, Plan):
+                return outcome
+            self.log.debug("market_request", position_id=position.id, why=outcome.why)
+            data = await gather(self.broker, outcome, data)
+        return Plan.of(
+            error_decision(
+                "condor_exit",
+                Structure.CONDOR,
+                RuntimeError(f"still asking for market data after {MAX_DATA_ROUNDS} rounds"),
+            )
+        )
 
     async def mark_job(self) -> None:
         """Mark positions at mid; journal marks and the day's P&L; flush the journal."""
@@ -344,6 +457,18 @@ class TradingEngine:
                     "market_day_not_recorded", session=session.isoformat(), reason=str(exc)
                 )
         self.journal.flush()
+        counts = {kind: sum(p.kind is kind for p in held) for kind in Structure}
+        self.alerts.notify(
+            "daily_summary",
+            f"{session.isoformat()} close: net liquidation ${account.net_liquidation:,.2f}",
+            f"cash ${account.cash:,.2f}; "
+            f"drawdown from peak ${peak - account.net_liquidation:,.2f}; "
+            f"open: {counts[Structure.CONDOR]} condor(s) "
+            f"(unrealized ${unrealized[Structure.CONDOR]:,.2f}), "
+            f"{counts[Structure.HEDGE_LAYER]} hedge layer(s) "
+            f"(unrealized ${unrealized[Structure.HEDGE_LAYER]:,.2f})"
+            + (f"; new risk halted: {self.entry_halt}" if self.entry_halt else ""),
+        )
 
     # -- settlement -----------------------------------------------------------
     async def settle_expired(self) -> int:
@@ -395,6 +520,16 @@ class TradingEngine:
         if not self.journal.record_fill(fill, self.run_id):
             return
         crash_point("after_fill_journaled")
+        if (
+            fill.order_ref not in self.executor.in_flight
+            and fill.order_ref not in self.executor.announced
+        ):  # a fill outside its order's own run (at connect, late): announce it alone
+            self.alerts.notify(
+                "fill",
+                f"fill {fill.quantity:+d} {fill.contract.local_symbol} @ {fill.price:.2f}",
+                f"order {fill.order_ref}, execution {fill.exec_id}, reported outside the "
+                "order's own run (at connect or late)",
+            )
         self.log.info(
             "fill",
             exec_id=fill.exec_id,
@@ -408,6 +543,7 @@ class TradingEngine:
             return
         routed = self.portfolio.structure_of(fill.order_ref)
         was_closed = routed is not None and self.portfolio.structures[routed].is_closed
+        legs_before = self.portfolio.structures[routed].legs if routed is not None else None
         position = self.portfolio.apply_fill(fill)
         if position is None:
             self.log.warning(
@@ -424,6 +560,23 @@ class TradingEngine:
                 position_id=position.id,
                 exec_id=fill.exec_id,
                 reason=f"a fill of order {fill.order_ref} arrived after the structure closed",
+            )
+        if position.legs != legs_before and not position.is_closed:
+            # the fill completed an adjustment: the row shows the current legs
+            # (killed here, the restart's fold rebuilds them and rewrites the row)
+            crash_point("after_adjusted")
+            self.journal.update_position(
+                position.id,
+                legs=position.legs,
+                quantity=position.held_units,
+                open_price=position.open_price,
+            )
+            self.log.info(
+                "position_adjusted",
+                position_id=position.id,
+                order_ref=fill.order_ref,
+                legs=[f"{leg.ratio:+d} {leg.contract.local_symbol}" for leg in position.legs],
+                open_price=round(position.open_price, 4),
             )
         if (
             fill.order_ref == position.id

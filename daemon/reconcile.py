@@ -20,6 +20,14 @@ trusted: a structure's holding is what its fills and settlements say.
 Every difference is journaled as a ``reconcile`` decision. While an order is
 unknown or positions differ, new risk is halted: the engine journals a skip
 naming the difference and logs an error.
+
+A dry run (``alvh run --dry-run``, mode ``dry-run``) holds nothing at the
+gateway, so its broker (:class:`daemon.dryrun.DryRunBroker`) answers these
+questions from its own book: no executions to resync, no open orders (a
+simulated order ends inside ``place_order``), and the positions of the book's
+journaled fills and settlements. The gateway's real positions and orders are
+never compared with a dry-run book; the check is the in-memory book against
+its journal.
 """
 
 from __future__ import annotations
@@ -50,19 +58,34 @@ def book_runs(journal: Journal, mode: str, account: str | None) -> list[int]:
 def restore(journal: Journal, run_ids: Sequence[int], portfolio: Portfolio) -> dict[str, str]:
     """Fold the journal of ``run_ids`` into ``portfolio``.
 
+    Structures are registered with the legs they were *opened* with (their
+    opening order's legs; the position row shows the current legs, which an
+    adjustment may have changed). Every ADJUST decision's order is expected
+    as an adjustment of its structure, so folding the fills switches the
+    legs exactly where the live path switched them: at the fill that
+    completed the adjustment. An open position row whose legs, units or
+    open price differ from the fold (a daemon killed between that fill and
+    the row's update) is rewritten from the fold, unless the journal is
+    read-only.
+
     Returns:
         order_ref -> structure id of every order whose fate is not final
         (intent, submitted, working, partially filled or unknown).
     """
+    orders = journal.orders(run_ids)
+    opening_legs = {o.order_ref: o.legs for o in orders}
+    adjust_refs = journal.decision_ids(run_ids, Action.ADJUST)
     closed: list[tuple[str, Any, str]] = []
+    rows: dict[str, Any] = {}
     for run_id in run_ids:
         for record in journal.positions(run_id):
             if record.id in portfolio.structures:
                 continue
+            rows[record.id] = record
             portfolio.register(
                 record.id,
                 record.structure,
-                record.legs,
+                opening_legs.get(record.id) or record.legs,
                 record.opened_session,
                 parent_id=record.parent_id,
                 tag=record.tag,
@@ -70,11 +93,14 @@ def restore(journal: Journal, run_ids: Sequence[int], portfolio: Portfolio) -> d
             if record.closed_session is not None:
                 closed.append((record.id, record.closed_session, record.close_reason or ""))
     live: dict[str, str] = {}
-    for order in journal.orders(run_ids):
+    for order in orders:
         structure_id = _structure_of(journal, order)
         if structure_id is None or structure_id not in portfolio.structures:
             continue
-        portfolio.route(order.order_ref, structure_id)
+        if order.order_ref in adjust_refs and order.legs and order.quantity > 0:
+            portfolio.expect_adjustment(order.order_ref, structure_id, order.legs, order.quantity)
+        else:
+            portfolio.route(order.order_ref, structure_id)
         if order.state not in (OrderState.FILLED, OrderState.CANCELLED, OrderState.REJECTED):
             live[order.order_ref] = structure_id
     for run_id in run_ids:
@@ -89,7 +115,28 @@ def restore(journal: Journal, run_ids: Sequence[int], portfolio: Portfolio) -> d
             portfolio.mark_closed(structure_id, session, reason)
         else:  # a fill journaled after it closed (killed before the row was reopened)
             journal.reopen_position(structure_id)
+    if not journal.read_only:
+        _rewrite_adjusted_rows(journal, portfolio, rows)
     return live
+
+
+def _rewrite_adjusted_rows(journal: Journal, portfolio: Portfolio, rows: dict[str, Any]) -> None:
+    """Make each open, adjusted position row show the folded legs, units and open price."""
+    for structure_id, record in rows.items():
+        position = portfolio.structures[structure_id]
+        if position.is_closed or not position.adjustments:
+            continue
+        if (
+            tuple(record.legs) != position.legs
+            or record.quantity != position.held_units
+            or abs(record.open_price - position.open_price) > 1e-9
+        ):
+            journal.update_position(
+                structure_id,
+                legs=position.legs,
+                quantity=position.held_units,
+                open_price=position.open_price,
+            )
 
 
 def _structure_of(journal: Journal, order: OrderRecord) -> str | None:

@@ -13,7 +13,8 @@ every subclass, including sections added later:
   floats must be finite (no ``inf``/``nan``). Magnitudes are capped at
   :data:`MAX_MAGNITUDE` even where a section declares no upper bound.
 * a ``bool`` field takes ``true``/``false`` only (not ``1``, not ``"yes"``).
-* a text field (``str``, ``Path``, a literal choice, dictionary keys) refuses
+* a text field (``str``, ``Path``, a literal choice, dictionary keys, the
+  items of a list of text) refuses
   control characters (NUL, newline, ...) and Unicode bidirectional
   overrides, and is at most its declared ``max_length`` or
   :data:`MAX_TEXT_LENGTH` characters.
@@ -111,6 +112,13 @@ def check_scalar(value: Any, annotation: Any, metadata: list[Any]) -> Any:
     Raises:
         ValueError: one short reason (pydantic adds the key path).
     """
+    origin = typing.get_origin(annotation)
+    if origin in (list, tuple, set, frozenset) and isinstance(value, list | tuple):
+        args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
+        if len(args) == 1 or origin is not tuple:  # list[str], tuple[str, ...]
+            for item in value:
+                check_scalar(item, args[0] if args else Any, [])
+        return value
     kinds = scalar_kinds(annotation)
     if not kinds or value is None:
         if isinstance(value, dict):

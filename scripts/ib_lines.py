@@ -13,7 +13,8 @@ default :class:`IBSettings` (plus ``expiry_targets={"SPXW": 14}`` as
   ``TradingEngine.entry_job``;
 * ``hedge_check``: quotes of the four legs of the condor the entry would
   open (16-delta shorts, 50-point wings), ``market_context()`` and the VIX
-  call chain (DTE 45..90), as ``TradingEngine.hedge_check_job``.
+  call chain (the ``[hedge]`` rung window, DTE 30..90), as
+  ``TradingEngine.hedge_check_job``.
 
 For each it prints ``lines peak`` (most streaming lines open at once, as the
 fake counts them), ``lines total`` (lines opened) and ``seconds``.
@@ -40,6 +41,7 @@ import numpy as np
 
 from daemon.brokers.ib import IBBroker, IBSettings
 from strategies.domain import ChainSlice, OptionContract, Right
+from strategies.rules import HedgeRules
 from tests.fake_tws import FakeTWS, Scenario
 from tests.ib.test_adapter_helpers import RecordingLog, session_clock
 
@@ -106,7 +108,10 @@ async def main(budget: int, others: int) -> int:
             async def hedge_check() -> None:
                 await broker.quote(legs)
                 await broker.market_context()
-                await broker.option_chain("VIX", "VIX", 45, 90, rights=(Right.CALL,))
+                hedge = HedgeRules()  # the ladder's rung window, as the job asks for it
+                await broker.option_chain(
+                    "VIX", "VIX", hedge.min_dte, hedge.max_dte, rights=(Right.CALL,)
+                )
 
             _, h_peak, _h_total, _h_seconds = await measure(tws, "hedge_check", hedge_check)
         finally:

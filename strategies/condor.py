@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -136,14 +137,18 @@ def _delta_wing_index(
     return _closest_delta(chain, wing_delta, beyond)
 
 
-def _pick_expiry(
-    puts: Sequence[ChainSlice], calls: Sequence[ChainSlice], rules: CondorRules
+def pick_expiry(
+    puts: Sequence[ChainSlice],
+    calls: Sequence[ChainSlice],
+    rules: CondorRules,
+    after: date | None = None,
 ) -> tuple[ChainSlice, ChainSlice] | None:
     """The (put, call) slices of the eligible expiry closest to ``target_dte``.
 
     Eligible: trading class ``rules.trading_class``, both rights present, DTE
-    in ``[min_dte, max_dte]``. Ties go to the shorter DTE (more theta per day,
-    less time exposed).
+    in ``[min_dte, max_dte]`` and, when ``after`` is given, an expiry later
+    than ``after`` (a roll's successor). Ties go to the shorter DTE (more
+    theta per day, less time exposed).
     """
     call_by_expiry = {c.expiry: c for c in calls if c.trading_class == rules.trading_class}
     pairs = [
@@ -152,10 +157,128 @@ def _pick_expiry(
         if p.trading_class == rules.trading_class
         and p.expiry in call_by_expiry
         and rules.min_dte <= p.dte <= rules.max_dte
+        and (after is None or p.expiry > after)
     ]
     if not pairs:
         return None
     return min(pairs, key=lambda pair: (abs(pair[0].dte - rules.target_dte), pair[0].dte))
+
+
+@dataclass(frozen=True, slots=True)
+class CondorPick:
+    """The strikes :func:`pick_condor_strikes` chose on one expiry.
+
+    Attributes:
+        legs: long put (+1), short put (-1), short call (-1), long call (+1).
+        strikes: the four strikes, index points.
+        credit: net mid credit per condor rounded to the 0.05 combo tick,
+            index points (positive).
+        short_put_delta, short_call_delta: the shorts' deltas (signed).
+    """
+
+    legs: tuple[Leg, ...]
+    strikes: CondorStrikes
+    credit: float
+    short_put_delta: float
+    short_call_delta: float
+
+
+def pick_condor_strikes(
+    spx: float,
+    put_chain: ChainSlice,
+    call_chain: ChainSlice,
+    rules: CondorRules,
+    inputs: Inputs,
+) -> CondorPick | str:
+    """Shorts at ``rules.short_delta`` and wings by ``rules.wing_mode`` on one expiry.
+
+    The strike picking of :func:`plan_condor_entry` (steps 3-5 there), shared
+    with the condor roll (:mod:`strategies.adjustments`). Every number looked
+    at goes into ``inputs``. ``spx`` (index points) sizes a percent wing.
+
+    Returns:
+        The pick, or the reason no condor can be built (a SKIP's reason).
+    """
+    sp = _closest_delta(put_chain, rules.short_delta)
+    sc = _closest_delta(call_chain, rules.short_delta)
+    if sp is None or sc is None:
+        return (
+            f"The {put_chain.expiry.isoformat()} chain has no quoted "
+            f"{'puts' if sp is None else 'calls'} to sell."
+        )
+    short_put = float(put_chain.strikes[sp])
+    short_call = float(call_chain.strikes[sc])
+    inputs.update(
+        short_put_strike=short_put,
+        short_put_delta=float(put_chain.delta[sp]),
+        short_put_mid=float(put_chain.mid[sp]),
+        short_call_strike=short_call,
+        short_call_delta=float(call_chain.delta[sc]),
+        short_call_mid=float(call_chain.mid[sc]),
+    )
+    if short_put >= short_call:
+        return (
+            f"Short put {short_put:g} is not below short call {short_call:g}; "
+            "the chain's deltas are inconsistent."
+        )
+
+    if rules.wing_mode == "delta":
+        lp = _delta_wing_index(put_chain, sp, rules.wing_delta, below=True)
+        lc = _delta_wing_index(call_chain, sc, rules.wing_delta, below=False)
+        if lp is None or lc is None:
+            side = "put" if lp is None else "call"
+            return (
+                f"No quoted {side} beyond the short {side} for a {rules.wing_delta:g}-delta "
+                "wing; never selling a short without its long wing."
+            )
+    else:
+        width = (
+            rules.wing_width
+            if rules.wing_mode == "points"
+            else percent_wing_points(spx, rules.wing_pct)
+        )
+        inputs["wing_target_points"] = width
+        lp = _wing_index(put_chain, sp, width, below=True)
+        lc = _wing_index(call_chain, sc, width, below=False)
+        if lp is None or lc is None:
+            side = "put" if lp is None else "call"
+            target = short_put - width if lp is None else short_call + width
+            return (
+                f"No quoted {side} wing at or beyond {target:g} ({width:g} points from "
+                f"the short {side}, wing_mode {rules.wing_mode}); never selling a short "
+                "without its long wing."
+            )
+    strikes = CondorStrikes(
+        long_put=float(put_chain.strikes[lp]),
+        short_put=short_put,
+        short_call=short_call,
+        long_call=float(call_chain.strikes[lc]),
+    )
+    long_put_mid = float(put_chain.mid[lp])
+    long_call_mid = float(call_chain.mid[lc])
+    credit_mid = float(put_chain.mid[sp]) - long_put_mid + float(call_chain.mid[sc]) - long_call_mid
+    credit = round_to_tick(credit_mid, SPX_COMBO_TICK)
+    inputs.update(
+        long_put_strike=strikes.long_put,
+        long_put_delta=float(put_chain.delta[lp]),
+        long_put_mid=long_put_mid,
+        long_call_strike=strikes.long_call,
+        long_call_delta=float(call_chain.delta[lc]),
+        long_call_mid=long_call_mid,
+        put_width=strikes.put_width,
+        call_width=strikes.call_width,
+        credit_mid=credit_mid,
+        credit=credit,
+    )
+    legs = (
+        Leg(put_chain.contract(lp), 1),
+        Leg(put_chain.contract(sp), -1),
+        Leg(call_chain.contract(sc), -1),
+        Leg(call_chain.contract(lc), 1),
+    )
+    return CondorPick(
+        legs, strikes, credit, float(put_chain.delta[sp]), float(call_chain.delta[sc])
+    )
 
 
 def plan_condor_entry(
@@ -244,7 +367,7 @@ def plan_condor_entry(
             inputs,
         )
 
-    picked = _pick_expiry(puts, calls, rules)
+    picked = pick_expiry(puts, calls, rules)
     if picked is None:
         listed = sorted({p.dte for p in puts if p.trading_class == rules.trading_class})
         inputs["listed_dtes"] = ",".join(str(d) for d in listed)
@@ -260,81 +383,11 @@ def plan_condor_entry(
         forward=put_chain.forward,
     )
 
-    sp = _closest_delta(put_chain, rules.short_delta)
-    sc = _closest_delta(call_chain, rules.short_delta)
-    if sp is None or sc is None:
-        return _skip(
-            f"The {put_chain.expiry.isoformat()} chain has no quoted "
-            f"{'puts' if sp is None else 'calls'} to sell.",
-            inputs,
-        )
-    short_put = float(put_chain.strikes[sp])
-    short_call = float(call_chain.strikes[sc])
-    inputs.update(
-        short_put_strike=short_put,
-        short_put_delta=float(put_chain.delta[sp]),
-        short_put_mid=float(put_chain.mid[sp]),
-        short_call_strike=short_call,
-        short_call_delta=float(call_chain.delta[sc]),
-        short_call_mid=float(call_chain.mid[sc]),
-    )
-    if short_put >= short_call:
-        return _skip(
-            f"Short put {short_put:g} is not below short call {short_call:g}; "
-            "the chain's deltas are inconsistent.",
-            inputs,
-        )
-
-    if rules.wing_mode == "delta":
-        lp = _delta_wing_index(put_chain, sp, rules.wing_delta, below=True)
-        lc = _delta_wing_index(call_chain, sc, rules.wing_delta, below=False)
-        if lp is None or lc is None:
-            side = "put" if lp is None else "call"
-            return _skip(
-                f"No quoted {side} beyond the short {side} for a {rules.wing_delta:g}-delta "
-                "wing; never selling a short without its long wing.",
-                inputs,
-            )
-    else:
-        width = (
-            rules.wing_width
-            if rules.wing_mode == "points"
-            else percent_wing_points(ctx.spx, rules.wing_pct)
-        )
-        inputs["wing_target_points"] = width
-        lp = _wing_index(put_chain, sp, width, below=True)
-        lc = _wing_index(call_chain, sc, width, below=False)
-        if lp is None or lc is None:
-            side = "put" if lp is None else "call"
-            target = short_put - width if lp is None else short_call + width
-            return _skip(
-                f"No quoted {side} wing at or beyond {target:g} ({width:g} points from "
-                f"the short {side}, wing_mode {rules.wing_mode}); never selling a short "
-                "without its long wing.",
-                inputs,
-            )
-    strikes = CondorStrikes(
-        long_put=float(put_chain.strikes[lp]),
-        short_put=short_put,
-        short_call=short_call,
-        long_call=float(call_chain.strikes[lc]),
-    )
-    long_put_mid = float(put_chain.mid[lp])
-    long_call_mid = float(call_chain.mid[lc])
-    credit_mid = float(put_chain.mid[sp]) - long_put_mid + float(call_chain.mid[sc]) - long_call_mid
-    credit = round_to_tick(credit_mid, SPX_COMBO_TICK)
-    inputs.update(
-        long_put_strike=strikes.long_put,
-        long_put_delta=float(put_chain.delta[lp]),
-        long_put_mid=long_put_mid,
-        long_call_strike=strikes.long_call,
-        long_call_delta=float(call_chain.delta[lc]),
-        long_call_mid=long_call_mid,
-        put_width=strikes.put_width,
-        call_width=strikes.call_width,
-        credit_mid=credit_mid,
-        credit=credit,
-    )
+    pick = pick_condor_strikes(ctx.spx, put_chain, call_chain, rules, inputs)
+    if isinstance(pick, str):
+        return _skip(pick, inputs)
+    strikes, credit, legs = pick.strikes, pick.credit, pick.legs
+    short_put, short_call = strikes.short_put, strikes.short_call
     if credit < rules.min_credit:
         return _skip(
             f"Credit {credit:.2f} for {strikes.long_put:g}/{short_put:g}P "
@@ -368,17 +421,11 @@ def plan_condor_entry(
 
     limit_price = -credit
     inputs["limit_price"] = limit_price
-    legs = (
-        Leg(put_chain.contract(lp), 1),
-        Leg(put_chain.contract(sp), -1),
-        Leg(call_chain.contract(sc), -1),
-        Leg(call_chain.contract(lc), 1),
-    )
     reason = (
         f"Open {contracts} {rules.trading_class} {put_chain.expiry.isoformat()} iron condor(s) "
         f"{strikes.long_put:g}/{short_put:g}P {short_call:g}/{strikes.long_call:g}C "
         f"({put_chain.dte} DTE) for a {credit:.2f} credit: short deltas "
-        f"{float(put_chain.delta[sp]):+.3f}/{float(call_chain.delta[sc]):+.3f}, max loss "
+        f"{pick.short_put_delta:+.3f}/{pick.short_call_delta:+.3f}, max loss "
         f"${max_loss:,.0f} per condor (budget ${rules.max_risk_dollars:,.0f}, cap "
         f"{rules.max_contracts}), break-evens {lower:g}-{upper:g}."
     )
@@ -406,9 +453,13 @@ def plan_condor_exit(
     legs (negative for a short condor). Closing trades every leg with the
     opposite ratio (:meth:`OpenStructure.closing_legs`), so the closing combo's
     net price is ``sum(-ratio * mid)`` = the **debit to close**, positive under
-    the domain convention (+ debit). The credit received is
-    ``-position.open_price``. P&L in dollars at mid is
-    ``(credit - debit) * 100 * quantity``.
+    the domain convention (+ debit). The credit is the opening order's
+    (``-position.opening_price``). A condor whose wings were shifted paid
+    ``position.adjusted_price`` per unit for it (+ debit): the thresholds
+    compare the **effective debit** ``debit + adjusted_price`` with the
+    opening credit, so the stop still fires at the same total loss (one
+    opening credit at ``stop_multiple`` 2) and a shift never tightens it.
+    P&L in dollars at mid is ``(credit - effective debit) * 100 * quantity``.
 
     Exits, checked in this priority order (the first that holds wins):
 
@@ -437,7 +488,8 @@ def plan_condor_exit(
     """
     if position.structure is not Structure.CONDOR:
         raise ValueError(f"position {position.id!r} is a {position.structure}, not a condor")
-    credit = -position.open_price
+    credit = -position.opening_price
+    adjusted = position.adjusted_price
     dte = position.dte(session)
     profit_threshold = (1.0 - rules.profit_target_pct / 100.0) * credit
     stop_threshold = rules.stop_multiple * credit
@@ -454,6 +506,8 @@ def plan_condor_exit(
         "stop_multiple": rules.stop_multiple,
         "stop_debit": stop_threshold,
     }
+    if adjusted:
+        inputs["adjusted_price"] = adjusted
 
     def hold(reason: str) -> Decision:
         return Decision(
@@ -476,24 +530,25 @@ def plan_condor_exit(
         return hold(f"Cannot price condor {position.id}: no usable quote for {', '.join(missing)}.")
 
     debit = -sum(leg.ratio * by_contract[leg.contract].mid for leg in position.legs)
-    pnl = (credit - debit) * CONTRACT_MULTIPLIER * position.quantity
+    effective = debit + adjusted
+    pnl = (credit - effective) * CONTRACT_MULTIPLIER * position.quantity
     inputs.update(debit=debit, pnl_dollars=pnl)
+    shown = f"debit {debit:.2f}" + (f" + adjustments {adjusted:.2f}" if adjusted else "")
 
     if dte <= rules.exit_dte:
         trigger = f"DTE floor: {dte} DTE <= {rules.exit_dte}"
-    elif debit >= stop_threshold:
+    elif effective >= stop_threshold:
         trigger = (
-            f"stop: debit {debit:.2f} >= {rules.stop_multiple:g} x credit {credit:.2f} "
-            f"= {stop_threshold:.2f}"
+            f"stop: {shown} >= {rules.stop_multiple:g} x credit {credit:.2f} = {stop_threshold:.2f}"
         )
-    elif debit <= profit_threshold:
+    elif effective <= profit_threshold:
         trigger = (
-            f"profit target: debit {debit:.2f} <= {100 - rules.profit_target_pct:g}% of credit "
+            f"profit target: {shown} <= {100 - rules.profit_target_pct:g}% of credit "
             f"{credit:.2f} = {profit_threshold:.2f}"
         )
     else:
         return hold(
-            f"Hold condor {position.id}: debit to close {debit:.2f} vs credit {credit:.2f} "
+            f"Hold condor {position.id}: {shown} to close vs credit {credit:.2f} "
             f"(P&L {_usd(pnl)}); target {profit_threshold:.2f}, stop {stop_threshold:.2f}, "
             f"{dte} DTE > floor {rules.exit_dte}."
         )

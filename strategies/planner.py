@@ -5,7 +5,7 @@ the planner what to do; the planner decides which rule applies to which
 structure and sizes every close from what the portfolio holds now.
 
 Rules of this module (the individual rules live in :mod:`strategies.condor`
-and :mod:`strategies.hedge`):
+and the :mod:`strategies.hedge` package):
 
 * Exit valuation: a leg with no bid is valued at a bid of 0 (a worthless far
   wing is no reason to hold); a missing or negative bid counts as 0, and a
@@ -15,8 +15,11 @@ and :mod:`strategies.hedge`):
   it waits for its settlement.
 * A structure whose legs are no longer in whole combo units (partial leg
   fills) is flattened leg by leg, each order for exactly what is held.
-* Entry limits (``max_open_condors``, ``max_layers``) count structures that
-  hold something and those whose opening order may still fill.
+* Entry limits (``max_open_condors``, the ladder's ``rungs``) count
+  structures that hold something and those whose opening order may still fill.
+* The hedge's exposure (:func:`hedge_exposure`) counts condors held in whole
+  units and every hedge held or pending; a hedge leg without a quote is valued
+  from the VIX chain when one was fetched.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date
+
+import numpy as np
 
 from strategies.condor import SPX_COMBO_TICK, plan_condor_entry, plan_condor_exit, round_to_tick
 from strategies.domain import (
@@ -38,14 +43,21 @@ from strategies.domain import (
     Structure,
 )
 from strategies.hedge import (
-    condor_short_vega_dollars,
-    plan_hedge_exit,
-    plan_hedge_layer,
+    EXIT_RULE,
+    Exposure,
+    HeldHedge,
+    condor_loss_of,
+    evaluate_triggers,
+    hedge_vix_dollars,
+    plan_hedge_manage,
+    plan_ladder_entry,
     round_vix_price,
+    rung_slot,
 )
 from strategies.plan import Plan
 from strategies.portfolio import Portfolio, StructurePosition
 from strategies.rules import CondorRules, HedgeRules
+from strategies.signals import HedgeSignals
 
 FLATTEN_RULE = "flatten_uneven"
 SETTLEMENT_RULE = "await_settlement"
@@ -99,27 +111,141 @@ def plan_entry(
     return Plan.of(plan_condor_entry(ctx, puts, calls, open_condors, rules, blocked_reason))
 
 
-def short_vega_dollars(portfolio: Portfolio, quotes: Quotes) -> float:
-    """Net vega of every open condor held in whole units, dollars per SPX vol point."""
-    return sum(
-        condor_short_vega_dollars(p.view(), quotes)
+def chain_quotes(calls: Sequence[ChainSlice]) -> dict[OptionContract, LegQuote]:
+    """Every strike of ``calls`` as a :class:`LegQuote` (to value a hedge bought this job)."""
+    out: dict[OptionContract, LegQuote] = {}
+    for chain in calls:
+        for i in range(len(chain.strikes)):
+            out[chain.contract(i)] = LegQuote(
+                chain.contract(i),
+                float(chain.bid[i]),
+                float(chain.ask[i]),
+                float(chain.iv[i]),
+                float(chain.delta[i]),
+                float(chain.gamma[i]),
+                float(chain.vega[i]),
+                float(chain.theta[i]),
+            )
+    return out
+
+
+def hedge_exposure(
+    portfolio: Portfolio,
+    quotes: Quotes,
+    spx: float,
+    session: date,
+    rules: HedgeRules,
+    calls: Sequence[ChainSlice] = (),
+) -> tuple[Exposure, list[HeldHedge]]:
+    """The book's VIX exposure and the hedges held (see :mod:`strategies.hedge.sizing`).
+
+    Condors count when held in whole units; hedges count when held or pending
+    (a pending opening order has no gain yet but holds its rung slot).
+
+    Raises:
+        ValueError: if a condor leg has no quote.
+    """
+    known = {**chain_quotes(calls), **quotes}
+    condor_loss = sum(
+        condor_loss_of(p.view(), known, spx, rules)
         for p in portfolio.open_positions(Structure.CONDOR)
         if p.held_units > 0 and p.is_balanced
     )
+    held = []
+    for p in portfolio.unsettled():
+        if p.kind is not Structure.HEDGE_LAYER:
+            continue
+        gain = (
+            hedge_vix_dollars(p.view(), known, session, rules)
+            if p.held_units > 0 and p.is_balanced
+            else 0.0
+        )
+        held.append(HeldHedge(p.id, p.tag, p.expiry, gain))
+    exposure = Exposure(condor_loss, sum(h.gain for h in held), rules.share)
+    return exposure, held
 
 
 def plan_hedge(
     ctx: MarketContext,
     vix_calls: Sequence[ChainSlice],
     portfolio: Portfolio,
-    condor_vega_dollars: float,
+    quotes: Quotes,
     rules: HedgeRules,
+    signals: HedgeSignals | None = None,
+    pre_event: bool = False,
 ) -> Plan:
-    """Plan a hedge layer against the held condors' short vega; see :func:`plan_hedge_layer`."""
-    layers = open_or_pending(portfolio, Structure.HEDGE_LAYER)
-    return Plan.of(
-        plan_hedge_layer(ctx, vix_calls, condor_vega_dollars, layers, rules, ctx.session)
+    """Plan the ladder's next rung; see :func:`strategies.hedge.plan_ladder_entry`."""
+    exposure, held = hedge_exposure(portfolio, quotes, ctx.spx, ctx.session, rules, vix_calls)
+    triggers = evaluate_triggers(signals, rules)
+    signal_inputs: dict[str, float | int | str | None] = (
+        dict(signals.as_inputs()) if signals is not None else {}
     )
+    return Plan.of(
+        plan_ladder_entry(ctx, vix_calls, held, exposure, triggers, rules, signal_inputs, pre_event)
+    )
+
+
+def ladder_wants_chain(
+    portfolio: Portfolio, rules: HedgeRules, signals: HedgeSignals | None, pre_event: bool
+) -> bool:
+    """Whether a hedge check may open a rung (so the VIX chain is worth fetching)."""
+    if not rules.enabled:
+        return False
+    slots = {rung_slot(p.tag) for p in portfolio.unsettled() if p.kind is Structure.HEDGE_LAYER}
+    free = [s for s in range(1, rules.rungs + 1) if s not in slots]
+    if not free:
+        return False
+    if free[0] == 1:
+        return True
+    return (pre_event and rules.pre_event_rung) or (
+        rules.triggers_enabled and evaluate_triggers(signals, rules).passed
+    )
+
+
+def sessions_without_condor(portfolio: Portfolio, since: date, session: date) -> int:
+    """Weekdays from the last condor's close (or ``since``, if later) to ``session``.
+
+    0 while a condor is held. Counted with :func:`numpy.busday_count`
+    (Monday-Friday; exchange holidays are not subtracted, so a grace spanning
+    a holiday ends a session early).
+    """
+    if portfolio.open_positions(Structure.CONDOR):
+        return 0
+    closes = [
+        p.closed_session
+        for p in portfolio.structures.values()
+        if p.kind is Structure.CONDOR and p.closed_session is not None
+    ]
+    start = max([since, *closes])
+    return int(np.busday_count(start, session)) if session > start else 0
+
+
+def hedge_manage_wants_chain(
+    portfolio: Portfolio, quotes: Quotes, session: date, rules: HedgeRules
+) -> bool:
+    """Whether a manage job may roll or recycle a hedge (so the VIX chain is worth fetching).
+
+    True when a rung is below ``roll_dte`` (roll on) or a hedge is at its
+    harvest level (recycle on), judged at the quotes' mids.
+    """
+    if not rules.enabled:
+        return False
+    for p in portfolio.open_positions(Structure.HEDGE_LAYER):
+        if p.expiry < session or not p.is_balanced or p.held_units <= 0:
+            continue
+        dte = (p.expiry - session).days
+        if dte <= rules.close_dte:
+            continue
+        if rules.roll_enabled and rung_slot(p.tag) is not None and dte < rules.roll_dte:
+            return True
+        if rules.harvest_enabled and rules.recycle_enabled and p.open_price > 0:
+            mids = [
+                quotes[leg.contract].mid if leg.contract in quotes else math.nan for leg in p.legs
+            ]
+            value = sum(leg.ratio * m for leg, m in zip(p.legs, mids, strict=True))
+            if math.isfinite(value) and value / p.open_price - 1.0 >= rules.harvest_gain:
+                return True
+    return False
 
 
 def plan_exit(
@@ -129,8 +255,19 @@ def plan_exit(
     condor_rules: CondorRules,
     hedge_rules: HedgeRules,
     condor_open: bool,
+    *,
+    portfolio: Portfolio | None = None,
+    spx: float = math.nan,
+    vix_calls: Sequence[ChainSlice] = (),
+    signals: HedgeSignals | None = None,
 ) -> Plan:
     """Plan the exit (or hold) of one held structure, sized from what it holds.
+
+    Condors: :func:`strategies.condor.plan_condor_exit`. Hedges:
+    :func:`strategies.hedge.plan_hedge_manage`, with the exposure of
+    ``portfolio`` (without one, the hedge alone: no condor loss, so no roll
+    successor and no recycle), ``spx`` for the condors' delta term and
+    ``vix_calls`` to roll or recycle into.
 
     Raises:
         ValueError: from the rules, for a structure they cannot read.
@@ -153,21 +290,39 @@ def plan_exit(
     view = position.view()
     if position.kind is Structure.CONDOR:
         return Plan.of(plan_condor_exit(view, valued, session, condor_rules))
-    leg = view.legs[0]
-    quote = valued.get(leg.contract)
-    if quote is None:
+    if portfolio is None:
+        gain = hedge_vix_dollars(view, {**chain_quotes(vix_calls), **quotes}, session, hedge_rules)
+        held = [HeldHedge(position.id, position.tag, position.expiry, gain)]
+        exposure = Exposure(0.0, gain, hedge_rules.share)
+        idle = 0 if condor_open else int(np.busday_count(position.opened_session, session))
+    else:
+        exposure, held = hedge_exposure(portfolio, quotes, spx, session, hedge_rules, vix_calls)
+        idle = sessions_without_condor(portfolio, position.opened_session, session)
+    missing = [leg.contract.local_symbol for leg in view.legs if leg.contract not in valued]
+    if missing:
         return Plan.of(
             Decision(
-                "hedge_layer_exit",
+                EXIT_RULE,
                 Action.HOLD,
                 Structure.HEDGE_LAYER,
-                f"Cannot price hedge layer {position.id}: no quote for "
-                f"{leg.contract.local_symbol}.",
+                f"Cannot price hedge {position.id}: no quote for {', '.join(missing)}.",
                 {"session": session.isoformat()},
                 position_id=position.id,
             )
         )
-    return Plan.of(plan_hedge_exit(view, quote, session, hedge_rules, condor_open))
+    return plan_hedge_manage(
+        view,
+        position.tag,
+        valued,
+        session,
+        exposure,
+        held,
+        hedge_rules,
+        condor_open,
+        idle,
+        vix_calls,
+        dict(signals.as_inputs()) if signals is not None else {},
+    )
 
 
 def plan_flatten(position: StructurePosition, quotes: Quotes, why: str) -> Plan:

@@ -5,8 +5,20 @@ Pure code. The portfolio changes only by folding journaled records:
 * :meth:`Portfolio.register` names a structure (its legs as decided) when the
   decision that opens it is journaled; it holds nothing yet.
 * :meth:`Portfolio.route` says which structure an order's fills belong to.
+* :meth:`Portfolio.expect_adjustment` names an ADJUST order (some legs of a
+  structure traded as one combo, e.g. a wing shift) when its intent is
+  journaled; it also routes the order.
 * :meth:`Portfolio.apply_fill` and :meth:`Portfolio.apply_settlement` change
   what is held and the cash each structure has made or spent.
+
+Adjustments (crash-safe by construction): a structure's legs change only at
+the fill that completes an ADJUST order, i.e. when that order's fills add up
+to exactly ``quantity`` x its legs. Until then its legs stay the old ones, so
+a partially filled adjustment leaves an uneven holding that the planner's
+flatten path closes leg by leg. The switch depends only on the adjustment's
+own fills, never on their order among other fills or on the order's reported
+state, so the live path and the restart fold (which sees the same journaled
+decisions, orders and fills) reach the same legs.
 
 So the same fold rebuilds the book after a restart from the journal, and the
 quantity a close or adjustment trades is always what is held, never the
@@ -20,7 +32,7 @@ holding settles at intrinsic value x multiplier (Cboe cash settlement).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -50,6 +62,10 @@ class StructurePosition:
         open_units: combo units the opening order filled.
         closed_session: session the structure went flat, ``None`` while open.
         close_reason: why it closed.
+        adjustments: how many ADJUST orders completed (each changed ``legs``).
+        adjusted_price: sum of the completed adjustments' net prices per
+            combo unit, index points (+ debit, - credit); part of
+            :attr:`open_price`.
     """
 
     id: str
@@ -66,14 +82,16 @@ class StructurePosition:
     open_fills: dict[OptionContract, int] = field(default_factory=dict)
     closed_session: date | None = None
     close_reason: str = ""
-    # signed contracts per combo unit, netted per contract (legs never change)
+    adjustments: int = 0
+    adjusted_price: float = 0.0
+    # signed contracts per combo unit of the current legs, netted per contract
     _ratios: dict[OptionContract, int] = field(init=False, repr=False, compare=False)
+    # the same for the legs as opened (what the opening order's fills are counted in)
+    _open_ratios: dict[OptionContract, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        ratios: dict[OptionContract, int] = {}
-        for leg in self.legs:
-            ratios[leg.contract] = ratios.get(leg.contract, 0) + leg.ratio
-        self._ratios = {c: r for c, r in ratios.items() if r}
+        self._ratios = leg_ratios(self.legs)
+        self._open_ratios = dict(self._ratios)
 
     @property
     def is_flat(self) -> bool:
@@ -86,14 +104,20 @@ class StructurePosition:
 
     @property
     def open_units(self) -> int:
-        """Combo units the opening order filled (legs counted by their ratio)."""
-        return _units(self._ratios, self.open_fills)
+        """Combo units the opening order filled (legs as opened, counted by their ratio)."""
+        return _units(self._open_ratios, self.open_fills)
 
     @property
     def open_price(self) -> float:
-        """Average net opening price per unit, index points (+ debit, - credit); 0 if none."""
+        """Net price per unit paid so far for the current legs, index points (+ debit,
+        - credit): the opening order's average plus every completed adjustment's
+        (:attr:`adjusted_price`); 0 if nothing opened.
+
+        A condor opened for a 2.90 credit (-2.90) whose wing shift cost a 0.80
+        debit has -2.10: the credit the exit rules measure against.
+        """
         units = self.open_units
-        return self.open_premium / units if units else 0.0
+        return self.open_premium / units + self.adjusted_price if units else 0.0
 
     @property
     def held_units(self) -> int:
@@ -127,6 +151,7 @@ class StructurePosition:
             self.held_units,
             self.open_price,
             self.opened_session,
+            self.adjusted_price,
         )
 
     def mark_value(self, quotes: Mapping[OptionContract, LegQuote]) -> float:
@@ -160,6 +185,68 @@ class StructurePosition:
             if qty
         ]
 
+    def complete_adjustment(self, legs: tuple[Leg, ...], price: float) -> None:
+        """Make ``legs`` the structure's legs after an adjustment at ``price`` per unit.
+
+        Called by :class:`Portfolio` at the fill that completes an ADJUST
+        order; ``price`` is its net price per combo unit (index points).
+        """
+        self.legs = legs
+        self._ratios = leg_ratios(legs)
+        self.adjustments += 1
+        self.adjusted_price += price
+
+
+def leg_ratios(legs: Sequence[Leg]) -> dict[OptionContract, int]:
+    """Signed contracts per combo unit of ``legs``, netted per contract (zeros dropped)."""
+    ratios: dict[OptionContract, int] = {}
+    for leg in legs:
+        ratios[leg.contract] = ratios.get(leg.contract, 0) + leg.ratio
+    return {c: r for c, r in ratios.items() if r}
+
+
+def adjusted_legs(legs: Sequence[Leg], adjustment: Sequence[Leg]) -> tuple[Leg, ...]:
+    """The legs of a structure after ``adjustment`` (per combo unit) traded on it.
+
+    Ratios add per contract; a leg whose ratio becomes 0 is replaced, in its
+    place, by the first new contract of the same right and ratio sign (so a
+    condor keeps its long put, short put, short call, long call order); new
+    contracts left over follow at the end, in the adjustment's order.
+    """
+    after = leg_ratios([*legs, *adjustment])
+    old = {leg.contract for leg in legs}
+    new = [c for c in leg_ratios(adjustment) if c not in old and c in after]
+    out: list[Leg] = []
+    for leg in legs:
+        ratio = after.get(leg.contract, 0)
+        if ratio:
+            out.append(Leg(leg.contract, ratio))
+            continue
+        for i, contract in enumerate(new):
+            if contract.right is leg.contract.right and (after[contract] > 0) == (leg.ratio > 0):
+                out.append(Leg(contract, after[contract]))
+                del new[i]
+                break
+    out.extend(Leg(c, after[c]) for c in new)
+    return tuple(out)
+
+
+@dataclass(slots=True)
+class _Adjustment:
+    """An ADJUST order on a structure and what of it has filled so far."""
+
+    structure_id: str
+    legs: tuple[Leg, ...]
+    quantity: int
+    filled: dict[OptionContract, int] = field(default_factory=dict)
+    premium: float = 0.0  # index points x contracts, + paid
+    done: bool = False
+
+    def complete(self) -> bool:
+        """Whether the fills are exactly ``quantity`` x the legs."""
+        want = {c: r * self.quantity for c, r in leg_ratios(self.legs).items()}
+        return {c: q for c, q in self.filled.items() if q} == want
+
 
 def _units(ratios: Mapping[OptionContract, int], held: Mapping[OptionContract, int]) -> int:
     """Whole combo units ``held`` makes of ``ratios`` (0 if any contract is short of one)."""
@@ -182,6 +269,7 @@ class Portfolio:
         # these, so a book with years of closed structures costs no more per job
         self._active: dict[str, StructurePosition] = {}
         self._routes: dict[str, str] = {}
+        self._adjustments: dict[str, _Adjustment] = {}
 
     # -- building ----------------------------------------------------------
     def register(
@@ -219,6 +307,25 @@ class Portfolio:
             raise KeyError(f"order {order_ref!r} routed to unknown structure {structure_id!r}")
         self._routes[order_ref] = structure_id
 
+    def expect_adjustment(
+        self, order_ref: str, structure_id: str, legs: tuple[Leg, ...], quantity: int
+    ) -> None:
+        """Route ``order_ref``, an ADJUST of ``structure_id``, and remember its legs.
+
+        ``legs`` are per combo unit and ``quantity`` the units ordered (the
+        planner sizes it from :attr:`StructurePosition.held_units`). When its
+        fills complete it, the structure's legs become
+        :func:`adjusted_legs` of the old legs and ``legs``; see the module doc.
+
+        Raises:
+            KeyError: no such structure.
+            ValueError: no legs, or ``quantity`` not positive.
+        """
+        if not legs or quantity <= 0:
+            raise ValueError(f"adjustment {order_ref!r} needs legs and a positive quantity")
+        self.route(order_ref, structure_id)
+        self._adjustments.setdefault(order_ref, _Adjustment(structure_id, legs, quantity))
+
     def structure_of(self, order_ref: str) -> str | None:
         """The structure ``order_ref``'s fills belong to, if known."""
         return self._routes.get(order_ref)
@@ -239,6 +346,18 @@ class Portfolio:
             position.open_fills[fill.contract] = (
                 position.open_fills.get(fill.contract, 0) + fill.quantity
             )
+        adjustment = self._adjustments.get(fill.order_ref)
+        if adjustment is not None and not adjustment.done:
+            adjustment.filled[fill.contract] = (
+                adjustment.filled.get(fill.contract, 0) + fill.quantity
+            )
+            adjustment.premium += fill.quantity * fill.price
+            if adjustment.complete():
+                adjustment.done = True
+                position.complete_adjustment(
+                    adjusted_legs(position.legs, adjustment.legs),
+                    adjustment.premium / adjustment.quantity,
+                )
         if not position.is_flat and position.closed_session is not None:
             position.closed_session = None
             self._active[position.id] = position

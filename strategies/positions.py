@@ -31,6 +31,9 @@ class OpenStructure:
             domain sign convention (+ debit paid, - credit received). A condor
             opened for a 2.35 credit has ``open_price == -2.35``.
         opened_session: session date the position was opened.
+        adjusted_price: the part of ``open_price`` paid by adjustments (wing
+            shifts) after the opening, index points per unit (+ debit); the
+            opening order's own price is ``open_price - adjusted_price``.
 
     Raises:
         ValueError: on construction, when ``legs`` is empty, a ratio is zero,
@@ -43,6 +46,12 @@ class OpenStructure:
     quantity: int
     open_price: float
     opened_session: date
+    adjusted_price: float = 0.0
+
+    @property
+    def opening_price(self) -> float:
+        """The opening order's net price per unit, index points (+ debit, - credit)."""
+        return self.open_price - self.adjusted_price
 
     def __post_init__(self) -> None:
         if not self.legs:

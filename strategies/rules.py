@@ -77,30 +77,141 @@ class CondorRules:
     exit_dte: int = 2
 
 
+#: Structure of a hedge rung: one long VIX call, or a VIX call spread (long the
+#: band strike, short a further OTM call).
+RungStructure = Literal["call", "call_spread"]
+
+#: How the expansion triggers combine: ``"any"`` one enabled trigger fires,
+#: ``"all"`` every enabled trigger fires, ``"at_least"`` ``trigger_min`` of them.
+TriggerCombine = Literal["any", "all", "at_least"]
+
+#: What happens to rungs and recycled calls while no condor is open.
+NoCondorRule = Literal["close", "hold"]
+
+
 @dataclass(frozen=True, slots=True)
 class HedgeRules:
-    """First ALVH layer: long VIX calls sized against the condor's short vega.
+    """The ALVH ladder: VIX-call rungs sized against the condors' VIX exposure.
+
+    Sizing (``strategies.hedge.sizing``): the target is ``share`` of the
+    condors' dollar loss per 1-point rise in spot VIX, net of the hedge
+    already held; rung ``k`` of ``rungs`` may fill the target up to the
+    cumulative weight of rungs 1..k (``base_weight`` for rung-1, the rest
+    split evenly among the extra rungs).
 
     Attributes:
-        min_dte, max_dte: VIX option expiry window, calendar days.
-        otm_min, otm_max: strike band as a fraction above the VIX future of the
-            same expiry (0.08-0.12 = 8-12% out of the money).
-        vega_share: decimal share of the condor's short vega (dollars per SPX
-            vol point) that the layer offsets; the method uses 0.30-0.40.
-        max_layers: how many hedge layers may be open at once.
-        max_debit_dollars: most that one layer may cost, dollars.
-        close_dte: close a layer with at most this many calendar days left
-            instead of carrying it into settlement.
+        enabled: master switch of new hedge positions (rungs, recycle); the
+            exit rules still manage what is held when it is off.
+        share: decimal share of the condors' dollar loss per VIX point the
+            ladder offsets (the method uses 0.30-0.40).
+        condor_iv_beta: SPX implied vol points at the condor's (fixed) 16-delta
+            strikes per VIX point, 14 DTE, measured by
+            ``scripts/hedge_coefficients.py --start 2007-01-03`` through the
+            replay's SPX surface on the bundle, 2007-2024: 0.576 (0.672 over
+            2011-2024; the 14-day ATM vol moves 1.271: as SPX falls the short
+            strikes slide along the skew).
+        spx_return_per_vix: SPX daily return (decimal) per VIX point for the
+            condor's delta term; 0 (the default) switches the term off. The
+            same script measures -0.0047 (2011-2024), but with it on, the
+            2007-2024 replay's hedge regresses at 0.70 of the condors' VIX
+            slope instead of 0.44 without it (share 0.35): the condors'
+            delta loss on VIX-up days is mostly cut by their stops, so the
+            first-order delta term overstates their VIX exposure.
+        vvix_log_beta: change of ln VVIX per VIX point (the VIX option vol
+            scales with VVIX), same script (2011-2024: 0.0210); 0 switches
+            the rungs' vol-of-vol term off.
+        rungs: most rungs open at once (tags ``rung-1`` .. ``rung-N``).
+        base_weight: share of the target the base rung (rung-1) fills; extra
+            rungs fill the rest, evenly (1.0 with ``rungs = 1``).
+        min_dte, max_dte: rung expiry window, calendar days.
+        otm_min, otm_max: strike band as a fraction above the VIX future of
+            the same expiry (0.08-0.12 = 8-12% out of the money).
+        structure: ``"call"`` or ``"call_spread"``.
+        spread_short_otm: the spread's short call, fraction above the future
+            (0.5 = 50% OTM; ``structure = "call_spread"`` only).
+        max_debit_dollars: most one hedge order may cost at the ask, dollars.
+        close_dte: close any hedge with at most this many calendar days left
+            instead of carrying it into the VIX settlement (always on).
+        roll_enabled: roll a rung whose DTE falls below ``roll_dte``.
+        roll_dte: a rung with fewer calendar days left is rolled forward.
+        triggers_enabled: open extra rungs (rung-2..) on expansion signals.
+        trigger_rsi: the RSI trigger is on.
+        rsi_threshold: RSI(VIX) above this fires it, 0-100.
+        trigger_macd: the VVIX MACD histogram turning up fires (when on).
+        trigger_divergence: a bearish A/D divergence fires (when on).
+        trigger_term: backwardation or a front-second spread above the
+            signals' threshold fires (when on).
+        trigger_combine: ``"any"``, ``"all"`` or ``"at_least"``.
+        trigger_min: how many triggers ``"at_least"`` needs.
+        pre_event_rung: a pre-event hedge check (FOMC/CPI/PPI) opens an extra
+            rung without a signal.
+        harvest_enabled: close a rung up ``harvest_gain`` or more.
+        harvest_gain: decimal gain on the rung's cost that harvests it
+            (1.5 = up 150%).
+        recycle_enabled: after a harvest, buy ``recycle`` calls.
+        recycle_pct: decimal share of the harvested gain spent on them.
+        recycle_min_dte, recycle_max_dte: their expiry window, calendar days.
+        when_no_condor: ``"close"`` hedges once no condor has been open for
+            ``no_condor_grace_sessions`` sessions, or ``"hold"`` them.
+        no_condor_grace_sessions: weekdays (numpy business days; exchange
+            holidays are not subtracted) since the last condor closed.
     """
 
-    min_dte: int = 45
+    enabled: bool = True
+    share: float = 0.35
+    condor_iv_beta: float = 0.576
+    spx_return_per_vix: float = 0.0
+    vvix_log_beta: float = 0.021
+    rungs: int = 3
+    base_weight: float = 0.6
+    min_dte: int = 30
     max_dte: int = 90
     otm_min: float = 0.08
     otm_max: float = 0.12
-    vega_share: float = 0.35
-    max_layers: int = 1
+    structure: RungStructure = "call"
+    spread_short_otm: float = 0.5
     max_debit_dollars: float = 5_000.0
     close_dte: int = 7
+    roll_enabled: bool = True
+    roll_dte: int = 30
+    triggers_enabled: bool = True
+    trigger_rsi: bool = True
+    rsi_threshold: float = 70.0
+    trigger_macd: bool = True
+    trigger_divergence: bool = True
+    trigger_term: bool = True
+    trigger_combine: TriggerCombine = "at_least"
+    trigger_min: int = 2
+    pre_event_rung: bool = False
+    harvest_enabled: bool = True
+    harvest_gain: float = 1.5
+    recycle_enabled: bool = True
+    recycle_pct: float = 0.5
+    recycle_min_dte: int = 45
+    recycle_max_dte: int = 90
+    when_no_condor: NoCondorRule = "close"
+    no_condor_grace_sessions: int = 2
+
+    def __post_init__(self) -> None:
+        if self.rungs < 1:
+            raise ValueError("rungs must be at least 1")
+        if not 0.0 < self.base_weight <= 1.0:
+            raise ValueError("base_weight must be in (0, 1]")
+        if self.min_dte > self.max_dte or self.recycle_min_dte > self.recycle_max_dte:
+            raise ValueError("a DTE window must have min_dte <= max_dte")
+        if self.otm_min >= self.otm_max:
+            raise ValueError("otm_min must be below otm_max")
+
+    def rung_weight(self, slot: int) -> float:
+        """Cumulative share of the target rungs 1..``slot`` may fill (1-based).
+
+        ``base_weight`` for rung-1, plus ``(1 - base_weight) / (rungs - 1)``
+        per extra rung; 1.0 at ``slot = rungs`` (and with one rung).
+        """
+        if self.rungs == 1:
+            return 1.0
+        extra = (1.0 - self.base_weight) / (self.rungs - 1)
+        return min(1.0, self.base_weight + extra * (min(slot, self.rungs) - 1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,3 +257,51 @@ class SignalParams:
             raise ValueError("divergence_tolerance and term_spread_threshold must be >= 0")
         if self.regime_calm_below > self.regime_stressed_above:
             raise ValueError("regime_calm_below must not exceed regime_stressed_above")
+
+
+@dataclass(frozen=True, slots=True)
+class AdjustRules:
+    """Condor adjustments (issue 9, deliverable 5): wing shift and condor roll.
+
+    See :mod:`strategies.adjustments` for the rules. Why these defaults
+    (replay 2007-2024 at defaults otherwise, $100k; see the README's
+    ``[adjust]`` table for the figures): a wing shift at 35 delta did better
+    than none (30 and 25 delta did worse: they pay to move sides that would
+    have recovered; 40 did a little better than 35, which is kept as the less
+    fitted value), 10 points beat 5 at 40 delta and 2 shifts beat 1; the roll
+    lost money at every trigger tried while no hedge rungs offset the loss
+    (G = 0), least at 0.9, just below the stop's 1.0.
+
+    Attributes:
+        wing_shift_enabled: shift a threatened side's strikes away from the money.
+        shift_delta: a side is threatened when its short strike's |delta|
+            reaches this (0.35 = 35 delta; the shorts open at
+            ``CondorRules.short_delta``, 16 delta by default).
+        shift_points: how far the threatened side's short and long strikes
+            move away from the money, index points (5-10, on the 5-point
+            SPX strike grid); the wing width is kept.
+        max_shifts: completed wing shifts allowed per condor; at the cap a
+            threatened side holds (the stop or the roll decides).
+        roll_enabled: roll the whole condor to a later expiry when the loss
+            exceeds what the first two hedge rungs cover.
+        roll_trigger: roll when ``L - G > roll_trigger x C`` (condor loss L,
+            gain G of the open rungs ``rung-1``/``rung-2``, floored at 0,
+            condor credit C, all dollars); below the stop's
+            ``CondorRules.stop_multiple - 1`` (the loss at which the stop
+            closes), or the stop always comes first.
+    """
+
+    wing_shift_enabled: bool = True
+    shift_delta: float = 0.35
+    shift_points: float = 10.0
+    max_shifts: int = 2
+    roll_enabled: bool = True
+    roll_trigger: float = 0.9
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.shift_delta < 1.0:
+            raise ValueError("shift_delta must be an absolute delta between 0 and 1")
+        if not 5.0 <= self.shift_points <= 10.0 or self.shift_points % 5.0:
+            raise ValueError("shift_points must be 5 or 10 index points (the SPX strike grid)")
+        if self.max_shifts < 0 or self.roll_trigger <= 0.0:
+            raise ValueError("max_shifts must be >= 0 and roll_trigger > 0")

@@ -29,6 +29,7 @@ decimals (0.25 = 25 %).
 """
 
 from daemon.calendars.event_rules import EventRulesConfig
+from daemon.config.alerts import ALERT_KINDS, AlertKind, AlertsConfig
 from daemon.config.base import (
     DELAYED_MARKET_DATA_TYPES,
     ENV_NESTED_DELIMITER,
@@ -40,15 +41,24 @@ from daemon.config.base import (
 from daemon.config.broker import BrokerConfig
 from daemon.config.load import AlvhConfig, load_config
 from daemon.config.rules import CondorConfig, HedgeConfig, SignalsConfig
-from daemon.config.sections import JournalConfig, LoggingConfig, ReplayConfig, ScheduleConfig
+from daemon.config.sections import (
+    JournalConfig,
+    LoggingConfig,
+    ReplayConfig,
+    ScheduleConfig,
+    WebConfig,
+)
 from daemon.service import ServiceConfig
 
 __all__ = [
+    "ALERT_KINDS",
     "DELAYED_MARKET_DATA_TYPES",
     "ENV_NESTED_DELIMITER",
     "ENV_PREFIX",
     "MAX_SPX_DTE",
     "MAX_VIX_DTE",
+    "AlertKind",
+    "AlertsConfig",
     "AlvhConfig",
     "BrokerConfig",
     "CondorConfig",
@@ -61,5 +71,6 @@ __all__ = [
     "ScheduleConfig",
     "ServiceConfig",
     "SignalsConfig",
+    "WebConfig",
     "load_config",
 ]

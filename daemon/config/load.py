@@ -21,10 +21,17 @@ from pydantic_settings import (
 
 from daemon.boundedio import MAX_CONFIG_BYTES, LimitedReadError, read_limited
 from daemon.calendars.event_rules import EventRulesConfig
+from daemon.config.alerts import AlertsConfig
 from daemon.config.base import ENV_NESTED_DELIMITER, ENV_PREFIX, ConfigError
 from daemon.config.broker import BrokerConfig
-from daemon.config.rules import CondorConfig, HedgeConfig, SignalsConfig
-from daemon.config.sections import JournalConfig, LoggingConfig, ReplayConfig, ScheduleConfig
+from daemon.config.rules import AdjustConfig, CondorConfig, HedgeConfig, SignalsConfig
+from daemon.config.sections import (
+    JournalConfig,
+    LoggingConfig,
+    ReplayConfig,
+    ScheduleConfig,
+    WebConfig,
+)
 from daemon.service import ServiceConfig
 from daemon.strictmodel import coerce_env_text
 
@@ -44,12 +51,15 @@ class AlvhConfig(BaseSettings):
     condor: CondorConfig = CondorConfig()
     hedge: HedgeConfig = HedgeConfig()
     signals: SignalsConfig = SignalsConfig()
+    adjust: AdjustConfig = AdjustConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     replay: ReplayConfig = ReplayConfig()
     journal: JournalConfig = JournalConfig()
     logging: LoggingConfig = LoggingConfig()
     events: EventRulesConfig = EventRulesConfig()
     service: ServiceConfig = ServiceConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    web: WebConfig = WebConfig()
 
     @classmethod
     def settings_customise_sources(
@@ -266,6 +276,8 @@ def _describe(error: Mapping[str, Any]) -> str:
     kind = error.get("type", "")
     loc = tuple(error.get("loc", ()))
     got = error.get("input")
+    if tuple(loc[:2]) == ("alerts", "urls"):
+        got = None  # an apprise URL may carry a token: never echo it
     got_text = "" if got is None or isinstance(got, dict) else f" (got {_short(got)})"
     if kind == "extra_forbidden":
         return "unknown key (check the spelling; see docs/config-reference.md)"

@@ -1,4 +1,4 @@
-"""``[condor]``, ``[hedge]`` and ``[signals]``: the pure core's rule parameters, validated.
+"""``[condor]``, ``[hedge]``, ``[signals]``, ``[adjust]``: the rule parameters, validated.
 
 Defaults come from :mod:`strategies.rules` (their single source).
 """
@@ -9,10 +9,14 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from daemon.config.base import MAX_SPX_DTE, MAX_VIX_DTE, Section
 from strategies.rules import (
+    AdjustRules,
     CondorRules,
     CondorTradingClass,
     HedgeRules,
+    NoCondorRule,
+    RungStructure,
     SignalParams,
+    TriggerCombine,
     WingMode,
 )
 
@@ -20,6 +24,7 @@ from strategies.rules import (
 _CONDOR_DEFAULTS = CondorRules()
 _HEDGE_DEFAULTS = HedgeRules()
 _SIGNAL_DEFAULTS = SignalParams()
+_ADJUST_DEFAULTS = AdjustRules()
 
 
 class CondorConfig(Section):
@@ -113,22 +118,54 @@ class HedgeConfig(Section):
     """``[hedge]``: the fields of :class:`strategies.rules.HedgeRules`, validated.
 
     Defaults come from :class:`~strategies.rules.HedgeRules` (the single
-    source); the bounds say what is valid, not what the method prefers.
-    DTE values are calendar days (VIX options are listed at most
-    :data:`MAX_VIX_DTE` days out), ``otm_min``/``otm_max`` are decimal
-    fractions above the VIX future, ``vega_share`` is a decimal share of the
-    condor's short vega (0 < share <= 1; the method uses 0.30-0.40),
-    ``max_debit_dollars`` is dollars.
+    source, where each field is documented); the bounds say what is valid,
+    not what the method prefers. DTE values are calendar days (VIX options
+    are listed at most :data:`MAX_VIX_DTE` days out), ``otm_min``/``otm_max``
+    and ``spread_short_otm`` are decimal fractions above the VIX future,
+    ``share``, ``base_weight``, ``recycle_pct`` and ``harvest_gain`` are
+    decimals, ``max_debit_dollars`` is dollars. Every rule has a switch:
+    ``enabled``, ``roll_enabled``, ``triggers_enabled`` and ``trigger_*``,
+    ``pre_event_rung``, ``harvest_enabled``, ``recycle_enabled``,
+    ``when_no_condor = "hold"``; ``spx_return_per_vix = 0`` and
+    ``vvix_log_beta = 0`` drop the sizing's delta and vol-of-vol terms.
     """
 
+    enabled: bool = Field(default=_HEDGE_DEFAULTS.enabled)
+    share: float = Field(default=_HEDGE_DEFAULTS.share, gt=0.0, le=1.0)
+    condor_iv_beta: float = Field(default=_HEDGE_DEFAULTS.condor_iv_beta, gt=0.0, le=5.0)
+    spx_return_per_vix: float = Field(default=_HEDGE_DEFAULTS.spx_return_per_vix, ge=-0.1, le=0.0)
+    vvix_log_beta: float = Field(default=_HEDGE_DEFAULTS.vvix_log_beta, ge=0.0, le=1.0)
+    rungs: int = Field(default=_HEDGE_DEFAULTS.rungs, ge=1, le=10)
+    base_weight: float = Field(default=_HEDGE_DEFAULTS.base_weight, gt=0.0, le=1.0)
     min_dte: int = Field(default=_HEDGE_DEFAULTS.min_dte, ge=1, le=MAX_VIX_DTE)
     max_dte: int = Field(default=_HEDGE_DEFAULTS.max_dte, ge=1, le=MAX_VIX_DTE)
     otm_min: float = Field(default=_HEDGE_DEFAULTS.otm_min, ge=0.0, le=2.0)
     otm_max: float = Field(default=_HEDGE_DEFAULTS.otm_max, gt=0.0, le=2.0)
-    vega_share: float = Field(default=_HEDGE_DEFAULTS.vega_share, gt=0.0, le=1.0)
-    max_layers: int = Field(default=_HEDGE_DEFAULTS.max_layers, ge=1, le=100)
+    structure: RungStructure = Field(default=_HEDGE_DEFAULTS.structure)
+    spread_short_otm: float = Field(default=_HEDGE_DEFAULTS.spread_short_otm, gt=0.0, le=5.0)
     max_debit_dollars: float = Field(default=_HEDGE_DEFAULTS.max_debit_dollars, gt=0.0, le=1e9)
     close_dte: int = Field(default=_HEDGE_DEFAULTS.close_dte, ge=0, le=MAX_VIX_DTE)
+    roll_enabled: bool = Field(default=_HEDGE_DEFAULTS.roll_enabled)
+    roll_dte: int = Field(default=_HEDGE_DEFAULTS.roll_dte, ge=1, le=MAX_VIX_DTE)
+    triggers_enabled: bool = Field(default=_HEDGE_DEFAULTS.triggers_enabled)
+    trigger_rsi: bool = Field(default=_HEDGE_DEFAULTS.trigger_rsi)
+    rsi_threshold: float = Field(default=_HEDGE_DEFAULTS.rsi_threshold, ge=0.0, le=100.0)
+    trigger_macd: bool = Field(default=_HEDGE_DEFAULTS.trigger_macd)
+    trigger_divergence: bool = Field(default=_HEDGE_DEFAULTS.trigger_divergence)
+    trigger_term: bool = Field(default=_HEDGE_DEFAULTS.trigger_term)
+    trigger_combine: TriggerCombine = Field(default=_HEDGE_DEFAULTS.trigger_combine)
+    trigger_min: int = Field(default=_HEDGE_DEFAULTS.trigger_min, ge=1, le=4)
+    pre_event_rung: bool = Field(default=_HEDGE_DEFAULTS.pre_event_rung)
+    harvest_enabled: bool = Field(default=_HEDGE_DEFAULTS.harvest_enabled)
+    harvest_gain: float = Field(default=_HEDGE_DEFAULTS.harvest_gain, gt=0.0, le=10.0)
+    recycle_enabled: bool = Field(default=_HEDGE_DEFAULTS.recycle_enabled)
+    recycle_pct: float = Field(default=_HEDGE_DEFAULTS.recycle_pct, gt=0.0, le=1.0)
+    recycle_min_dte: int = Field(default=_HEDGE_DEFAULTS.recycle_min_dte, ge=1, le=MAX_VIX_DTE)
+    recycle_max_dte: int = Field(default=_HEDGE_DEFAULTS.recycle_max_dte, ge=1, le=MAX_VIX_DTE)
+    when_no_condor: NoCondorRule = Field(default=_HEDGE_DEFAULTS.when_no_condor)
+    no_condor_grace_sessions: int = Field(
+        default=_HEDGE_DEFAULTS.no_condor_grace_sessions, ge=0, le=60
+    )
 
     @field_validator("max_dte")
     @classmethod
@@ -136,6 +173,14 @@ class HedgeConfig(Section):
         lo = info.data.get("min_dte")
         if lo is not None and value < lo:
             raise ValueError(f"must be >= hedge.min_dte ({lo})")
+        return value
+
+    @field_validator("recycle_max_dte")
+    @classmethod
+    def _recycle_max_after_min(cls, value: int, info: ValidationInfo) -> int:
+        lo = info.data.get("recycle_min_dte")
+        if lo is not None and value < lo:
+            raise ValueError(f"must be >= hedge.recycle_min_dte ({lo})")
         return value
 
     @field_validator("otm_max")
@@ -152,6 +197,14 @@ class HedgeConfig(Section):
         lo = info.data.get("min_dte")
         if lo is not None and value >= lo:
             raise ValueError(f"must be less than hedge.min_dte ({lo})")
+        return value
+
+    @field_validator("roll_dte")
+    @classmethod
+    def _roll_after_close(cls, value: int, info: ValidationInfo) -> int:
+        close = info.data.get("close_dte")
+        if close is not None and value <= close:
+            raise ValueError(f"must be greater than hedge.close_dte ({close})")
         return value
 
     def to_rules(self) -> HedgeRules:
@@ -205,3 +258,36 @@ class SignalsConfig(Section):
     def to_params(self) -> SignalParams:
         """The pure-core signal parameters with these values."""
         return SignalParams(**self.model_dump())
+
+
+# --------------------------------------------------------------------------- adjust
+
+
+class AdjustConfig(Section):
+    """``[adjust]``: the fields of :class:`strategies.rules.AdjustRules`, validated.
+
+    Condor adjustments: the wing shift (``shift_delta`` an absolute delta,
+    ``shift_points`` 5 or 10 index points, ``max_shifts`` per condor) and the
+    condor roll (``roll_trigger`` a multiple of the condor's credit; keep it
+    below ``condor.stop_multiple - 1`` or the stop always closes first).
+    Each rule has its own switch. Defaults come from
+    :class:`~strategies.rules.AdjustRules` (the single source).
+    """
+
+    wing_shift_enabled: bool = _ADJUST_DEFAULTS.wing_shift_enabled
+    shift_delta: float = Field(default=_ADJUST_DEFAULTS.shift_delta, gt=0.0, lt=1.0)
+    shift_points: float = Field(default=_ADJUST_DEFAULTS.shift_points, ge=5.0, le=10.0)
+    max_shifts: int = Field(default=_ADJUST_DEFAULTS.max_shifts, ge=0, le=20)
+    roll_enabled: bool = _ADJUST_DEFAULTS.roll_enabled
+    roll_trigger: float = Field(default=_ADJUST_DEFAULTS.roll_trigger, gt=0.0, le=10.0)
+
+    @field_validator("shift_points")
+    @classmethod
+    def _shift_on_strike_grid(cls, value: float) -> float:
+        if abs(value / 5.0 - round(value / 5.0)) > 1e-9:
+            raise ValueError("must be 5 or 10 (SPX strike spacing)")
+        return value
+
+    def to_rules(self) -> AdjustRules:
+        """The pure-core rule parameters with these values."""
+        return AdjustRules(**self.model_dump())

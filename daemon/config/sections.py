@@ -1,4 +1,4 @@
-"""``[schedule]``, ``[replay]``, ``[journal]`` and ``[logging]``."""
+"""``[schedule]``, ``[replay]``, ``[journal]``, ``[logging]`` and ``[web]``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
+from daemon.brokers.fill_model import SimulationCosts
 from daemon.config.base import HHMM, Section
 
 
@@ -66,6 +67,8 @@ class ScheduleConfig(Section):
 class ReplayConfig(Section):
     """``[replay]``: the simulated broker's account, fills and costs.
 
+    ``alvh run --dry-run`` uses the same fill and cost model and starting cash.
+
     ``starting_cash`` dollars; ``slippage_pct_of_half_spread`` is the decimal
     share (0..1) of the half spread conceded from mid on every fill;
     ``commission_per_contract`` is the broker commission and
@@ -80,6 +83,15 @@ class ReplayConfig(Section):
     spx_fee_per_contract: float = Field(default=0.66, ge=0.0, le=10.0)
     vix_fee_per_contract: float = Field(default=0.40, ge=0.0, le=10.0)
     rate: float = Field(default=0.0, ge=-0.05, le=0.25)
+
+    def costs(self) -> SimulationCosts:
+        """The fill and cost model of replay and of ``alvh run --dry-run``."""
+        return SimulationCosts(
+            slippage_pct_of_half_spread=self.slippage_pct_of_half_spread,
+            commission_per_contract=self.commission_per_contract,
+            spx_fee_per_contract=self.spx_fee_per_contract,
+            vix_fee_per_contract=self.vix_fee_per_contract,
+        )
 
 
 # --------------------------------------------------------------------------- journal, logging
@@ -101,3 +113,31 @@ class LoggingConfig(Section):
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+
+# --------------------------------------------------------------------------- web
+
+
+class WebConfig(Section):
+    """``[web]``: the ``alvh web`` dashboard.
+
+    ``token``: a shared secret, 16-256 printable characters without spaces,
+    default none. ``alvh web`` binds a host other than loopback (127.0.0.0/8,
+    ``::1``, ``localhost``) only when a token is set; every request then
+    carries it (``Authorization: Bearer TOKEN`` or ``?token=TOKEN``). It is a
+    ``SecretStr``: printed and journaled (``runs.config_json``) as ``**********``.
+    """
+
+    token: SecretStr | None = None
+
+    @field_validator("token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        text = value.get_secret_value()
+        if not 16 <= len(text) <= 256:
+            raise ValueError(f"must be 16 to 256 characters long (got {len(text)})")
+        if not text.isprintable() or any(c.isspace() for c in text):
+            raise ValueError("must be printable characters without spaces")
+        return value

@@ -69,6 +69,7 @@ class Journal(JournalWriter):
         buffered: bool = True,
         read_only: bool = False,
         min_commit_interval_s: float = 0.5,
+        busy_timeout_ms: int = 5000,
     ) -> Journal:
         """Open (creating or migrating if needed) the journal at ``path``.
 
@@ -88,6 +89,9 @@ class Journal(JournalWriter):
                 of thousands. ``0`` commits on every flush. A crash loses at
                 most this window of buffered work; committed rows are never
                 affected.
+            busy_timeout_ms: how long a statement waits for a lock another
+                connection holds, milliseconds (``alvh web`` reads with a
+                short one so that it never waits on the daemon).
 
         A new file is created with mode 0600 (owner only, whatever the
         umask; SQLite gives its ``-wal`` and ``-shm`` files the same mode):
@@ -101,7 +105,7 @@ class Journal(JournalWriter):
         path = Path(path)
         if not read_only:
             _create_private(path)
-        db = connect(path, read_only=read_only, buffered=buffered)
+        db = connect(path, read_only=read_only, buffered=buffered, busy_timeout_ms=busy_timeout_ms)
         return cls(
             db,
             path,

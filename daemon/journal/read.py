@@ -248,6 +248,21 @@ class JournalReader:
             )
         ]
 
+    def decision_ids(self, run_ids: Iterable[int], action: Action) -> set[str]:
+        """Ids of the decisions of the given runs with ``action`` (e.g. every ADJUST)."""
+        self.flush(force=True)
+        ids = sorted(set(run_ids))
+        if not ids:
+            return set()
+        marks = ", ".join("?" for _ in ids)
+        return {
+            row["id"]
+            for row in self._db.query(
+                f"SELECT id FROM decisions WHERE run_id IN ({marks}) AND action = ?",
+                [*ids, action.value],
+            )
+        }
+
     def order_events(self, order_ref: str) -> list[tuple[str, OrderState, str]]:
         """The journaled transitions of ``order_ref``: ``(time, state, reason)``, oldest first."""
         self.flush(force=True)

@@ -380,13 +380,16 @@ SCHEMA_VERSION = len(MIGRATIONS) + 1
 # --------------------------------------------------------------------------- opening
 
 
-def connect(path: Path, *, read_only: bool, buffered: bool) -> sqlite_utils.Database:
+def connect(
+    path: Path, *, read_only: bool, buffered: bool, busy_timeout_ms: int = 5000
+) -> sqlite_utils.Database:
     """Open the journal file ``path``: create, check, migrate, and set the pragmas.
 
     A missing or empty file is created with the newest schema (unless
     ``read_only``); an older one is migrated (see the module docstring). A
     writable file runs in WAL mode, with ``synchronous=NORMAL`` when
-    ``buffered`` and ``FULL`` otherwise.
+    ``buffered`` and ``FULL`` otherwise. ``busy_timeout_ms`` is how long a
+    statement waits for a lock another connection holds (milliseconds).
 
     Raises:
         JournalError: the file is not SQLite, is SQLite but not an alvh
@@ -406,7 +409,7 @@ def connect(path: Path, *, read_only: bool, buffered: bool) -> sqlite_utils.Data
     except sqlite3.Error as exc:
         raise JournalError(f"{path}: cannot open journal: {exc}") from exc
     try:
-        db.execute("PRAGMA busy_timeout = 5000")
+        db.execute(f"PRAGMA busy_timeout = {max(0, int(busy_timeout_ms))}")
         _check_or_create(db, path, read_only)
         if not read_only:
             db.enable_wal()

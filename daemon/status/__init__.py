@@ -11,7 +11,8 @@ one run (the latest, or ``--run N``):
 * realized P&L by structure, and the last ``daily`` row (net liquidation,
   drawdown);
 * the last N decisions (default 10) with their reasons, newest first;
-* the next fire time of each scheduled job, computed from now with the job
+* the next fire time of each scheduled job, computed from now (for a replay
+  journal: from the night after the replay's last session) with the job
   definitions of :mod:`daemon.scheduling.jobs` on XNYS sessions (non-sessions
   skipped), plus the one-off jobs around macro events;
 * the next macro events and whether a condor entry would be blocked now.
@@ -31,12 +32,15 @@ in index points per combo unit, + debit / - credit; times ISO 8601 with
 offset; dates ISO)::
 
     journal         path of the journal file
-    generated_at    when the report was made (UTC)
+    generated_at    when the report was made (UTC, wall clock)
+    context         {time, source}: the moment next jobs, macro events and the
+                    entry block are computed from; source "wall clock", "replay
+                    end" (a replay run: 00:00 ET after its last marked session)
+                    or "given" (a caller's ``now``)
     run             {id, mode, started_at, finished_at, replay_start, replay_end}
     replay          replay runs: {start, end, sessions, first_session,
-                    last_session, finished} (the replay's own context: it has
-                    no clock, so next_jobs is empty and macro_events and
-                    entry_block are null); null for paper/live/dry-run runs
+                    last_session, finished}: the replay's range and how far it
+                    got; null for paper/live/dry-run runs
     as_of           reference date for DTE: today (ET) for paper/live runs,
                     the last marked session for replay runs
     last_mark_session   latest session with marks, or null
@@ -54,7 +58,7 @@ offset; dates ISO)::
                     to cents
     decisions       newest first: {id, session, time, rule, action, structure,
                     quantity, limit_price, position_id, reason}
-    schedule_source "config file" | "run config" | "defaults" | "none (replay)"
+    schedule_source "config file" | "run config" | "defaults"
     next_jobs       in time order: {job, kind, fire_time, session, early_close,
                     event}; kind "daily" or an event job kind
     macro_events    next events: {kind, date, time_et, at, scheduled, grade, label},
@@ -94,8 +98,10 @@ __all__ = [
     "StatusError",
     "add_parser",
     "collect_status",
+    "load_status",
     "next_job_fires",
     "render_status",
+    "report_json",
     "run",
     "status_line",
 ]
@@ -156,11 +162,18 @@ def run(args: argparse.Namespace) -> int:
     except StatusError as exc:
         print(f"alvh status: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if args.json:
-        print(json.dumps(report, sort_keys=True, default=str))
-    else:
-        print(render_status(report))
+    try:
+        text = report_json(report) if args.json else render_status(report)
+    except DAMAGED_JOURNAL_ERRORS as exc:  # a value of an unexpected shape in the journal
+        print(f"alvh status: {damaged(args.journal or 'journal', exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    print(text)
     return 0
+
+
+def report_json(report: dict[str, Any]) -> str:
+    """The report as ``alvh status --json`` prints it, one line (also ``alvh web /api/status``)."""
+    return json.dumps(report, sort_keys=True, default=str)
 
 
 def _status_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -175,22 +188,46 @@ def _status_from_args(args: argparse.Namespace) -> dict[str, Any]:
         if args.config is not None:
             schedule = config.schedule
     assert journal_path is not None
+    return load_status(
+        journal_path,
+        args.run,
+        decisions=getattr(args, "decisions", DEFAULT_DECISIONS),
+        schedule=schedule,
+    )
+
+
+def load_status(
+    journal_path: Path,
+    run_id: int | None = None,
+    *,
+    decisions: int = DEFAULT_DECISIONS,
+    schedule: ScheduleConfig | None = None,
+    busy_timeout_ms: int = 5000,
+) -> dict[str, Any]:
+    """Open ``journal_path`` read-only, build the report of ``run_id`` (``None`` = latest), close.
+
+    Args:
+        journal_path: the journal file.
+        run_id: the run; ``None`` = the latest.
+        decisions: how many recent decisions to include.
+        schedule: job times (``None`` = the run's stored ones, else defaults).
+        busy_timeout_ms: how long a read waits on a writer's lock, milliseconds.
+
+    Raises:
+        StatusError: missing file, not an alvh journal, no runs / no such run
+            (one-line message).
+    """
     if not journal_path.exists():
         raise StatusError(f"{journal_path}: no such journal file")
     try:
-        journal = Journal.open(journal_path, read_only=True)
+        journal = Journal.open(journal_path, read_only=True, busy_timeout_ms=busy_timeout_ms)
     except JournalError as exc:
         raise StatusError(str(exc)) from None
     try:
-        return collect_status(
-            journal,
-            args.run,
-            decisions=getattr(args, "decisions", DEFAULT_DECISIONS),
-            schedule=schedule,
-        )
+        return collect_status(journal, run_id, decisions=decisions, schedule=schedule)
     except JournalError as exc:
         raise StatusError(str(exc)) from None
-    except DAMAGED_JOURNAL_ERRORS as exc:
+    except DAMAGED_JOURNAL_ERRORS as exc:  # a damaged page or a bad value met while reading
         raise StatusError(str(damaged(journal_path, exc))) from None
     finally:
         with contextlib.suppress(Exception):  # read-only: nothing to lose

@@ -9,7 +9,7 @@ jobs and events come from :mod:`daemon.status.upcoming`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from daemon.calendars.exchange import ExchangeCalendar, default_calendar
@@ -20,12 +20,17 @@ from daemon.status.upcoming import macro_status, next_job_fires
 from strategies.domain import Structure
 from strategies.risk import condor_strikes
 
-__all__ = ["DEFAULT_DECISIONS", "collect_status"]
+__all__ = ["DEFAULT_DECISIONS", "collect_status", "utc_now"]
 
 #: Decisions shown by default.
 DEFAULT_DECISIONS = 10
 
 _GREEKS = ("delta", "gamma", "vega", "theta")
+
+
+def utc_now() -> datetime:
+    """The wall clock (UTC) the report is made at; one place for tests to pin it."""
+    return datetime.now(UTC)
 
 
 def collect_status(
@@ -44,7 +49,11 @@ def collect_status(
         journal: an open journal (read-only is enough).
         run_id: the run; ``None`` = the latest.
         now: the moment "next jobs" and macro events are computed from
-            (timezone-aware; default now).
+            (timezone-aware). Default: the wall clock for paper/live/dry-run
+            runs; for a replay run the replay's own context, 00:00 ET after
+            its last marked session (else its last session), so next jobs,
+            macro events and the entry block are those that followed the
+            replay, not today's.
         decisions: how many recent decisions to include.
         schedule: job times; ``None`` = the run's stored ``schedule`` config,
             else the defaults.
@@ -55,8 +64,8 @@ def collect_status(
         JournalError: no such run / the journal has no runs.
         ValueError: ``now`` is naive.
     """
-    now = now or datetime.now(UTC)
-    if now.tzinfo is None:
+    generated_at = utc_now()
+    if now is not None and now.tzinfo is None:
         raise ValueError(f"now must be timezone-aware, got {now!r}")
     info = journal.run(run_id)
     notes: list[str] = []
@@ -64,8 +73,16 @@ def collect_status(
     open_positions = journal.positions(info.id, open_only=True)
     latest = {p.id: _latest_mark(journal, info.id, p.id) for p in open_positions}
     last_mark_session = _last_mark_session(journal, info.id)
+    replay_day = (last_mark_session or info.replay_end) if info.mode == "replay" else None
+    context = "given" if now is not None else "wall clock"
+    if now is None:
+        now = generated_at
+        if replay_day is not None:
+            # the replay's own context: the night after its last session
+            now = datetime.combine(replay_day + timedelta(days=1), time(0), NEW_YORK)
+            context = "replay end"
     if info.mode == "replay":
-        as_of = last_mark_session or info.replay_end or now.astimezone(NEW_YORK).date()
+        as_of = replay_day or now.astimezone(NEW_YORK).date()
     else:
         as_of = now.astimezone(NEW_YORK).date()
 
@@ -73,32 +90,27 @@ def collect_status(
     greeks = _greeks(open_positions, latest)
     pnl = _pnl(journal, info.id, greeks["total"]["unrealized_pnl"])
 
+    # a replay's own range and progress (its jobs and events are computed at its end above)
+    replay = _replay_context(journal, info) if info.mode == "replay" else None
+
     schedule_source = "config file"
-    next_jobs: list[dict[str, Any]] = []
+    if schedule is None:
+        schedule, schedule_source = _run_schedule(info, notes)
+    cal = calendar or default_calendar()
+    next_jobs = next_job_fires(schedule, now, cal, notes=notes)
+
     macro_events: list[dict[str, Any]] | None = None
     entry_block: str | None = None
-    replay: dict[str, Any] | None = None
-    if info.mode == "replay":
-        # A replay has no wall clock: its context is its own range and last
-        # session, not the jobs and events ahead of today.
-        replay = _replay_context(journal, info)
-        schedule_source = "none (replay)"
-    else:
-        if schedule is None:
-            schedule, schedule_source = _run_schedule(info, notes)
-        cal = calendar or default_calendar()
-        next_jobs = next_job_fires(schedule, now, cal, notes=notes)
-        if macro:
-            macro_events, entry_block, event_fires = macro_status(info, now, cal, notes)
-            next_jobs = sorted(
-                next_jobs + event_fires, key=lambda j: (j["_utc"], j["kind"] != "daily")
-            )
+    if macro:
+        macro_events, entry_block, event_fires = macro_status(info, now, cal, notes)
+        next_jobs = sorted(next_jobs + event_fires, key=lambda j: (j["_utc"], j["kind"] != "daily"))
     for job in next_jobs:
         job.pop("_utc", None)
 
     return {
         "journal": str(journal.path),
-        "generated_at": now.astimezone(UTC).replace(microsecond=0).isoformat(),
+        "generated_at": generated_at.astimezone(UTC).replace(microsecond=0).isoformat(),
+        "context": {"time": now.astimezone(NEW_YORK).isoformat(), "source": context},
         "run": {
             "id": info.id,
             "mode": info.mode,
@@ -219,7 +231,7 @@ def _greeks(
                 continue
             bucket["marked"] += 1
             for g in _GREEKS:
-                bucket[g] += getattr(mark, g)
+                bucket[g] += getattr(mark, g) or 0.0  # NULL: the gateway's greeks were NaN
             bucket["unrealized_pnl"] += mark.unrealized_pnl
     return out
 

@@ -156,11 +156,12 @@ def render_status(report: Mapping[str, Any]) -> str:
             f"Replay {replay['start']} .. {replay['end']} ({state}): {replay['sessions']} "
             f"sessions replayed, last {replay['last_session'] or 'none'}"
         )
-        lines.append("  a replay has no clock: no next jobs, no entry check against today")
-    else:
-        lines.append(f"Next jobs (America/New_York; times from {report['schedule_source']})")
-        if not report["next_jobs"]:
-            lines.append("  none within the horizon")
+        lines.append("")
+    replay_end = report.get("context", {}).get("source") == "replay end"
+    after = f", after the replay's end {report['as_of']}" if replay_end else ""
+    lines.append(f"Next jobs (America/New_York; times from {report['schedule_source']}{after})")
+    if not report["next_jobs"]:
+        lines.append("  none within the horizon")
     for j in report["next_jobs"]:
         extra = "  (early close)" if j["early_close"] else ""
         if j["event"]:
@@ -175,7 +176,8 @@ def render_status(report: Mapping[str, Any]) -> str:
         for e in report["macro_events"]:
             lines.append(f"  {e['label']}")
         block = report["entry_block"]
-        lines.append(f"Condor entry now: {'blocked: ' + block if block else 'allowed'}")
+        when = "at the replay's end" if replay_end else "now"
+        lines.append(f"Condor entry {when}: {'blocked: ' + block if block else 'allowed'}")
     if report["notes"]:
         lines.append("")
         lines.extend(f"note: {n}" for n in report["notes"])

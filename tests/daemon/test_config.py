@@ -22,7 +22,7 @@ from daemon.config import AlvhConfig, ConfigError, load_config
 from daemon.exits import ExitStatus
 from daemon.logs import configure_logging
 from daemon.service import UNIT_TIMEOUT_STOP_S
-from strategies.rules import CondorRules, HedgeRules
+from strategies.rules import AdjustRules, CondorRules, HedgeRules
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "alvh.example.toml"
@@ -106,6 +106,10 @@ def test_rules_match_pure_core_defaults_and_fields() -> None:
     config = load_config(None)
     assert config.condor.to_rules() == CondorRules()
     assert config.hedge.to_rules() == HedgeRules()
+    assert config.adjust.to_rules() == AdjustRules()
+    assert set(type(config.adjust).model_fields) == {
+        f.name for f in dataclasses.fields(AdjustRules)
+    }
     assert set(type(config.condor).model_fields) == {
         f.name for f in dataclasses.fields(CondorRules)
     }
@@ -118,6 +122,7 @@ def test_rules_match_pure_core_defaults_and_fields() -> None:
         ("CondorConfig", "_CONDOR_DEFAULTS"),
         ("HedgeConfig", "_HEDGE_DEFAULTS"),
         ("SignalsConfig", "_SIGNAL_DEFAULTS"),
+        ("AdjustConfig", "_ADJUST_DEFAULTS"),
     ],
 )
 def test_rule_sections_take_every_default_from_the_dataclass(section: str, defaults: str) -> None:
@@ -229,8 +234,8 @@ def test_condor_cross_field_bounds(tmp_path: Path) -> None:
 
 
 def test_hedge_bounds(tmp_path: Path) -> None:
-    assert "hedge.vega_share: must be greater than 0 and at most 1 (got 1.5)" in _error(
-        _write(tmp_path, "[hedge]\nvega_share = 1.5\n")
+    assert "hedge.share: must be greater than 0 and at most 1 (got 1.5)" in _error(
+        _write(tmp_path, "[hedge]\nshare = 1.5\n")
     )
     assert "hedge.min_dte: must be between 1 and 366 (got 400)" in _error(
         _write(tmp_path, "[hedge]\nmin_dte = 400\nmax_dte = 500\n")
@@ -298,15 +303,15 @@ def test_bounds_say_what_is_valid_not_what_the_method_prefers(tmp_path: Path) ->
             tmp_path,
             "[condor]\nshort_delta = 0.45\nwing_width = 1000\nmin_dte = 60\ntarget_dte = 120\n"
             "max_dte = 180\nmax_contracts = 5000\nmax_open_condors = 50\nstop_multiple = 30\n"
-            "[hedge]\nvega_share = 0.5\notm_max = 1.5\nmax_layers = 20\n",
+            "[hedge]\nshare = 0.5\notm_max = 1.5\nrungs = 5\n",
         )
     )
     assert config.condor.short_delta == 0.45 and config.condor.wing_width == 1000
     assert config.condor.max_dte == 180 and config.condor.stop_multiple == 30
-    assert config.hedge.vega_share == 0.5 and config.hedge.otm_max == 1.5
+    assert config.hedge.share == 0.5 and config.hedge.otm_max == 1.5
     assert "condor.short_delta" in _error(_write(tmp_path, "[condor]\nshort_delta = 0.5\n"))
     assert "condor.short_delta" in _error(_write(tmp_path, "[condor]\nshort_delta = 0\n"))
-    assert "hedge.vega_share" in _error(_write(tmp_path, "[hedge]\nvega_share = 0\n"))
+    assert "hedge.share" in _error(_write(tmp_path, "[hedge]\nshare = 0\n"))
 
 
 # -- [service] stop_grace_s, [broker] open_order_policy ---------------------------------------

@@ -402,7 +402,7 @@ def test_realized_pnl_per_position_equals_its_cash_flows(replay: Replay) -> None
     for record in replay.decisions:
         if record.decision.places_order:
             d = record.decision
-            if d.action is Action.CLOSE:
+            if d.action in (Action.CLOSE, Action.ADJUST):  # orders on an existing structure
                 assert d.position_id is not None
                 position_of[record.id] = d.position_id
             else:

@@ -74,7 +74,7 @@ def test_range_spanning_the_listing_dates(tmp_path: Path) -> None:
     # Condors were held before VIX options existed: the hedge check says so.
     vix_skips = _rows(
         journal,
-        "SELECT reason FROM decisions WHERE rule = 'hedge_layer_entry' AND action = 'skip' "
+        "SELECT reason FROM decisions WHERE rule = 'hedge_ladder' AND action = 'skip' "
         "AND reason LIKE '%VIX options first traded 2006-02-24%'",
     )
     assert vix_skips

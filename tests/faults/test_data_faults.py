@@ -125,10 +125,10 @@ async def test_nan_greeks_are_never_traded_on(tmp_path: Path) -> None:
         for leg in legs:
             tws.set_greeks_fault(con_id_of(tws, leg.contract), GreeksFault.NAN)
         assert await daemon.job(JobName.HEDGE_CHECK)
-        [skip] = decision_rows(path, "hedge_layer_entry")
-        assert skip["action"] == "skip" and "vega is not known" in skip["reason"]
+        [skip] = decision_rows(path, "hedge_ladder")
+        assert skip["action"] == "skip" and "no finite model greeks" in skip["reason"]
         assert not [o for o in tws.orders if o.req.contract.symbol == "VIX"]
-        assert opened(path, "hedge_layer_entry") == []
+        assert opened(path, "hedge_ladder") == []
 
         # the mark keeps the price and leaves the greeks empty; no job fails
         assert await daemon.job(JobName.MARK)

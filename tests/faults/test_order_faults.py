@@ -101,18 +101,19 @@ async def test_partial_close_of_a_vix_layer_then_only_the_rest_is_sold(tmp_path:
     path = tmp_path / "alvh.sqlite"
     # condor and layer fill; the layer's first close sells 9 and rests; then fills
     policies = [FillPolicy.immediate(), FillPolicy.immediate(), FillPolicy.partial(9)]
-    rules = HedgeRules(close_dte=90)  # the layer is due for its close at once
+    # due for its close at once; sized as the one-layer hedge was (more than 9 calls)
+    rules = HedgeRules(close_dte=90, share=1.0, base_weight=1.0, condor_iv_beta=2.0)
     async with gateway(order_policies=policies) as (tws, clock):
         daemon = await start(path, tws, clock, hedge_rules=rules)
         assert await daemon.job(JobName.ENTRY)
         assert await daemon.job(JobName.HEDGE_CHECK)
-        [layer] = opened(path, "hedge_layer_entry")
+        [layer] = opened(path, "hedge_ladder")
         [call] = [leg.contract for leg in legs_of(path, layer)]
         bought = order_row(path, layer)["filled_quantity"]
         assert bought > 9 and gateway_positions(tws)[call] == bought
 
         assert await daemon.job(JobName.MANAGE)
-        [first] = [d for d in decision_rows(path, "hedge_layer_exit") if d["action"] == "close"]
+        [first] = [d for d in decision_rows(path, "hedge_exit") if d["action"] == "close"]
         assert first["quantity"] == bought
         row = order_row(path, first["id"])
         assert (row["status"], row["filled_quantity"]) == ("cancelled", 9)
@@ -122,7 +123,7 @@ async def test_partial_close_of_a_vix_layer_then_only_the_rest_is_sold(tmp_path:
         assert_agree(daemon)
 
         assert await daemon.job(JobName.MANAGE)
-        closes = [d for d in decision_rows(path, "hedge_layer_exit") if d["action"] == "close"]
+        closes = [d for d in decision_rows(path, "hedge_exit") if d["action"] == "close"]
         assert [d["quantity"] for d in closes] == [bought, bought - 9]
         assert order_row(path, closes[1]["id"])["status"] == "filled"
         [gw] = gateway_orders(tws, closes[1]["id"])
@@ -307,7 +308,7 @@ async def test_timeout_inside_place_order_is_unknown_then_settled_from_the_gatew
         assert f"order fate unknown: {ref}" in skip["reason"]
         assert await daemon.job(JobName.HEDGE_CHECK)
         assert not [o for o in tws.orders if o.order_ref != ref]
-        assert decision_rows(path, "hedge_layer_entry") == []
+        assert decision_rows(path, "hedge_ladder") == []
 
         # reconciliation (the manage job's) settles it from the gateway
         tws.scenario.mute_rules.clear()

@@ -27,6 +27,7 @@ from strategies.positions import OpenStructure
 DOCUMENTED_KEYS = {
     "journal",
     "generated_at",
+    "context",
     "run",
     "replay",
     "as_of",
@@ -145,13 +146,15 @@ def test_replay_report_matches_journal(replay_journal: Path) -> None:
     assert [d["id"] for d in report["decisions"]] == [r.id for r in all_decisions[-10:]][::-1]
     assert all(d["reason"] for d in report["decisions"])
 
-    # a replay's context is its own: range and last session, no wall-clock jobs or entry check
-    assert report["next_jobs"] == [] and report["macro_events"] is None
-    assert report["entry_block"] is None and report["schedule_source"] == "none (replay)"
-    replay = report["replay"]
-    assert replay["end"] == report["run"]["replay_end"]
-    assert replay["last_session"] == "2019-03-29" and replay["finished"]
-    assert replay["sessions"] == len(journal_daily_sessions(replay_journal))
+    # next jobs from Friday 17:00: Monday 2019-04-01, run config's times
+    assert report["schedule_source"] == "run config"
+    daily = [j for j in report["next_jobs"] if j["kind"] == "daily"]
+    assert [(j["job"], j["fire_time"]) for j in daily] == [
+        ("entry", "2019-04-01T15:30:00-04:00"),
+        ("hedge_check", "2019-04-01T15:40:00-04:00"),
+        ("manage", "2019-04-01T15:45:00-04:00"),
+        ("mark", "2019-04-01T16:15:00-04:00"),
+    ]
 
 
 def test_replay_text_report(replay_journal: Path) -> None:
@@ -166,8 +169,7 @@ def test_replay_text_report(replay_journal: Path) -> None:
     assert "Last 3 decisions (newest first)" in text
     for d in report["decisions"]:
         assert d["reason"] in text
-    assert "last 2019-03-29" in text and "no next jobs" in text
-    assert "entry now" not in text and "Next jobs" not in text
+    assert "entry                    Mon 2019-04-01 15:30 EDT" in text
     assert "Net greeks of the latest marks" in text
     assert "total (2/2)" in text
 
@@ -180,7 +182,12 @@ def test_cli_json_and_read_only(replay_journal: Path, capsys: pytest.CaptureFixt
     assert out.count("\n") == 1  # one JSON object on one line
     assert set(report) == DOCUMENTED_KEYS
     assert len(report["decisions"]) == 4
-    assert report["next_jobs"] == [] and report["replay"]["last_session"] == "2019-03-29"
+    assert [j["job"] for j in report["next_jobs"] if j["kind"] == "daily"] == [
+        "entry",
+        "hedge_check",
+        "manage",
+        "mark",
+    ]
     assert hashlib.sha256(replay_journal.read_bytes()).hexdigest() == before
     wal = Path(f"{replay_journal}-wal")
     assert not wal.exists() or wal.stat().st_size == 0  # a reader leaves at most an empty WAL
@@ -191,7 +198,12 @@ def test_cli_text(replay_journal: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert code == 0 and err == ""
     assert out.startswith(f"alvh status: {replay_journal} run 1 [replay]")
     assert "Open positions (2)" in out
-    assert "sessions replayed, last 2019-03-29" in out
+    assert "Next jobs (America/New_York" in out
+    # a replay journal is reported in its own context, not today's
+    assert "after the replay's end 2019-03-29)" in out
+    assert "entry                    Mon 2019-04-01 15:30 EDT" in out
+    assert "Condor entry at the replay's end:" in out
+    assert "sessions replayed, last 2019-03-29" in out  # the replay's own range and progress
 
 
 # --------------------------------------------------------------------------- schedule
@@ -227,11 +239,11 @@ def test_next_jobs_beyond_calendar_leave_a_note() -> None:
 
 
 def test_config_file_schedule(
-    paper_journal: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    replay_journal: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cfg = tmp_path / "alvh.toml"
     cfg.write_text('[schedule]\nentry_time = "10:05"\n')
-    code, out, _ = _run(capsys, "--journal", str(paper_journal), "--config", str(cfg), "--json")
+    code, out, _ = _run(capsys, "--journal", str(replay_journal), "--config", str(cfg), "--json")
     assert code == 0
     report = json.loads(out)
     assert report["schedule_source"] == "config file"
@@ -463,8 +475,21 @@ def test_decisions_argument_validated() -> None:
     assert _cli("--decisions", "0").decisions == 0
 
 
-def journal_daily_sessions(path: Path) -> list[str]:
-    """Sessions of the latest run's ``daily`` rows."""
-    with Journal.open(path, read_only=True) as journal:
-        run_id = journal.run().id
-        return [r.session.isoformat() for r in journal.daily(run_id)]
+def test_replay_block_gives_range_and_progress(replay_journal: Path) -> None:
+    with Journal.open(replay_journal, read_only=True) as journal:
+        report = status.collect_status(journal)
+        run = journal.run()
+        daily = journal.daily(run.id)
+    replay = report["replay"]
+    assert replay["start"] == report["run"]["replay_start"]
+    assert replay["end"] == report["run"]["replay_end"]
+    assert replay["sessions"] == len(daily)
+    assert replay["first_session"] == daily[0].session.isoformat()
+    assert replay["last_session"] == daily[-1].session.isoformat() == "2019-03-29"
+    assert replay["finished"] is True
+    assert report["context"]["source"] == "replay end"  # never the wall clock
+
+
+def test_paper_run_has_no_replay_block(paper_journal: Path) -> None:
+    with Journal.open(paper_journal, read_only=True) as journal:
+        assert status.collect_status(journal, now=_ny(2024, 3, 18, 9, 0))["replay"] is None

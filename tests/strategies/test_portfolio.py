@@ -309,3 +309,87 @@ def test_worst_price_custom_policy() -> None:
     # The concession never improves the price: worst >= limit for any limit.
     for limit in (-25.0, -1.0, -0.01, 0.0, 0.01, 1.0, 25.0):
         assert policy.worst_price(limit) > limit
+
+
+# -- adjustments (ADJUST orders change the legs once complete) -----------------------------
+
+NEW_SP, NEW_LP = _c(3140, Right.PUT), _c(3090, Right.PUT)
+#: A 10-point put wing shift, per combo unit.
+SHIFT = (Leg(SP, 1), Leg(LP, -1), Leg(NEW_SP, -1), Leg(NEW_LP, 1))
+SHIFT_PRICES = {SP: 7.0, LP: 4.0, NEW_SP: 6.0, NEW_LP: 3.5}  # a 0.50 debit
+
+
+def _opened(book: Portfolio, units: int = 4) -> StructurePosition:
+    position = _condor(book, "c")
+    for leg, price in zip(CONDOR_LEGS, (2.0, 3.5, 3.0, 1.6), strict=True):
+        book.apply_fill(_fill("c", leg.contract, leg.ratio * units, price, comm=0.0))
+    return position
+
+
+def test_a_completely_filled_adjustment_changes_the_legs() -> None:
+    book = Portfolio()
+    position = _opened(book)
+    book.expect_adjustment("adj", "c", SHIFT, 4)
+    assert book.structure_of("adj") == "c"
+    for leg in SHIFT[:3]:
+        book.apply_fill(_fill("adj", leg.contract, leg.ratio * 4, SHIFT_PRICES[leg.contract], 0.0))
+        assert position.legs == CONDOR_LEGS  # not until the last contract fills
+        assert not position.is_balanced
+    book.apply_fill(_fill("adj", NEW_LP, 4, SHIFT_PRICES[NEW_LP], 0.0))
+    # long put, short put, short call, long call: the put side replaced in place
+    assert position.legs == (Leg(NEW_LP, 1), Leg(NEW_SP, -1), Leg(SC, -1), Leg(LC, 1))
+    assert position.is_balanced and position.held_units == 4
+    assert position.adjustments == 1
+    assert position.adjusted_price == pytest.approx(0.50)
+    assert position.open_units == 4  # the opening order's units are what they were
+    assert position.open_price == pytest.approx(-2.90 + 0.50)
+    assert position.view().opening_price == pytest.approx(-2.90)
+    assert position.closing_orders() == [
+        ((Leg(NEW_LP, -1), Leg(NEW_SP, 1), Leg(SC, 1), Leg(LC, -1)), 4)
+    ]
+    # the cash of the adjustment is booked to the condor
+    assert position.cash_flow == pytest.approx((2.90 - 0.50) * 400)
+
+
+def test_a_partly_filled_adjustment_leaves_uneven_legs_to_flatten() -> None:
+    book = Portfolio()
+    position = _opened(book)
+    book.expect_adjustment("adj", "c", SHIFT, 4)
+    # two of four combo units, then the order was cancelled
+    for leg in SHIFT:
+        book.apply_fill(_fill("adj", leg.contract, leg.ratio * 2, SHIFT_PRICES[leg.contract], 0.0))
+    assert position.legs == CONDOR_LEGS and position.adjustments == 0
+    assert not position.is_balanced
+    orders = position.closing_orders()
+    assert all(len(legs) == 1 for legs, _ in orders)  # leg by leg, exactly what is held
+    assert {legs[0].contract: (legs[0].ratio, units) for legs, units in orders} == {
+        LP: (-1, 2),
+        SP: (1, 2),
+        NEW_SP: (1, 2),
+        NEW_LP: (-1, 2),
+        SC: (1, 4),
+        LC: (-1, 4),
+    }
+
+
+def test_an_adjustment_completes_whatever_the_order_of_its_fills() -> None:
+    results = []
+    for order in (SHIFT, tuple(reversed(SHIFT))):
+        book = Portfolio()
+        position = _opened(book)
+        book.expect_adjustment("adj", "c", SHIFT, 4)
+        for leg in order:  # split fills, interleaved with nothing else
+            for _ in range(2):
+                book.apply_fill(_fill("adj", leg.contract, leg.ratio * 2, 1.0, 0.0))
+        results.append((position.legs, position.held_units, position.adjustments))
+    assert results[0] == results[1]
+    assert results[0][2] == 1
+
+
+def test_an_adjustment_is_only_for_a_known_structure() -> None:
+    book = Portfolio()
+    with pytest.raises(KeyError):
+        book.expect_adjustment("adj", "nope", SHIFT, 1)
+    _condor(book, "c")
+    with pytest.raises(ValueError, match="positive quantity"):
+        book.expect_adjustment("adj", "c", SHIFT, 0)
