@@ -221,5 +221,9 @@ def load_status(
         raise StatusError(str(exc)) from None
     except sqlite3.Error as exc:  # a damaged page met while reading
         raise StatusError(f"{journal_path}: cannot read journal: {exc}") from None
+    except ValueError as exc:  # a row that no longer decodes (damaged pages read as zeros)
+        raise StatusError(
+            f"{journal_path}: journal row cannot be decoded (damaged?): {exc}"
+        ) from None
     finally:
         journal.close()
