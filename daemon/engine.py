@@ -305,6 +305,19 @@ class TradingEngine:
         hedges = self.portfolio.open_positions(Structure.HEDGE_LAYER)
         if not hedges:
             return
+        # a condor roll or wing shift above put legs in the book that were not quoted yet;
+        # the hedges' sizing reads every held condor leg
+        unquoted = [
+            p
+            for p in self.portfolio.open_positions()
+            if any(q and c not in quotes and c.expiry >= session for c, q in p.held.items())
+        ]
+        if unquoted:
+            try:
+                quotes = quotes | await self._quote_positions(unquoted)
+            except BrokerError as exc:
+                await self._data_unavailable(MANAGE_RULE, Structure.HEDGE_LAYER, exc)
+                return
         rules = self.hedge_rules
         signals = await self.current_signals()
         spx, calls = math.nan, []

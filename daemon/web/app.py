@@ -112,6 +112,8 @@ def create_app(settings: WebSettings) -> Starlette:
             raise _Unavailable(str(exc), 404 if "no run" in str(exc) else 503) from None
         except sqlite3.Error as exc:  # busy past the timeout, or a damaged page
             raise _Unavailable(f"{path}: cannot read journal now: {exc}") from None
+        except ValueError as exc:  # a row that no longer decodes: damaged pages read as zeros
+            raise _Unavailable(f"{path}: journal row cannot be decoded (damaged?): {exc}") from None
         finally:
             opened.close()
 

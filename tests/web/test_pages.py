@@ -152,7 +152,7 @@ def test_dashboard_on_paper_run(paper_journal: Path) -> None:
     assert "market data 3 (delayed)" in text  # the run's stored [broker] config
     assert 'data-structure="condor"' in html and 'data-structure="hedge_layer"' in html
     assert "puts 4,800/4,850 · calls 5,145/5,195" in text
-    assert "last job (decision) 2026-11-20 15:30 EST · hedge_layer_entry open" in text
+    assert "last job (decision) 2026-11-20 15:30 EST · hedge_ladder open" in text
     assert re.search(r'<svg id="equity-chart".*?<circle', html, flags=re.S)  # one session
     assert "from now" in text  # a paper run's next jobs come from the wall clock
 
@@ -202,7 +202,7 @@ def test_orders_and_fills(paper_journal: Path) -> None:
         assert o.order_ref in text and o.status == "filled"
     for f in fills:
         assert f.exec_id in text and f.contract.local_symbol in text
-    assert "condor_entry" in text and "hedge_layer_entry" in text
+    assert "condor_entry" in text and "hedge_ladder" in text
 
 
 def test_daily_table_and_charts(replay_journal: Path) -> None:
