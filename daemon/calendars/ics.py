@@ -184,8 +184,10 @@ def import_ics(path: Path, *, only_known: bool = False) -> list[MacroEvent]:
         Events in file order; times are America/New_York wall times.
 
     Raises:
-        IcsImportError: the file is missing, unreadable, not UTF-8, not an
-            iCalendar file, has a content line or property the library cannot
+        IcsImportError: the file is missing, unreadable, larger than
+            :data:`~daemon.boundedio.MAX_CALENDAR_BYTES`, not UTF-8, not an
+            iCalendar file, cut off (no final ``END:VCALENDAR``), has a ``TZID``
+            naming no known zone, a ``SUMMARY`` with control characters, has a content line or property the library cannot
             parse, or an event lacks ``SUMMARY``/``DTSTART`` or recurs
             (``RRULE``). The message names the file and, when it can be
             located, the line.
@@ -206,6 +208,12 @@ def import_ics(path: Path, *, only_known: bool = False) -> list[MacroEvent]:
     if first is None or first[1].strip().upper() != "BEGIN:VCALENDAR":
         raise IcsImportError(
             path, "not an iCalendar file (first line is not BEGIN:VCALENDAR)", first and first[0]
+        )
+    last = next(((n, body) for n, body in reversed(lines) if body.strip()), first)
+    if last[1].strip().upper() != "END:VCALENDAR":
+        # a cut-off download: importing what is there would silently drop events
+        raise IcsImportError(
+            path, "truncated iCalendar file (last line is not END:VCALENDAR)", last[0]
         )
     # icalendar warns on stderr about TZIDs it guesses; every TZID is checked
     # here (_check_tzid, unknown zones refused), so its warnings would only

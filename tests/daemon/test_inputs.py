@@ -93,6 +93,13 @@ def test_unknown_or_path_like_tzid_is_an_error(tmp_path: Path, tzid: str) -> Non
         import_ics(path)
 
 
+def test_truncated_ics_is_refused(tmp_path: Path) -> None:
+    path = _ics(tmp_path, "DTSTART:20250110T133000Z")
+    path.write_text(path.read_text(encoding="utf-8")[:-8], encoding="utf-8")  # "END:VCAL"
+    with pytest.raises(IcsImportError, match=r"x\.ics:\d+: truncated iCalendar file"):
+        import_ics(path)
+
+
 def test_ics_summary_with_bidi_override_is_refused(tmp_path: Path) -> None:
     with pytest.raises(IcsImportError, match="SUMMARY contains the control character U\\+202E"):
         import_ics(_ics(tmp_path, "DTSTART:20250110T133000Z", "\u202eCPI"))
