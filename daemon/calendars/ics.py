@@ -187,8 +187,9 @@ def import_ics(path: Path, *, only_known: bool = False) -> list[MacroEvent]:
         IcsImportError: the file is missing, unreadable, larger than
             :data:`~daemon.boundedio.MAX_CALENDAR_BYTES`, not UTF-8, not an
             iCalendar file, cut off (no final ``END:VCALENDAR``), has a ``TZID``
-            naming no known zone, a ``SUMMARY`` with control characters, has a content line or property the library cannot
-            parse, or an event lacks ``SUMMARY``/``DTSTART`` or recurs
+            naming no known zone, a ``SUMMARY`` with control characters, a
+            content line or property the library cannot parse, or an event
+            lacks ``SUMMARY``/``DTSTART`` or recurs
             (``RRULE``). The message names the file and, when it can be
             located, the line.
     """
