@@ -87,7 +87,20 @@ def gen_journal(rng: random.Random, n: int, tmp: Path) -> Iterator[Case]:
     for i in range(n):
         path = tmp / f"j{i}.sqlite"
         label, invalid = _journal_mutations(rng, seed, path)
-        cmd = rng.choice(["journal", "journal-json", "status", "status-json", "replay"])
+        cmd = rng.choice(["journal", "journal-json", "status", "status-json", "replay", "run"])
+        env: dict[str, str] = {}
+        if cmd == "run":
+            # the daemon on the damaged journal, with a gateway that refuses at once:
+            # 2 (journal refused) or 4 (gateway unreachable), never 1
+            argv = ["run", "--port", "1", "--dry-run"]
+            env = {
+                "ALVH_JOURNAL__PATH": str(path),
+                "ALVH_BROKER__CONNECT_ATTEMPTS": "1",
+                "ALVH_BROKER__CONNECT_TIMEOUT_S": "1",
+                "ALVH_LOGGING__FORMAT": "json",
+            }
+            yield Case("journal", f"{label} ({cmd})", cli_case(argv), invalid, argv, env)
+            continue
         if cmd.startswith("journal"):
             argv = ["journal", str(path)] + (["--json"] if cmd.endswith("json") else [])
         elif cmd.startswith("status"):
