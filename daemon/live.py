@@ -202,6 +202,7 @@ async def _serve(
         is_session=calendar.is_session,
         session_close=calendar.session_close,
         settle_expired=True,
+        risk_rules=config.risk.to_rules(),
     )
     engine.book_ready = False
     log.info("starting", journal=str(config.journal.path))

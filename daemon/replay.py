@@ -162,6 +162,8 @@ async def run_replay(
             is_session=calendar.is_session,
             signal_source=BundleSignalSource(history),
             signal_params=config.signals.to_params(),
+            risk_rules=config.risk.to_rules(),
+            starting_equity=config.replay.starting_cash,
         )
         replayed = 0
         current: date | None = None

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from daemon.calendars.event_rules import EventRulesConfig
 from daemon.config.base import ENV_NESTED_DELIMITER, ENV_PREFIX, ConfigError
 from daemon.config.broker import BrokerConfig
+from daemon.config.risk import RiskConfig
 from daemon.config.rules import CondorConfig, HedgeConfig, SignalsConfig
 from daemon.config.sections import JournalConfig, LoggingConfig, ReplayConfig, ScheduleConfig
 from daemon.service import ServiceConfig
@@ -36,6 +37,7 @@ class AlvhConfig(BaseSettings):
     condor: CondorConfig = CondorConfig()
     hedge: HedgeConfig = HedgeConfig()
     signals: SignalsConfig = SignalsConfig()
+    risk: RiskConfig = RiskConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     replay: ReplayConfig = ReplayConfig()
     journal: JournalConfig = JournalConfig()
