@@ -564,9 +564,11 @@ def parity_gate(decision: Decision, snap: RiskSnapshot, rules: RiskRules) -> Gat
     points: a larger residual means one of the quotes is stale or wrong.
 
     ``F`` and ``DF``: with two or more strikes (a condor) they are fitted to
-    the strikes' ``C - P`` by least squares (``C - P = a - DF K``, ``F = a /
-    DF``; ``DF`` clipped to [0.9, 1]), so no outside rate or dividend is
-    needed and the check is that the strikes agree on one forward. With one
+    the strikes' ``C - P = DF (F - K)`` robustly: ``DF`` = minus the median of
+    the pairwise slopes (Theil-Sen; clipped to [0.9, 1]), ``F`` = the median of
+    the implied forwards ``K + (C - P) / DF``. No outside rate or dividend is
+    needed, the check is that the strikes agree on one forward, and one bad
+    quote among four strikes cannot pull the fit onto itself. With one
     strike (a VIX call), ``F`` is the forward of the chain the decision came
     from (the VIX future) and ``DF = 1`` (a few weeks of discounting on a VIX
     future is below a tick). Without it the check is skipped (``n/a``).
@@ -600,11 +602,11 @@ def parity_gate(decision: Decision, snap: RiskSnapshot, rules: RiskRules) -> Gat
         return _result(name, "n/a", note=f"other right not quoted: {','.join(missing)}")
     first = decision.legs[0].contract
     if len(rows) >= 2:
-        k = np.array([r[0] for r in rows])
-        y = np.array([r[1] for r in rows])
-        slope, intercept = np.polyfit(k, y, 1)
-        df = float(np.clip(-slope, 0.9, 1.0))
-        forward = float(intercept) / df
+        # Theil-Sen: the median of the pairwise slopes, then the median implied
+        # forward, so one bad quote cannot drag the fit onto itself.
+        slopes = [(b[1] - a[1]) / (b[0] - a[0]) for i, a in enumerate(rows) for b in rows[i + 1 :]]
+        df = float(np.clip(-np.median(slopes), 0.9, 1.0))
+        forward = float(np.median([strike + diff / df for strike, diff, _ in rows]))
         source = "fitted"
     else:
         fwd = snap.forwards.get((first.symbol, first.expiry))
