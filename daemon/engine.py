@@ -513,6 +513,23 @@ class TradingEngine:
             )
         )
 
+    def restore_risk(self, daily: Sequence[tuple[date, float]]) -> None:
+        """Rebuild the kill switch from journaled end-of-session net liquidation.
+
+        ``daily``: ``(session, net liquidation)`` of the book's earlier runs,
+        oldest first. The switch is folded through them exactly as the mark
+        jobs folded it (trips and resets included, not journaled again), so a
+        restart neither resets a tripped switch nor forgets the high-water
+        mark; the first row is the floor's starting equity when none was given.
+        """
+        rules = self.risk_rules
+        if rules is None or not daily:
+            return
+        if self.starting_equity is None:
+            self.starting_equity = daily[0][1]
+        for session, net_liq in daily:
+            self.drawdown, _ = update_drawdown(self.drawdown, session, net_liq, rules)
+
     async def risk_snapshot(self, decision: Decision) -> RiskSnapshot:
         """Gather what the risk gates look at for ``decision`` (see :mod:`strategies.gates`).
 

@@ -223,7 +223,11 @@ async def _serve(
     account = getattr(broker, "account_id", None) or config.broker.account
     if account:
         journal.set_run_account(run_id, account)
-    live_orders = restore(journal, book_runs(journal, mode, account), engine.portfolio)
+    runs = book_runs(journal, mode, account)
+    live_orders = restore(journal, runs, engine.portfolio)
+    engine.restore_risk(
+        [(row.session, row.net_liquidation) for run in runs for row in journal.daily(run)]
+    )
     for ref, structure_id in live_orders.items():
         engine.executor.track(ref, structure_id)
     engine.book_ready = True

@@ -116,10 +116,13 @@ class DrawdownState:
     the switch trips: no new condor until it resets. It resets after
     ``kill_switch_cooloff_sessions`` further sessions: the high-water mark is
     then set to the net liquidation of that moment (the loss is accepted as
-    the new base, the drawdown is measured afresh) and entries resume. With a
-    cool-off of 0 only the operator resets it, by restarting the daemon (a new
-    process starts its high-water mark at the net liquidation then). Trips and
-    resets are journaled as ``risk_kill_switch`` decisions.
+    the new base, the drawdown is measured afresh) and entries resume. A
+    restart does not reset it: the engine folds the journaled end-of-session
+    net liquidation again (:meth:`daemon.engine.TradingEngine.restore_risk`).
+    An operator who wants entries back sooner switches the gate off
+    (``[risk] kill_switch_enabled = false``, recorded in the run's
+    configuration) and restarts. Trips and resets are journaled as
+    ``risk_kill_switch`` decisions.
 
     Attributes:
         high_water: highest net liquidation since the last reset, dollars.
@@ -157,8 +160,7 @@ def update_drawdown(
     new_session = state.last_session != session
     if state.tripped:
         count = state.sessions_tripped + (1 if new_session else 0)
-        cooloff = rules.kill_switch_cooloff_sessions
-        if cooloff > 0 and count >= cooloff:
+        if count >= rules.kill_switch_cooloff_sessions:
             return DrawdownState(net_liq, last_session=session), "reset"
         return (
             DrawdownState(state.high_water, state.tripped_on, count, session),
@@ -319,11 +321,7 @@ def kill_switch_gate(decision: Decision, snap: RiskSnapshot, rules: RiskRules) -
     }
     if state.tripped:
         left = max(rules.kill_switch_cooloff_sessions - state.sessions_tripped, 0)
-        resets = (
-            f"resets in {left} session(s)"
-            if rules.kill_switch_cooloff_sessions
-            else "resets on operator restart"
-        )
+        resets = f"resets in {left} session(s)"
         return _result(
             name,
             "block",

@@ -175,11 +175,12 @@ class RiskRules:
             high-water mark of net liquidation exceeds ``kill_switch_drawdown_pct``.
         kill_switch_drawdown_pct: the drawdown that trips the switch, percent
             of the high-water mark.
-        kill_switch_cooloff_sessions: sessions the switch stays tripped; at the
-            end of the cool-off the high-water mark resets to the current net
-            liquidation (journaled) and new risk resumes. 0 = it resets only
-            by operator action (restart the daemon: the high-water mark starts
-            at the net liquidation then).
+        kill_switch_cooloff_sessions: sessions (>= 1) the switch stays
+            tripped; at the end of the cool-off the high-water mark resets to
+            the current net liquidation (journaled) and new risk resumes. A
+            restart does not reset it (the journal is folded again); an
+            operator who wants entries sooner sets ``kill_switch_enabled =
+            false``.
         margin_enabled: refuse an order whose initial margin after the order
             exceeds the equity with loan value after it (IB's what-if live;
             the Reg-T model of :mod:`strategies.margin` in replay).

@@ -33,7 +33,7 @@ class RiskConfig(Section):
         default=_RISK_DEFAULTS.kill_switch_drawdown_pct, gt=0.0, lt=100.0
     )
     kill_switch_cooloff_sessions: int = Field(
-        default=_RISK_DEFAULTS.kill_switch_cooloff_sessions, ge=0, le=252
+        default=_RISK_DEFAULTS.kill_switch_cooloff_sessions, ge=1, le=252
     )
     margin_enabled: bool = _RISK_DEFAULTS.margin_enabled
     liquidity_enabled: bool = _RISK_DEFAULTS.liquidity_enabled

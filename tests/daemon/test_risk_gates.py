@@ -188,3 +188,29 @@ async def test_the_kill_switch_trips_and_resets_in_the_journal_and_blocks_entrie
     assert [_inputs(n)["event"] for n in notes] == ["tripped", "reset"]
     assert _inputs(notes[1])["high_water"] == 500_000.0
     assert len(rig.broker.placed) == 1  # entries resumed
+
+
+async def test_a_restart_folds_the_journaled_net_liquidation_into_the_kill_switch(
+    path: Path,
+) -> None:
+    rig = await start(path)
+    _entry_market(rig)
+    _gated(rig, RiskRules(kill_switch_drawdown_pct=20.0, kill_switch_cooloff_sessions=5))
+    rig.broker.margin = ROOMY
+    daily = [
+        (SESSION - timedelta(days=4), 400_000.0),  # starting equity
+        (SESSION - timedelta(days=3), 640_000.0),  # high-water mark
+        (SESSION - timedelta(days=2), 500_000.0),  # 21.9% down: tripped
+        (SESSION - timedelta(days=1), 505_000.0),
+    ]
+    rig.engine.restore_risk(daily)
+    state = rig.engine.drawdown
+    assert state is not None and state.tripped_on == SESSION - timedelta(days=2)
+    assert (state.high_water, state.sessions_tripped) == (640_000.0, 1)
+    assert rig.engine.starting_equity == 400_000.0
+    await rig.engine.run_job(JobName.ENTRY)
+    assert rig.broker.placed == []  # still tripped after the restart
+    skip = decisions(path, rig.run_id)[-1]
+    assert "risk gate kill_switch" in skip["reason"] and "resets in 3 session(s)" in skip["reason"]
+    # the fold journals nothing of its own
+    assert not [d for d in decisions(path, rig.run_id) if d["rule"] == KILL_SWITCH_RULE]

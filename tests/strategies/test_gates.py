@@ -186,18 +186,6 @@ def test_kill_switch_trips_past_the_drawdown_and_resets_after_the_cooloff() -> N
     assert kill_switch_gate(hedge_open(1, 1.0), snapshot(drawdown=tripped), rules).status == "n/a"
 
 
-def test_kill_switch_without_cooloff_waits_for_the_operator() -> None:
-    rules = replace(RULES, kill_switch_cooloff_sessions=0)
-    state, _ = update_drawdown(None, SESSION, 100_000.0, rules)
-    state, event = update_drawdown(state, SESSION + timedelta(days=1), 70_000.0, rules)
-    assert event == "tripped"
-    for i in range(2, 300):
-        state, event = update_drawdown(state, SESSION + timedelta(days=i), 70_000.0, rules)
-        assert event is None and state.tripped
-    reason = kill_switch_gate(condor_open(), snapshot(drawdown=state), rules).reason
-    assert "resets on operator restart" in reason
-
-
 # -- 3. hedge notional cap ---------------------------------------------------------------
 
 
