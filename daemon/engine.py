@@ -200,13 +200,14 @@ class TradingEngine:
         await self._recheck_halt()
         try:
             ctx = await self.broker.market_context()
-            net_liq = (await self.broker.account()).net_liquidation
             open_condors = open_or_pending(self.portfolio, Structure.CONDOR)
+            net_liq: float | None = None
             blocked = self.entry_guard(ctx.session) if self.entry_guard else None
             if self.entry_halt:  # the skip names what is in doubt
                 blocked = f"new risk halted: {self.entry_halt}"
             puts, calls = [], []
             if open_condors < rules.max_open_condors and blocked is None:
+                net_liq = (await self.broker.account()).net_liquidation  # sizes the entry
                 crash_point("before_quotes")
                 chain = await self.broker.option_chain(
                     "SPX", rules.trading_class, rules.min_dte, rules.max_dte

@@ -166,7 +166,7 @@ def plan_condor_entry(
     rules: CondorRules,
     blocked_reason: str | None = None,
     *,
-    net_liq: float,
+    net_liq: float | None,
 ) -> Decision:
     """Decide whether to open an SPX iron condor now, and exactly which one.
 
@@ -218,7 +218,9 @@ def plan_condor_entry(
         rules: the condor parameters.
         blocked_reason: a human sentence saying why entries are blocked today,
             or ``None``.
-        net_liq: the account's net liquidation now, dollars.
+        net_liq: the account's net liquidation now, dollars; ``None`` when
+            the engine did not ask (no entry possible): reaching the sizing
+            step without it is a SKIP.
 
     Returns:
         An OPEN decision with legs long put (+1), short put (-1), short call
@@ -243,7 +245,6 @@ def plan_condor_entry(
         "min_credit": rules.min_credit,
         "net_liq": net_liq,
         "max_loss_pct_of_net_liq": rules.max_loss_pct_of_net_liq,
-        "risk_budget_dollars": rules.max_loss_pct_of_net_liq / 100.0 * net_liq,
         "max_contracts": rules.max_contracts,
     }
     if blocked_reason is not None:
@@ -366,7 +367,10 @@ def plan_condor_entry(
             f"Credit {credit:.2f} is not below the wing width; the quotes are not credible.",
             inputs,
         )
+    if net_liq is None:
+        return _skip("Net liquidation unknown; cannot size a condor.", inputs)
     budget = rules.max_loss_pct_of_net_liq / 100.0 * net_liq
+    inputs["risk_budget_dollars"] = budget
     if not (math.isfinite(budget) and budget > 0):
         return _skip(
             f"Net liquidation {_usd(net_liq)} leaves no risk budget; no new condor.", inputs

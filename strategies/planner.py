@@ -93,7 +93,7 @@ def plan_entry(
     portfolio: Portfolio,
     rules: CondorRules,
     blocked_reason: str | None,
-    net_liq: float,
+    net_liq: float | None,
 ) -> Plan:
     """Plan a new iron condor (one OPEN) or a skip, sized from ``net_liq`` (dollars);
     see :func:`plan_condor_entry`."""

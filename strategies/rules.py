@@ -235,7 +235,7 @@ class RiskRules:
     scenario_enabled: bool = True
     scenario_spot_em: float = -2.0
     scenario_vol_points: float = 10.0
-    scenario_budget_pct: float = 2.5
+    scenario_budget_pct: float = 4.0
     quote_width_enabled: bool = True
     quote_max_width_pct: float = 15.0
     quote_min_width_ticks: int = 4
