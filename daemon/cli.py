@@ -91,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--dry-run",
         action="store_true",
-        help="make and journal every decision, log the orders, send none",
+        help="send no order: fill each order at the gateway's quotes through the replay's "
+        "fill model ([replay] costs) and keep the book in the journal as mode dry-run",
     )
     run.add_argument(
         "--run-job",
@@ -112,12 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
     journal.add_argument("--run", type=int, help="run id (default: the latest run)")
     journal.add_argument("--json", action="store_true", help="print one JSON object")
 
-    from daemon import calendar_cli, modelcheck
+    from daemon import calendar_cli, modelcheck_cli
     from daemon import status as status_cmd
 
     status_cmd.add_parser(sub)
     calendar_cli.add_parser(sub)
-    modelcheck.add_parser(sub)
+    modelcheck_cli.add_parser(sub)
     return parser
 
 
@@ -158,9 +159,9 @@ def _main(argv: Sequence[str]) -> int:
 
             return calendar_cli.run(args)
         if args.command == "model-check":
-            from daemon import modelcheck
+            from daemon import modelcheck_cli as mc_cli
 
-            return modelcheck.run(args)
+            return mc_cli.run(args)
     except CliError as exc:
         print(f"alvh {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE

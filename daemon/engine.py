@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from daemon.alerts import AlertSink
 from daemon.brokers.base import Broker, BrokerError, FatalBrokerError, NotListedError
 from daemon.clock import NEW_YORK
 from daemon.crashpoints import crash_point
@@ -90,6 +91,8 @@ class TradingEngine:
             ``None`` runs none.
         starting_equity: the floor's base, dollars (replay: the starting
             cash); ``None`` takes the first net liquidation the engine sees.
+        alerts: where fills, entry halts and the daily summary are announced
+            (default: nowhere; replay never alerts).
     """
 
     def __init__(
@@ -111,6 +114,7 @@ class TradingEngine:
         signal_params: SignalParams | None = None,
         risk_rules: RiskRules | None = None,
         starting_equity: float | None = None,
+        alerts: AlertSink | None = None,
     ) -> None:
         self.broker = broker
         self.journal = journal
@@ -127,8 +131,16 @@ class TradingEngine:
         self.signal_source = signal_source
         self.signal_params = signal_params or SignalParams()
         self.executor = Executor(
-            broker, journal, run_id, clock, self.portfolio, log, order_policy or OrderPolicy()
+            broker,
+            journal,
+            run_id,
+            clock,
+            self.portfolio,
+            log,
+            order_policy or OrderPolicy(),
+            alerts,
         )
+        self.alerts = self.executor.alerts
         self._peak_net_liq: float | None = None
         self.risk_rules = risk_rules
         self.starting_equity = starting_equity
@@ -142,6 +154,9 @@ class TradingEngine:
         #: Called at the start of every manage job (live: reconciliation), and
         #: after a job settled expired options while new risk is halted.
         self.before_manage: Callable[[], Any] | None = None
+        #: Called by the mark job with the session (live: the signal source
+        #: journals the day's market row); replay leaves it unset.
+        self.after_mark: Callable[[date], Awaitable[Any]] | None = None
         broker.add_fill_listener(self.on_fill)
         broker.add_settlement_listener(self.on_settlement)
 
@@ -352,7 +367,26 @@ class TradingEngine:
             net_liquidation=round(account.net_liquidation, 2),
             open_structures=len(held),
         )
+        if self.after_mark is not None:
+            try:
+                await self.after_mark(session)
+            except BrokerError as exc:  # the day's market row is retried by the back-fill
+                self.log.warning(
+                    "market_day_not_recorded", session=session.isoformat(), reason=str(exc)
+                )
         self.journal.flush()
+        counts = {kind: sum(p.kind is kind for p in held) for kind in Structure}
+        self.alerts.notify(
+            "daily_summary",
+            f"{session.isoformat()} close: net liquidation ${account.net_liquidation:,.2f}",
+            f"cash ${account.cash:,.2f}; "
+            f"drawdown from peak ${peak - account.net_liquidation:,.2f}; "
+            f"open: {counts[Structure.CONDOR]} condor(s) "
+            f"(unrealized ${unrealized[Structure.CONDOR]:,.2f}), "
+            f"{counts[Structure.HEDGE_LAYER]} hedge layer(s) "
+            f"(unrealized ${unrealized[Structure.HEDGE_LAYER]:,.2f})"
+            + (f"; new risk halted: {self.entry_halt}" if self.entry_halt else ""),
+        )
 
     # -- settlement -----------------------------------------------------------
     async def settle_expired(self) -> int:
@@ -404,6 +438,16 @@ class TradingEngine:
         if not self.journal.record_fill(fill, self.run_id):
             return
         crash_point("after_fill_journaled")
+        if (
+            fill.order_ref not in self.executor.in_flight
+            and fill.order_ref not in self.executor.announced
+        ):  # a fill outside its order's own run (at connect, late): announce it alone
+            self.alerts.notify(
+                "fill",
+                f"fill {fill.quantity:+d} {fill.contract.local_symbol} @ {fill.price:.2f}",
+                f"order {fill.order_ref}, execution {fill.exec_id}, reported outside the "
+                "order's own run (at connect or late)",
+            )
         self.log.info(
             "fill",
             exec_id=fill.exec_id,

@@ -36,6 +36,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
+from daemon.alerts import Alerts, AlertSink
 from daemon.brokers.base import (
     Broker,
     BrokerError,
@@ -97,6 +98,7 @@ class Executor:
     Args:
         broker, journal, run_id, clock, portfolio, log: as the engine's.
         policy: limit-price concession bounds.
+        alerts: where fills and entry halts are announced (default: nowhere).
     """
 
     def __init__(
@@ -108,8 +110,13 @@ class Executor:
         portfolio: Portfolio,
         log: Any,
         policy: OrderPolicy,
+        alerts: AlertSink | None = None,
     ) -> None:
         self.broker = broker
+        self.alerts: AlertSink = alerts if alerts is not None else Alerts.off()
+        #: Orders whose fill was announced with the broker's result (their late
+        #: fills are not announced again).
+        self.announced: set[str] = set()
         self.journal = journal
         self.run_id = run_id
         self.clock = clock
@@ -137,11 +144,21 @@ class Executor:
 
     @entry_halt.setter
     def entry_halt(self, reason: str | None) -> None:
+        """Set or clear the halt; every change is announced (``entry_halt`` alert).
+
+        The one place a halt is set (reconciliation, an order of unknown
+        fate, and any gate that halts entries), so the alert cannot be missed.
+        """
+        previous = self._entry_halt
         if reason is None:
             self.halt_since = None
-        elif self._entry_halt is None:
+        elif previous is None:
             self.halt_since = self.clock()
         self._entry_halt = reason
+        if reason is not None and reason != previous:
+            self.alerts.notify("entry_halt", "new risk halted", reason)
+        elif reason is None and previous is not None:
+            self.alerts.notify("entry_halt", "new risk allowed again", f"cleared: {previous}")
 
     # -- live orders ---------------------------------------------------------
     def track(self, order_ref: str, structure_id: str) -> None:
@@ -411,8 +428,11 @@ class Executor:
                 self.log.error("entry_halted", reason=self.entry_halt)
 
     def record_result(self, result: OrderResult, structure_id: str) -> None:
-        """Journal the state a broker reported for an order and close what it left flat."""
+        """Journal the state a broker reported for an order and close what it left flat;
+        announce a fill (``fill`` alert)."""
         state = result.status.lifecycle_state(result.filled_quantity)
+        if result.filled_quantity > 0:
+            self._announce_fill(result, structure_id)
         self.log.info(
             "order_status",
             order_ref=result.order_ref,
@@ -435,6 +455,23 @@ class Executor:
             reason=result.reason,
             close_reason=close_reason,
             close_price=result.avg_price,
+        )
+
+    def _announce_fill(self, result: OrderResult, structure_id: str) -> None:
+        self.announced.add(result.order_ref)
+        position = self.portfolio.structures.get(structure_id)
+        kind = position.kind.value if position is not None else "structure"
+        price = "" if result.avg_price is None else f" at {result.avg_price:+.2f}"
+        legs = "; ".join(
+            f"{f.quantity:+d} {f.contract.local_symbol} @ {f.price:.2f}" for f in result.fills
+        )
+        self.alerts.notify(
+            "fill",
+            f"{kind} order {result.order_ref} filled {result.filled_quantity}{price}",
+            f"{result.status.value}: {result.filled_quantity} unit(s){price} (index points, "
+            f"+ debit / - credit), structure {structure_id}"
+            + (f"; legs {legs}" if legs else "")
+            + (f"; {result.reason}" if result.reason else ""),
         )
 
     def finish(

@@ -11,6 +11,10 @@ reported at connect are journaled), connect — the paper-account guard runs
 here and a refusal exits non-zero before any order — reconcile positions with
 the journal, schedule, then tell systemd READY and start the watchdog.
 
+Push alerts (``[alerts]``, :mod:`daemon.alerts`) announce the start (at
+READY), fills, entry halts, failing jobs, the daily summary and the stop with
+its exit status; they are sent by a background thread and never delay a job.
+
 SIGTERM or SIGINT stops the daemon at any phase within ``[service]
 stop_grace_s`` (exit 0, the run finished in the journal): before READY the
 start-up is abandoned, after READY a running job may finish until the grace
@@ -29,24 +33,22 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 
+from daemon.alerts import Alerts
 from daemon.brokers.base import (
     Broker,
     BrokerError,
-    BrokerOrder,
-    ComboOrder,
     FatalBrokerError,
-    OrderResult,
-    OrderStatus,
-    Position,
 )
 from daemon.calendars.event_rules import event_jobs, make_entry_guard
 from daemon.calendars.exchange import default_calendar
 from daemon.clock import NEW_YORK, OffsetClock
 from daemon.config import AlvhConfig
 from daemon.crashpoints import crash_point
+from daemon.dryrun import DryRunBroker
 from daemon.engine import TradingEngine
 from daemon.exits import CONNECT_FAILURE_EVENTS, ExitStatus, connect_failure_status
 from daemon.journal import Journal
+from daemon.marketdata.live_signals import DailyBarSource, IBSignalSource
 from daemon.reconcile import Reconciler, book_runs, restore
 from daemon.scheduling.jobs import JobName, job_definitions
 from daemon.service import LoopWatchdog, SdNotifier, ServiceHealth, status_head
@@ -60,49 +62,28 @@ EXIT_BROKER = ExitStatus.BROKER
 #: How far ahead macro-event jobs are scheduled; refreshed daily.
 EVENT_HORIZON = timedelta(days=7)
 
+#: Most seconds a stop waits for the last alerts (the stop alert) to be sent.
+STOP_ALERT_WAIT_S = 5.0
+
 #: Scheduler jobs that do not trade; the STATUS line's "next ..." skips them.
 HOUSEKEEPING_JOBS = frozenset({"status", "event_jobs"})
 
 
-class DryRunBroker:
-    """A broker that reads real market data but never sends an order.
+def signal_source(
+    broker: Any, journal: Journal, calendar: Any, now: Any, log: Any
+) -> IBSignalSource | None:
+    """The hedge signals' source of a live run: journaled rows plus the broker's daily bars.
 
-    ``place_order`` logs the order it would have sent and returns it as
-    CANCELLED with the reason ``dry run``; everything else is delegated.
+    The broker (not the dry-run wrapper: a dry run reads real data) must
+    offer daily history (:class:`~daemon.marketdata.live_signals.DailyBarSource`,
+    as the IB adapter does); otherwise the hedge decides without signals.
     """
-
-    def __init__(self, broker: Any, log: Any) -> None:
-        self._broker = broker
-        self._log = log
-        self.name = f"dry-run({broker.name})"
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._broker, name)
-
-    async def place_order(self, order: ComboOrder) -> OrderResult:
-        self._log.info(
-            "order_not_sent",
-            order_ref=order.order_ref,
-            legs=[f"{leg.ratio:+d} {leg.contract.local_symbol}" for leg in order.legs],
-            quantity=order.quantity,
-            limit_price=order.limit_price,
-            worst_price=order.worst_price,
-            reason="dry run",
-        )
-        return OrderResult(order.order_ref, OrderStatus.CANCELLED, 0, None, (), "dry run")
-
-    # A dry run's book holds nothing at the gateway: reconcile it against nothing.
-    async def open_orders(self) -> list[BrokerOrder]:
-        return []
-
-    async def positions(self) -> list[Position]:
-        return []
-
-    async def resync_executions(self) -> None:
+    needed = ("index_daily_closes", "vix_future_daily_closes", "nyse_breadth")
+    if not all(callable(getattr(broker, name, None)) for name in needed):
+        log.warning("signals_without_source", broker=getattr(broker, "name", "?"))
         return None
-
-    async def cancel_order(self, order_ref: str) -> OrderStatus:
-        return OrderStatus.CANCELLED
+    bars: DailyBarSource = broker
+    return IBSignalSource(bars, journal, calendar, now, log)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +128,29 @@ async def run_live(
     notifier = notifier or SdNotifier()
     shutdown = Shutdown(stop or asyncio.Event(), stop_grace_s(config), log, notifier)
     shutdown.install_signal_handlers()
-    return await shutdown.run(_serve(config, log, options, broker, notifier, shutdown))
+    alerts = Alerts(config.alerts, log)
+    alerts.source = f"alvh {'dry-run' if options.dry_run else config.broker.trading_mode}"
+    try:
+        status = await shutdown.run(
+            _serve(config, log, options, broker, notifier, shutdown, alerts)
+        )
+    except Exception as exc:  # a bug: say so, then let alvh run report it
+        alerts.notify("stop", "crashed", f"{type(exc).__name__}: {exc}")
+        await _close_alerts(alerts, config)
+        raise
+    why = shutdown.reason or "start-up ended"
+    try:
+        label = f"{int(status)} ({ExitStatus(status).name.lower()})"
+    except ValueError:
+        label = str(int(status))
+    alerts.notify("stop", f"stopped, exit status {label}", f"stop reason: {why}")
+    await _close_alerts(alerts, config)
+    return status
+
+
+async def _close_alerts(alerts: Alerts, config: AlvhConfig) -> None:
+    """Give the queued alerts (the stop) a bounded moment, off the loop."""
+    await asyncio.to_thread(alerts.close, min(config.alerts.send_timeout_s, STOP_ALERT_WAIT_S))
 
 
 async def _serve(
@@ -157,6 +160,7 @@ async def _serve(
     broker: Broker | None,
     notifier: SdNotifier,
     shutdown: Shutdown,
+    alerts: Alerts,
 ) -> int:
     """Start up, then serve until a stop: the body that :meth:`Shutdown.run` supervises."""
     clock = OffsetClock(options.now) if options.now is not None else None
@@ -189,7 +193,18 @@ async def _serve(
         )
         broker = IBBroker(settings, log=log, clock=now, fill_filter=journal.order_exists)
     shutdown.broker = broker
-    trading_broker: Any = DryRunBroker(broker, log) if options.dry_run else broker
+    dry_run: DryRunBroker | None = None
+    if options.dry_run:  # fills its own orders, sends none (daemon.dryrun)
+        dry_run = DryRunBroker(
+            broker,
+            log,
+            journal,
+            run_id,
+            config.replay.costs(),
+            config.replay.starting_cash,
+            now,
+        )
+    trading_broker: Any = dry_run if dry_run is not None else broker
     engine = TradingEngine(
         trading_broker,
         journal,
@@ -202,8 +217,13 @@ async def _serve(
         is_session=calendar.is_session,
         session_close=calendar.session_close,
         settle_expired=True,
+        signal_source=signal_source(broker, journal, calendar, now, log),
+        signal_params=config.signals.to_params(),
+        alerts=alerts,
         risk_rules=config.risk.to_rules(),
     )
+    if isinstance(engine.signal_source, IBSignalSource):
+        engine.after_mark = engine.signal_source.record_close
     engine.book_ready = False
     log.info("starting", journal=str(config.journal.path))
     notifier.status(f"connecting to {config.broker.host}:{config.broker.port}")
@@ -223,6 +243,9 @@ async def _serve(
     account = getattr(broker, "account_id", None) or config.broker.account
     if account:
         journal.set_run_account(run_id, account)
+        alerts.source = f"alvh {mode} {account}"
+    if dry_run is not None:
+        dry_run.book_runs = lambda: book_runs(journal, mode, account)
     runs = book_runs(journal, mode, account)
     live_orders = restore(journal, runs, engine.portfolio)
     engine.restore_risk(
@@ -261,11 +284,15 @@ async def _serve(
                 status = connect_failure_status(exc)
                 log.error(CONNECT_FAILURE_EVENTS[status], reason=str(exc), job=job.value)
                 health.job_finished(job.value, exc)
+                alerts.notify("job_failed", f"job {job.value} failed; stopping", str(exc))
                 fatal.append(status)
                 shutdown.request_stop(CONNECT_FAILURE_EVENTS[status])
             except Exception as exc:  # a failed job must not stop the daemon
                 log.exception("job_failed", job=job.value, error=str(exc))
                 health.job_finished(job.value, exc)
+                alerts.notify(
+                    "job_failed", f"job {job.value} failed", f"{type(exc).__name__}: {exc}"
+                )
             else:
                 health.job_finished(job.value)
             finally:
@@ -337,6 +364,7 @@ async def _serve(
     shutdown.serving(scheduler, watchdog)
     notifier.ready(ready_text)
     log.info("ready", status=ready_text)
+    alerts.notify("start", "started", ready_text)
     for job_name in options.run_jobs:
         await run_job(job_name)
     await shutdown.wait()

@@ -32,10 +32,8 @@ Units: IV errors in vol points (1 = 0.01 of vol); DTE calendar days.
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import sys
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -45,7 +43,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import ndtr
 
-from daemon.chains import ChainFormatError, OptionChain, read_chain
+from daemon.chains import OptionChain
 from strategies.domain import MarketContext
 from strategies.pricing.implied_vol import implied_vol
 from strategies.pricing.spx_surface import (
@@ -258,7 +256,7 @@ def model_iv(
     out = np.full(len(q), np.nan)
     if q.chain.symbol == "VIX":
         for idx, fwd, t, _ in _groups(q):
-            out[idx] = vix_option_vol(q.strike[idx], fwd, t, ctx.vvix, vix_options)
+            out[idx] = vix_option_vol(q.strike[idx], fwd, t, ctx.vvix, vix_options, vix=ctx.vix)
         return out
     surface = spx_surface_from_context(ctx, spx, holidays=holidays, events=events)
     for idx, fwd, t, t_close in _groups(q):
@@ -455,169 +453,18 @@ def context_for(history: Any, quote_date: date, chain: OptionChain | None = None
     return ctx
 
 
-# -- CLI ------------------------------------------------------------------------------
+# -- CLI (daemon.modelcheck_cli) ------------------------------------------------------
 
 
 def add_parser(subparsers: Any) -> None:
-    """Add the ``model-check`` subcommand to an argparse ``subparsers`` object."""
-    p = subparsers.add_parser(
-        "model-check",
-        help="compare the SPX/VIX option models with Cboe chain snapshots",
-        description=(
-            "Compare model IVs with a Cboe delayed-quote chain (SPX: 5-45 DTE, "
-            "|delta| 0.05-0.50, two-sided OTM quotes; VIX: 30-120 DTE calls up to "
-            "40%% OTM) and with the flat-VIX baseline."
-        ),
-    )
-    p.add_argument("chains", nargs="+", type=Path, metavar="CHAIN.csv", help="chain file(s)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--plot", type=Path, metavar="FILE.png", help="draw market vs model IV")
-    p.add_argument("--bundle", type=Path, default=None, help="daily data bundle directory")
-    p.set_defaults(func=run)
+    """Add the ``model-check`` subcommand (see :mod:`daemon.modelcheck_cli`)."""
+    from daemon import modelcheck_cli
 
-
-def _fmt(x: float) -> str:
-    return "   n/a" if not math.isfinite(x) else f"{x:6.2f}"
-
-
-def _print_text(summaries: list[dict[str, Any]], pooled: dict[str, Any] | None) -> None:
-    for s in summaries:
-        if s["n_quotes"] == 0:
-            print(f"{s['file']} ({s['symbol']} {s['quote_date']}): no quote in the check universe")
-            continue
-        ratio = s["baseline_median_abs_iv_error_vol_pts"] / max(
-            s["median_abs_iv_error_vol_pts"], 1e-9
-        )
-        print(
-            f"{s['file']} ({s['symbol']} {s['quote_date']}): {s['n_quotes']} quotes; "
-            f"|IV error| vol pts median {_fmt(s['median_abs_iv_error_vol_pts'])} "
-            f"p90 {_fmt(s['p90_abs_iv_error_vol_pts'])}; flat baseline median "
-            f"{_fmt(s['baseline_median_abs_iv_error_vol_pts'])} "
-            f"p90 {_fmt(s['baseline_p90_abs_iv_error_vol_pts'])} ({ratio:.1f}x)"
-        )
-        for b in s.get("buckets", []):
-            key = "otm" if "otm" in b else "abs_delta"
-            lab = "K/F-1" if key == "otm" else "|delta|"
-            print(
-                f"    DTE {b['dte'][0]:3d}-{b['dte'][1]:<3d} {lab} {b[key][0]:.2f}-{b[key][1]:.2f}"
-                f"  n={b['n_quotes']:4d}  median {_fmt(b['median_abs_iv_error_vol_pts'])}"
-                f"  p90 {_fmt(b['p90_abs_iv_error_vol_pts'])}"
-                f"  baseline median {_fmt(b['baseline_median_abs_iv_error_vol_pts'])}"
-            )
-    if pooled is not None:
-        for sym, s in pooled.items():
-            print(
-                f"pooled {sym} ({s['n_quotes']} quotes): median "
-                f"{_fmt(s['median_abs_iv_error_vol_pts'])} p90 "
-                f"{_fmt(s['p90_abs_iv_error_vol_pts'])}; baseline median "
-                f"{_fmt(s['baseline_median_abs_iv_error_vol_pts'])} p90 "
-                f"{_fmt(s['baseline_p90_abs_iv_error_vol_pts'])}"
-            )
-
-
-def plot_checks(checks: Sequence[ChainCheck], path: Path, max_expiries: int = 4) -> None:
-    """Draw market (dots) and model (line) IV by strike for a few expiries of each chain."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(len(checks), 1, figsize=(10, 4.5 * len(checks)), squeeze=False)
-    for ax, chk in zip(axes[:, 0], checks, strict=True):
-        q = chk.quotes
-        expiries = np.unique(q.expiry)
-        if len(expiries) > max_expiries:
-            pick = np.linspace(0, len(expiries) - 1, max_expiries).round().astype(int)
-            expiries = expiries[pick]
-        for n, e in enumerate(expiries):
-            m = q.expiry == e
-            o = np.argsort(q.strike[m])
-            color = f"C{n}"
-            dte = int(q.dte[m][0])
-            ax.scatter(q.strike[m][o], q.iv[m][o] * 100, s=8, color=color,
-                       label=f"market {e} ({dte} d)")  # fmt: skip
-            ax.plot(q.strike[m][o], chk.model[m][o] * 100, color=color, lw=1.5,
-                    label=f"model {e}")  # fmt: skip
-        base = float(chk.baseline[0]) * 100 if len(chk.baseline) else math.nan
-        ax.axhline(base, color="grey", ls=":", lw=1, label="flat baseline")
-        c = q.chain
-        me, _ = chk.errors()
-        ax.set_title(
-            f"{c.path.name}: {c.symbol} {c.quote_date}, median |error| "
-            f"{np.median(me) if len(me) else math.nan:.2f} vol pts"
-        )
-        ax.set_xlabel("strike")
-        ax.set_ylabel("implied vol (vol points)")
-        ax.legend(fontsize=7, ncol=2)
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    modelcheck_cli.add_parser(subparsers)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the check for ``args.chains``; returns the process exit code.
+    """Run ``alvh model-check`` (see :func:`daemon.modelcheck_cli.run`)."""
+    from daemon import modelcheck_cli
 
-    Exit codes: 0 ok, 2 a file could not be read or its date is outside the
-    bundled data (message on stderr).
-    """
-    from daemon.marketdata.loader import load_history
-
-    history = load_history(getattr(args, "bundle", None))
-    events = load_events()
-    checks: list[ChainCheck] = []
-    try:
-        for path in args.chains:
-            chain = read_chain(path)
-            ctx = context_for(history, chain.quote_date, chain)
-            end = chain.quote_date + timedelta(days=130)
-            hol = holidays_between(history, chain.quote_date, end)
-            checks.append(check_chain(chain, ctx, holidays=hol, events=events))
-    except (ChainFormatError, ModelCheckError) as exc:
-        print(f"alvh model-check: error: {exc}", file=sys.stderr)
-        return 2
-    summaries = [c.summary() for c in checks]
-    pooled: dict[str, Any] | None = None
-    if len(checks) > 1:
-        pooled = {}
-        for sym in ("SPX", "VIX"):
-            sel = [c for c in checks if c.quotes.chain.symbol == sym]
-            if not sel:
-                continue
-            me = np.concatenate([c.errors()[0] for c in sel])
-            be = np.concatenate([c.errors()[1] for c in sel])
-            pooled[sym] = summarize(me, be)
-    if args.json:
-        if len(summaries) == 1:
-            obj: dict[str, Any] = dict(summaries[0])
-        else:
-            first = "SPX" if pooled and "SPX" in pooled else next(iter(pooled or {"": {}}))
-            obj = dict((pooled or {}).get(first, {}))
-            obj["chains"] = summaries
-            obj["pooled"] = (pooled or {}).get(first, {})
-            obj["pooled_by_symbol"] = pooled
-        print(json.dumps(_finite(obj), allow_nan=False, default=_json_default))
-    else:
-        _print_text(summaries, pooled)
-    if getattr(args, "plot", None) is not None:
-        plot_checks(checks, args.plot)
-        if not args.json:
-            print(f"plot written to {args.plot}")
-    return 0
-
-
-def _finite(x: Any) -> Any:
-    """``x`` with NaN/inf floats replaced by None (JSON has no NaN)."""
-    if isinstance(x, dict):
-        return {k: _finite(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_finite(v) for v in x]
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
-
-
-def _json_default(x: object) -> object:
-    if isinstance(x, np.generic):
-        return x.item()
-    raise TypeError(f"not JSON serialisable: {type(x)}")
+    return modelcheck_cli.run(args)

@@ -20,6 +20,14 @@ trusted: a structure's holding is what its fills and settlements say.
 Every difference is journaled as a ``reconcile`` decision. While an order is
 unknown or positions differ, new risk is halted: the engine journals a skip
 naming the difference and logs an error.
+
+A dry run (``alvh run --dry-run``, mode ``dry-run``) holds nothing at the
+gateway, so its broker (:class:`daemon.dryrun.DryRunBroker`) answers these
+questions from its own book: no executions to resync, no open orders (a
+simulated order ends inside ``place_order``), and the positions of the book's
+journaled fills and settlements. The gateway's real positions and orders are
+never compared with a dry-run book; the check is the in-memory book against
+its journal.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon.analytics import JournalSummary
-from daemon.brokers.simulated import SimulatedBroker, SimulationCosts
+from daemon.brokers.simulated import SimulatedBroker
 from daemon.calendars.event_rules import (
     EventJob,
     event_jobs,
@@ -130,12 +130,7 @@ async def run_replay(
         MarketModel.from_config(rate=config.replay.rate),
         clock.now,
         calendar.is_session,
-        SimulationCosts(
-            slippage_pct_of_half_spread=config.replay.slippage_pct_of_half_spread,
-            commission_per_contract=config.replay.commission_per_contract,
-            spx_fee_per_contract=config.replay.spx_fee_per_contract,
-            vix_fee_per_contract=config.replay.vix_fee_per_contract,
-        ),
+        config.replay.costs(),
         config.replay.starting_cash,
         session_close=calendar.session_close,
         expiry_targets={config.condor.trading_class: config.condor.target_dte},

@@ -1,4 +1,4 @@
-"""Fit the SPX surface and VIX option model on Cboe chain snapshots; validate leave-one-date-out.
+"""Fit the SPX surface on Cboe chain snapshots; validate leave-one-date-out.
 
 Usage::
 
@@ -16,11 +16,10 @@ universe (OTM, 5-45 calendar DTE, |delta| 0.05-0.50), every date weighted
 equally. Validation refits without each date in turn and scores the left-out
 date (leave-one-date-out); the pooled figures pool those out-of-sample errors.
 
-VIX: :data:`VIX_FREE` of :class:`strategies.pricing.vix_model.VixOptionParams`
-on the calls of the VIX snapshot(s), 30-120 DTE, ``0 <= K/F - 1 <= 0.40``
-(one snapshot: no leave-one-date-out possible, in-sample figures).
+VIX chains are skipped here: the VIX option model and futures curve are
+fitted on real VIX quotes by ``scripts/fit_vix_model.py``.
 
-``--write`` rewrites ``strategies/pricing/calibrated.py`` with the fit on all
+``--write`` rewrites the SPX block of ``strategies/pricing/calibrated.py`` with the fit on all
 dates. The markdown validation table is printed (paste into
 the README (Option model validation)).
 """
@@ -47,7 +46,6 @@ from daemon.chains import read_chains  # noqa: E402
 from daemon.marketdata.loader import load_history  # noqa: E402
 from strategies.domain import MarketContext  # noqa: E402
 from strategies.pricing.spx_surface import SpxSurfaceParams  # noqa: E402
-from strategies.pricing.vix_model import VixOptionParams  # noqa: E402
 
 DEFAULT_CHAINS = Path("/work/shared/data/chains")
 
@@ -69,15 +67,6 @@ SPX_FREE: dict[str, tuple[float, float]] = {
     "call_slope_vix": (-1.0, 1.0),
     "call_curvature": (0.0, 0.5),
     "slope_term_exponent": (-0.5, 1.0),
-}
-
-#: Fitted VIX option parameters with bounds.
-VIX_FREE: dict[str, tuple[float, float]] = {
-    "vvix_ratio": (0.4, 1.5),
-    "term_exponent": (-0.5, 1.0),
-    "skew_term_exponent": (-0.5, 1.5),
-    "call_slope": (0.0, 5.0),
-    "call_curvature": (-5.0, 5.0),
 }
 
 
@@ -125,11 +114,6 @@ def spx_params(x: np.ndarray, base: SpxSurfaceParams) -> SpxSurfaceParams:
     return dataclasses.replace(base, **values)
 
 
-def vix_params(x: np.ndarray, base: VixOptionParams) -> VixOptionParams:
-    values: dict[str, Any] = dict(zip(VIX_FREE, map(float, x), strict=True))
-    return dataclasses.replace(base, **values)
-
-
 def spx_errors(d: DateData, p: SpxSurfaceParams) -> np.ndarray:
     """Signed model - market IV, vol points."""
     m = mc.model_iv(d.quotes, d.ctx, spx=p, holidays=d.holidays, events=EVENTS)
@@ -152,25 +136,6 @@ def fit_spx(data: list[DateData], x0: np.ndarray | None = None) -> SpxSurfacePar
     res = least_squares(resid, start, bounds=(lo, hi), loss="soft_l1", f_scale=scale,
                         x_scale="jac", max_nfev=400)  # fmt: skip
     return spx_params(res.x, base)
-
-
-def vix_errors(d: DateData, p: VixOptionParams) -> np.ndarray:
-    m = mc.model_iv(d.quotes, d.ctx, vix_options=p)
-    return (m - d.quotes.iv) * 100.0
-
-
-def fit_vix(data: list[DateData]) -> VixOptionParams:
-    base = VixOptionParams()
-    lo = np.array([b[0] for b in VIX_FREE.values()])
-    hi = np.array([b[1] for b in VIX_FREE.values()])
-    start = np.clip(np.array([getattr(base, k) for k in VIX_FREE]), lo + 1e-9, hi - 1e-9)
-
-    def resid(x: np.ndarray) -> np.ndarray:
-        p = vix_params(x, base)
-        return np.concatenate([vix_errors(d, p) for d in data])
-
-    res = least_squares(resid, start, bounds=(lo, hi), loss="soft_l1", f_scale=1.0)
-    return vix_params(res.x, base)
 
 
 def stats(err: np.ndarray) -> tuple[float, float]:
@@ -226,20 +191,15 @@ def table(rows: list[dict[str, Any]], pooled: tuple[float, float, float, float, 
     return "\n".join(out)
 
 
-def write_calibrated(spx: SpxSurfaceParams, vix: VixOptionParams, dates: list[str],
-                     vix_dates: list[str]) -> None:  # fmt: skip
+def write_calibrated(spx: SpxSurfaceParams, dates: list[str]) -> None:
     path = ROOT / "strategies" / "pricing" / "calibrated.py"
     text = path.read_text(encoding="utf-8")
     start = text.index("# --- BEGIN FITTED")
     end = text.index("# --- END FITTED")
     body = ["# --- BEGIN FITTED (written by scripts/fit_models.py --write; do not edit by hand)"]
     body.append(f"FIT_DATES: Final[tuple[str, ...]] = {tuple(dates)!r}")
-    body.append(f"VIX_FIT_DATES: Final[tuple[str, ...]] = {tuple(vix_dates)!r}")
     body.append("SPX: Final[dict[str, float]] = {")
     body += [f'    "{k}": {getattr(spx, k)!r},' for k in SPX_FREE]
-    body.append("}")
-    body.append("VIX: Final[dict[str, float]] = {")
-    body += [f'    "{k}": {getattr(vix, k)!r},' for k in VIX_FREE]
     body.append("}")
     path.write_text(text[:start] + "\n".join(body) + "\n" + text[end:], encoding="utf-8")
     print(f"wrote {path}")
@@ -271,17 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     ok_dates = sum(r["median"] <= 1.0 and r["p90"] <= 2.5 for r in rows)
     print(f"\ndates meeting median<=1.0 & p90<=2.5: {ok_dates}/{len(rows)} "
           f"({100 * ok_dates / len(rows):.0f}%)")  # fmt: skip
-    vfit = fit_vix(vix) if vix else VixOptionParams()
-    if vix:
-        print("\nVIX fit:")
-        for k in VIX_FREE:
-            print(f"  {k} = {getattr(vfit, k):.4f}")
-        for d in vix:
-            e, b = vix_errors(d, vfit), baseline(d)
-            print(f"| {d.chain_name} | {len(e)} | {stats(e)[0]:.2f} | {stats(e)[1]:.2f} | "
-                  f"{stats(b)[0]:.2f} | {stats(b)[1]:.2f} |")  # fmt: skip
     if args.write:
-        write_calibrated(full, vfit, [d.chain_name for d in spx], [d.chain_name for d in vix])
+        write_calibrated(full, [d.chain_name for d in spx])
     print(f"\n({time.time() - t0:.0f} s)")
     return 0
 

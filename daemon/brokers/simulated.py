@@ -4,7 +4,9 @@ It implements :class:`daemon.brokers.base.Broker` over real daily history:
 the market a decision sees is the close of the session the clock is in (a
 daily-bar replay), so the shipped schedule places every job in the last
 half hour of the session. Fills, commissions and cash settlement follow
-:class:`SimulationCosts` and the settlement rules below.
+:class:`~daemon.brokers.fill_model.SimulationCosts` through
+:func:`~daemon.brokers.fill_model.simulate_fill` (the model ``alvh run
+--dry-run`` shares), and the settlement rules below.
 
 Settlement (cash, at expiry):
 
@@ -41,6 +43,7 @@ from daemon.brokers.base import (
     SettlementListener,
     closest_expiry,
 )
+from daemon.brokers.fill_model import SimulationCosts, simulate_fill
 from daemon.brokers.listings import not_listed_reason, spxw_expiries, vix_listed
 from daemon.clock import NEW_YORK
 from strategies.domain import (
@@ -55,28 +58,6 @@ from strategies.pricing.market_model import MarketModel
 
 SPX_SETTLEMENT_TIME = time(16, 0)
 VIX_SETTLEMENT_TIME = time(9, 30)
-
-
-@dataclass(frozen=True, slots=True)
-class SimulationCosts:
-    """Fill and cost model of the simulated broker.
-
-    Attributes:
-        slippage_pct_of_half_spread: each leg fills at mid moved against us by
-            this share of its half spread (0 = mid, 1 = the touch).
-        commission_per_contract: broker commission, dollars per contract.
-        spx_fee_per_contract: exchange and regulatory fees per SPX/SPXW contract, dollars.
-        vix_fee_per_contract: exchange and regulatory fees per VIX contract, dollars.
-    """
-
-    slippage_pct_of_half_spread: float = 0.25
-    commission_per_contract: float = 0.65
-    spx_fee_per_contract: float = 0.66
-    vix_fee_per_contract: float = 0.40
-
-    def per_contract(self, contract: OptionContract) -> float:
-        fee = self.vix_fee_per_contract if contract.symbol == "VIX" else self.spx_fee_per_contract
-        return self.commission_per_contract + fee
 
 
 class History(Protocol):
@@ -275,48 +256,19 @@ class SimulatedBroker:
                 order.order_ref, OrderStatus.REJECTED, 0, None, (), "duplicate order_ref"
             )
         self._seen_refs.add(order.order_ref)
-        if order.quantity <= 0 or not order.legs:
-            return OrderResult(
-                order.order_ref, OrderStatus.REJECTED, 0, None, (), "empty order or quantity"
-            )
+        if order.quantity <= 0 or not order.legs:  # simulate_fill rejects it, unquoted
+            return simulate_fill(order, (), self._costs, self._next_exec_id, self._clock())
         quotes = self._quotes([leg.contract for leg in order.legs])
-        slip = self._costs.slippage_pct_of_half_spread
-        leg_prices = []
-        for leg, quote in zip(order.legs, quotes, strict=True):
-            half_spread = (quote.ask - quote.bid) * 0.5
-            price = quote.mid + (slip * half_spread if leg.ratio > 0 else -slip * half_spread)
-            leg_prices.append(max(price, 0.0))
-        net = sum(leg.ratio * p for leg, p in zip(order.legs, leg_prices, strict=True))
-        bound = order.worst_price if order.worst_price is not None else order.limit_price
-        if net > bound + 1e-9:
-            return OrderResult(
-                order.order_ref,
-                OrderStatus.CANCELLED,
-                0,
-                None,
-                (),
-                f"not filled: simulated fill {net:.2f} is worse than the limit bound {bound:.2f}",
-            )
-        now = self._clock()
-        fills = []
-        for leg, price in zip(order.legs, leg_prices, strict=True):
-            qty = leg.ratio * order.quantity
-            commission = abs(qty) * self._costs.per_contract(leg.contract)
-            fill = Fill(
-                f"{self.exec_id_prefix}{next(self._exec_ids)}",
-                order.order_ref,
-                leg.contract,
-                qty,
-                price,
-                commission,
-                now,
-            )
+        result = simulate_fill(order, quotes, self._costs, self._next_exec_id, self._clock())
+        for fill in result.fills:
             self._apply_fill(fill)
-            fills.append(fill)
-        for fill in fills:
+        for fill in result.fills:
             for listener in self._fill_listeners:
                 listener(fill)
-        return OrderResult(order.order_ref, OrderStatus.FILLED, order.quantity, net, tuple(fills))
+        return result
+
+    def _next_exec_id(self) -> str:
+        return f"{self.exec_id_prefix}{next(self._exec_ids)}"
 
     def _apply_fill(self, fill: Fill) -> None:
         contract = fill.contract

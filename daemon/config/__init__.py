@@ -30,6 +30,7 @@ decimals (0.25 = 25 %).
 """
 
 from daemon.calendars.event_rules import EventRulesConfig
+from daemon.config.alerts import ALERT_KINDS, AlertKind, AlertsConfig
 from daemon.config.base import (
     DELAYED_MARKET_DATA_TYPES,
     ENV_NESTED_DELIMITER,
@@ -46,11 +47,14 @@ from daemon.config.sections import JournalConfig, LoggingConfig, ReplayConfig, S
 from daemon.service import ServiceConfig
 
 __all__ = [
+    "ALERT_KINDS",
     "DELAYED_MARKET_DATA_TYPES",
     "ENV_NESTED_DELIMITER",
     "ENV_PREFIX",
     "MAX_SPX_DTE",
     "MAX_VIX_DTE",
+    "AlertKind",
+    "AlertsConfig",
     "AlvhConfig",
     "BrokerConfig",
     "CondorConfig",

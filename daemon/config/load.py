@@ -14,6 +14,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from daemon.calendars.event_rules import EventRulesConfig
+from daemon.config.alerts import AlertsConfig
 from daemon.config.base import ENV_NESTED_DELIMITER, ENV_PREFIX, ConfigError
 from daemon.config.broker import BrokerConfig
 from daemon.config.risk import RiskConfig
@@ -44,6 +45,7 @@ class AlvhConfig(BaseSettings):
     logging: LoggingConfig = LoggingConfig()
     events: EventRulesConfig = EventRulesConfig()
     service: ServiceConfig = ServiceConfig()
+    alerts: AlertsConfig = AlertsConfig()
 
     @classmethod
     def settings_customise_sources(
@@ -190,6 +192,8 @@ def _describe(error: Mapping[str, Any]) -> str:
     kind = error.get("type", "")
     loc = tuple(error.get("loc", ()))
     got = error.get("input")
+    if tuple(loc[:2]) == ("alerts", "urls"):
+        got = None  # an apprise URL may carry a token: never echo it
     got_text = "" if got is None or isinstance(got, dict) else f" (got {got!r})"
     if kind == "extra_forbidden":
         return "unknown key (check the spelling; see the README configuration reference)"

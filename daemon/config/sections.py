@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from daemon.brokers.fill_model import SimulationCosts
 from daemon.config.base import HHMM, Section
 
 
@@ -66,6 +67,8 @@ class ScheduleConfig(Section):
 class ReplayConfig(Section):
     """``[replay]``: the simulated broker's account, fills and costs.
 
+    ``alvh run --dry-run`` uses the same fill and cost model and starting cash.
+
     ``starting_cash`` dollars; ``slippage_pct_of_half_spread`` is the decimal
     share (0..1) of the half spread conceded from mid on every fill;
     ``commission_per_contract`` is the broker commission and
@@ -80,6 +83,15 @@ class ReplayConfig(Section):
     spx_fee_per_contract: float = Field(default=0.66, ge=0.0, le=10.0)
     vix_fee_per_contract: float = Field(default=0.40, ge=0.0, le=10.0)
     rate: float = Field(default=0.0, ge=-0.05, le=0.25)
+
+    def costs(self) -> SimulationCosts:
+        """The fill and cost model of replay and of ``alvh run --dry-run``."""
+        return SimulationCosts(
+            slippage_pct_of_half_spread=self.slippage_pct_of_half_spread,
+            commission_per_contract=self.commission_per_contract,
+            spx_fee_per_contract=self.spx_fee_per_contract,
+            vix_fee_per_contract=self.vix_fee_per_contract,
+        )
 
 
 # --------------------------------------------------------------------------- journal, logging

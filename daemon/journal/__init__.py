@@ -50,6 +50,7 @@ order. Read-only opening also uses a raw ``sqlite3`` URI connection, which
 from daemon.journal.codec import legs_from_json, legs_to_json
 from daemon.journal.errors import JournalError
 from daemon.journal.file import Journal
+from daemon.journal.market import MARKET_SOURCES, MarketDayRecord
 from daemon.journal.read import (
     DailyRecord,
     DecisionRecord,
@@ -63,6 +64,7 @@ from daemon.journal.schema import APPLICATION, RUN_MODES, SCHEMA_VERSION
 
 __all__ = [
     "APPLICATION",
+    "MARKET_SOURCES",
     "RUN_MODES",
     "SCHEMA_VERSION",
     "DailyRecord",
@@ -70,6 +72,7 @@ __all__ = [
     "Journal",
     "JournalError",
     "MarkRecord",
+    "MarketDayRecord",
     "OrderRecord",
     "PositionRecord",
     "RunInfo",

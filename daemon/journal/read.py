@@ -20,6 +20,8 @@ import sqlite_utils
 
 from daemon.journal.codec import contract_from_row, date_or_none, legs_from_json
 from daemon.journal.errors import JournalError
+from daemon.journal.market import SQL_SELECT as _SQL_MARKET_DAYS
+from daemon.journal.market import MarketDayRecord, market_day_record
 from daemon.journal.schema import TABLES
 from strategies.domain import Action, Decision, Leg, Structure
 from strategies.execution import LIVE_STATES, Fill, OrderState, Settlement
@@ -372,6 +374,17 @@ class JournalReader:
             for rid, session, *values in self._db.conn.execute(
                 f"SELECT {_DAILY_COLUMNS} FROM daily WHERE run_id = ? ORDER BY session", (run_id,)
             )
+        ]
+
+    def market_days(self, start: date, end: date) -> list[MarketDayRecord]:
+        """The ``market_daily`` rows of sessions ``start..end`` (inclusive), by session.
+
+        An older journal opened read-only has no such table and reads as empty.
+        """
+        self.flush(force=True)
+        return [
+            market_day_record(tuple(row))
+            for row in self._db.conn.execute(_SQL_MARKET_DAYS, (start.isoformat(), end.isoformat()))
         ]
 
     # -- tallies -------------------------------------------------------------

@@ -217,6 +217,24 @@ TABLES: dict[str, dict[str, Any]] = {
         },
         "pk": ("run_id", "session"),
     },
+    "market_daily": {
+        "columns": {
+            "session": _TEXT,
+            "vix": _REAL,
+            "vvix": _REAL,
+            "spx": _REAL,
+            "advancing": _REAL,
+            "declining": _REAL,
+            "vix_m1": _REAL,
+            "vix_m1_expiry": _TEXT,
+            "vix_m2": _REAL,
+            "vix_m2_expiry": _TEXT,
+            "source": _TEXT,
+            "recorded_at": _TEXT,
+        },
+        "pk": "session",
+        "not_null": ["source", "recorded_at"],
+    },
 }
 
 #: The newest indexes: (table, columns, unique), named ``idx_{table}_{columns}``.
@@ -314,9 +332,46 @@ def _migrate_1_to_2(db: sqlite_utils.Database) -> None:
     _create_index(db, "order_events", ("order_ref",), False)
 
 
+#: Columns of ``market_daily`` (version 3), spelled out for the migration (history).
+_MARKET_DAILY_V3: dict[str, Any] = {
+    "columns": {
+        "session": str,
+        "vix": float,
+        "vvix": float,
+        "spx": float,
+        "advancing": float,
+        "declining": float,
+        "vix_m1": float,
+        "vix_m1_expiry": str,
+        "vix_m2": float,
+        "vix_m2_expiry": str,
+        "source": str,
+        "recorded_at": str,
+    },
+    "pk": "session",
+    "not_null": ["source", "recorded_at"],
+}
+
+
+def _migrate_2_to_3(db: sqlite_utils.Database) -> None:
+    """Version 2 -> 3: the ``market_daily`` table of end-of-day market values.
+
+    One row per exchange session (not per run: the market is the same for
+    every run): VIX, VVIX and SPX closes, NYSE advancing and declining
+    issues, the front and second VIX futures' closes with their expiries,
+    where the row came from and when it was written. The live signal source
+    (:mod:`daemon.marketdata.live_signals`) reads it and fills it; replay
+    never touches it. No existing row changes.
+    """
+    _create_table(db, "market_daily", _MARKET_DAILY_V3)
+
+
 #: ``MIGRATIONS[v - 1]`` takes a journal of version ``v`` to ``v + 1``, inside the
 #: transaction that :func:`connect` opens; append, never edit.
-MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_migrate_1_to_2,)
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
+    _migrate_1_to_2,
+    _migrate_2_to_3,
+)
 
 #: Version of the schema this code writes (``meta.schema_version`` and ``PRAGMA user_version``).
 SCHEMA_VERSION = len(MIGRATIONS) + 1

@@ -30,9 +30,11 @@ from typing import Any
 import sqlite_utils
 
 from daemon.brokers.base import ComboOrder, OrderResult
-from daemon.journal.codec import legs_to_json, strict_json
+from daemon.journal.codec import legs_to_json, strict_json, utc_now
 from daemon.journal.errors import JournalError
 from daemon.journal.keys import UniqueKeys
+from daemon.journal.market import SQL_UPSERT as _SQL_MARKET_DAY
+from daemon.journal.market import MarketDayRecord, market_day_params
 from daemon.journal.positions import PositionWriter
 from daemon.journal.schema import insert_sql
 from strategies.domain import Decision, OptionContract, Structure
@@ -463,6 +465,33 @@ class JournalWriter(PositionWriter):
                 drawdown,
             ),
         )
+
+    # -- market days (schema version 3) ---------------------------------------
+    def record_market_day(self, row: MarketDayRecord, recorded_at: datetime | None = None) -> None:
+        """Journal one session's end-of-day market values (``market_daily``).
+
+        A session already journaled keeps each value ``row`` lacks (NaN); the
+        source and ``recorded_at`` (default: now, UTC) are the new row's.
+        """
+        self._queue(_SQL_MARKET_DAY, market_day_params(row, recorded_at or utc_now()))
+
+    def record_market_days(
+        self, rows: list[MarketDayRecord], recorded_at: datetime | None = None
+    ) -> None:
+        """Journal several sessions' rows (as :meth:`record_market_day`) in one transaction.
+
+        An unbuffered journal commits them together (a back-fill of a year of
+        sessions is one commit, not 250).
+        """
+        stamp = recorded_at or utc_now()
+        buffered, self.buffered = self.buffered, True
+        try:
+            for row in rows:
+                self._queue(_SQL_MARKET_DAY, market_day_params(row, stamp))
+        finally:
+            self.buffered = buffered
+        if not buffered:
+            self.flush(force=True)
 
 
 def _contract_columns(c: OptionContract) -> tuple[Any, ...]:

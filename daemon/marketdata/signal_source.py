@@ -9,7 +9,7 @@ window; the engine asks for it once per hedge decision
   and including the decision session: the same end-of-day values the replay's
   market context uses, never a later row.
 * Live trading builds the window from journaled daily rows plus IB historical
-  bars (a separate source, same protocol).
+  bars (:class:`daemon.marketdata.live_signals.IBSignalSource`, same protocol).
 """
 
 from __future__ import annotations

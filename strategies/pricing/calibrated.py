@@ -13,11 +13,21 @@ CPI/FOMC calendar.
   (2022-01-07 .. 2024-01-05), OTM quotes with 5-45 calendar DTE and
   |delta| 0.05-0.50, robust least squares on IV in vol points, every date
   weighted equally. Leave-one-date-out validation: the README (Option model validation).
-* :data:`VIX`: VIX calls of the snapshot(s) in :data:`VIX_FIT_DATES`
-  (2023-05-15 11:47 ET), 30-120 DTE, at the money to 40 % OTM.
+* :data:`VIX` and :data:`VIX_CURVE`: fitted by ``scripts/fit_vix_model.py
+  --write`` (second block below). :data:`VIX`: real VIX call quotes of
+  ``../shared/data/vix_options/`` (Cboe's VXTH daily data 2006-2013, the
+  one-month ~30-delta call the VIX Tail Hedge index holds, mid only before
+  2011; the 2023 Cboe VIX chain snapshots), each priced on the CFE
+  settlement of the future of its expiry (the put-call-parity future for a
+  chain), market IV from the mid, universe 7-120 calendar DTE and mid >= 0.10
+  (two ticks); robust least squares on IV in vol points, validated
+  leave-one-year-out. :data:`VIX_CURVE`: the bundled CFE futures
+  settlements 2009-09 .. 2024-12 against spot VIX and VIX3M. Sources listed
+  in :data:`VIX_FIT_SOURCES`; raw quotes are not redistributed.
 
-Keys are field names of :class:`strategies.pricing.spx_surface.SpxSurfaceParams`
-and :class:`strategies.pricing.vix_model.VixOptionParams`; units there.
+Keys are field names of :class:`strategies.pricing.spx_surface.SpxSurfaceParams`,
+:class:`strategies.pricing.vix_model.VixOptionParams` and
+:class:`strategies.pricing.vix_model.VixCurveParams`; units there.
 """
 
 from __future__ import annotations
@@ -44,7 +54,6 @@ FIT_DATES: Final[tuple[str, ...]] = (
     "SPX_2023-12-08.csv",
     "SPX_2024-01-05.csv",
 )
-VIX_FIT_DATES: Final[tuple[str, ...]] = ("VIX_2023-05-15_intraday1147.csv",)
 SPX: Final[dict[str, float]] = {
     "nonsession_weight": 0.40830654645783965,
     "cpi_weight": 0.7095678824266569,
@@ -63,11 +72,54 @@ SPX: Final[dict[str, float]] = {
     "call_curvature": 0.09469935810627991,
     "slope_term_exponent": 0.23826743880277976,
 }
-VIX: Final[dict[str, float]] = {
-    "vvix_ratio": 0.8942108000709634,
-    "term_exponent": 0.1472737019630672,
-    "skew_term_exponent": 0.425756381849505,
-    "call_slope": 1.7413669557029037,
-    "call_curvature": -1.1779139084497352,
-}
 # --- END FITTED
+
+# --- BEGIN VIX FITTED (written by scripts/fit_vix_model.py --write; do not edit by hand)
+VIX_FIT_SOURCES: Final[tuple[str, ...]] = (
+    "vix_options/vxth_vix_calls_2006_2013.csv",
+    "vix_chains_2023/VIX_chain_commit2023-03-22T0711ET_near_3fdd7e68.csv",
+    "vix_chains_2023/VIX_chain_commit2023-04-17T0542ET_near_20de3dab.csv",
+    "vix_chains_2023/VIX_chain_commit2023-05-03T0902ET_near_17a13ab1.csv",
+    "vix_chains_2023/VIX_chain_commit2023-05-11T0659ET_near_ec6eebc4.csv",
+    "vix_chains_2023/VIX_chain_commit2023-05-12T0946ET_near_67a7362b.csv",
+    "chains/VIX_2023-05-15_intraday1147.csv",
+    "vix_chains_2023/VIX_chain_commit2023-05-23T0928ET_near_d3119e64.csv",
+    "vix_chains_2023/VIX_chain_commit2023-05-24T1133ET_near_9b58fa5b.csv",
+    "vix_chains_2023/VIX_chain_commit2023-05-26T0536ET_near_e3d9695b.csv",
+    "vix_chains_2023/VIX_chain_commit2023-05-29T1059ET_near_020edcfc.csv",
+    "vix_chains_2023/VIX_chain_commit2023-06-01T1019ET_near_20e42244.csv",
+    "vix_chains_2023/VIX_chain_commit2023-06-07T0538ET_near_3940b2a9.csv",
+    "vix_chains_2023/VIX_chain_commit2023-06-08T0649ET_near_71c5f79a.csv",
+    "vix_chains_2023/VIX_chain_commit2023-06-09T0922ET_near_7c1b149f.csv",
+    "vix_chains_2023/VIX_chain_commit2023-06-10T0312ET_near_a1211fb3.csv",
+    "vix_chains_2023/VIX_chain_commit2023-06-12T1158ET_near_9214f3e0.csv",
+    "vix_chains_2023/VIX_chain_commit2023-06-14T0733ET_near_df19541c.csv",
+    "vix_chains_2023/VIX_chain_commit2023-06-15T0932ET_near_454be3ed.csv",
+    "vix_chains_2023/VIX_chain_commit2023-07-04T0658ET_all_7e0daf67.csv",
+    "vix_chains_2023/VIX_chain_commit2023-07-25T0851ET_all_b8369bdb.csv",
+    "vix_chains_2023/VIX_chain_commit2023-09-04T1021ET_all_21ae1400.csv",
+    "vix_chains_2023/VIX_chain_commit2023-10-05T0648ET_all_84793ff4.csv",
+    "vix_chains_2023/VIX_chain_commit2023-10-10T0905ET_all_e987200c.csv",
+    "vix_chains_2023/VIX_chain_commit2023-10-16T0909ET_all_6bfd0387.csv",
+    "vix_chains_2023/VIX_chain_commit2023-10-17T0508ET_all_7941b1fe.csv",
+    "vix_chains_2023/VIX_chain_commit2023-10-17T1031ET_all_faf64ffb.csv",
+    "vix_chains_2023/VIX_chain_commit2023-10-18T1107ET_all_d3cf375f.csv",
+)
+VIX: Final[dict[str, float]] = {
+    "vvix_ratio": 0.9826901437747417,
+    "vvix_exponent": 0.8511637471189478,
+    "term_exponent": 0.09760615222367813,
+    "skew_term_exponent": 0.3165650938311603,
+    "call_slope": 1.005228557556241,
+    "call_curvature": 0.09689997563936727,
+    "basis_exponent": 0.3970235981589437,
+    "level_exponent": -0.06967722342782115,
+}
+VIX_CURVE: Final[dict[str, float]] = {
+    "kappa0": 7.729904974281866,
+    "kappa_ratio_exponent": 1.9730752726170933,
+    "theta_c0": 2.6456587794922295,
+    "theta_vix3m": 2.06177347709381,
+    "theta_vix": -1.225905034381766,
+}
+# --- END VIX FITTED

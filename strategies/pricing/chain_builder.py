@@ -266,7 +266,7 @@ def vix_chain_slice(
     if future_price is None:
         future_price = float(vix_futures_curve(ctx.vix, ctx.vix3m, tt, curve))
     k = np.sort(np.asarray(strikes, dtype=np.float64).ravel())
-    iv = vix_option_vol(k, future_price, tt, ctx.vvix, params)
+    iv = vix_option_vol(k, future_price, tt, ctx.vvix, params, vix=ctx.vix)
     return _slice(
         "VIX", "VIX", expiry, dte, right, tt, float(future_price), k, iv, rate, 0.0, spread
     )

@@ -9,18 +9,22 @@ supplying the future (when no quote is available) and the vol.
 
 Futures curve
     Mean reversion of expected VIX, ``E[VIX_T] = theta + (VIX - theta) e^{-kappa T}``
-    (Ornstein-Uhlenbeck / Grünbichler-Longstaff 1996 style), so a future's
-    sensitivity to a 1-point move in spot VIX is ``beta(T) = e^{-kappa T}``.
-    ``theta`` is anchored on VIX3M: the curve is made to pass through
-    ``F(anchor_t) = VIX3M``, i.e. ``theta = (VIX3M - VIX e^{-kappa t_a}) /
-    (1 - e^{-kappa t_a})``, clipped to ``[min_theta, max_theta]``. Without VIX3M
-    (before 2009-09) VIX3M is estimated as ``c0 + c1 VIX``.
-    Defaults (``kappa = 6 /yr``, ``anchor_t = 0.12 yr``) were chosen on Cboe VIX
-    futures settlements 2009-2024 (months 1-7 vs. spot VIX and VIX3M): in the
-    45-90 DTE bucket the median absolute error is 0.66 pts (rms 1.6, bias
-    +0.2); ``e^{-kappa T}`` matches the empirical regression beta of daily
-    futures changes on spot changes (0.43 at 44 days, 0.33 at 72 days) within
-    about 0.05 over 40-90 days.
+    (Ornstein-Uhlenbeck / Grünbichler-Longstaff 1996 style) whose speed and
+    level depend on the regime:
+    ``kappa = kappa0 (VIX / VIX3M)^kappa_ratio_exponent`` (backwardation,
+    i.e. a spike, reverts faster) and
+    ``theta = theta_c0 + theta_vix3m VIX3M + theta_vix VIX`` clipped to
+    ``[min_theta, max_theta]``. Without VIX3M (before 2009-09) VIX3M is
+    estimated as ``c0 + c1 VIX``. Fitted by ``scripts/fit_vix_model.py`` on the
+    bundled CFE settlements 2009-09 .. 2024-12 (months 1-7, robust least
+    squares, validated leave-one-year-out; figures in the README, "VIX
+    futures curve"). The previous curve, anchored on ``F(0.12 y) = VIX3M``
+    with ``kappa = 6``, overstated 45-90-DTE futures by 18.7 points on
+    2020-03-16 (VIX3M, a 93-day SPX variance swap, sits far above VIX
+    futures in a spike); the regime-dependent curve is 1.5 points above
+    there. The hedge sizing beta ``e^{-kappa T}`` keeps ``DEFAULT_KAPPA``
+    (a regression beta of daily futures changes on spot changes, a different
+    quantity from the curve's level).
 
 Where the futures come from
     Replay (:class:`strategies.pricing.market_model.MarketModel`) prices a VIX
@@ -28,28 +32,29 @@ Where the futures come from
     from the bundle (``vix_futures.csv``, CFE settlements to 2024-12-31,
     mapped to expiries by the Cboe rule). From 2025 on, and for any expiry
     beyond M7, no settlement exists and the future is the modelled curve
-    above (VIX, VIX3M anchor, ``kappa``), so replay results after 2024 carry
-    that curve's error (median 0.66 pts at 45-90 DTE over 2009-2024).
-    ``alvh model-check`` on a VIX chain uses the future implied by put-call
-    parity of each expiry instead (the market's own forward).
+    above. ``alvh model-check`` on a VIX chain uses the future implied by
+    put-call parity of each expiry instead (the market's own forward).
 
 Option vol
-    ATM vol of vol ``sigma_atm(T) = vvix_ratio * VVIX / 100 * (T / 30d)^-alpha``
+    ATM vol of vol
+    ``sigma_atm = vvix_ratio (VVIX/100)^vvix_exponent (T/30d)^-alpha
+    (VIX/F)^basis_exponent (F/20)^level_exponent``
     (VVIX is the 30-day variance-swap vol of VIX, Cboe VVIX White Paper 2012;
-    like VIX over SPX ATM vol it sits above ATM implied vol). The smile in
-    ``y = ln(K/F) * (T / 30d)^-gamma`` is
+    the basis term lifts the vol of a future below spot, i.e. in a spike when
+    the market expects VIX to fall; the level term lets vol of vol fall as
+    the future rises). Without VVIX (before 2007: the 2006 series is sparse
+    and wrong) ``VVIX = exp(c0) VIX^c1`` (regression on 2007-2024 closes).
+    The smile in ``y = ln(K/F) (T / 30d)^-gamma`` is
     ``sigma = sigma_atm * clip(1 + a y + b y^2, min_ratio, max_ratio)`` with
     ``(a, b) = (call_slope, call_curvature)`` for ``y >= 0`` (the upward call
     skew; ``y`` is capped at the quadratic's peak when ``b < 0``) and
-    ``(put_slope, put_curvature)`` for ``y < 0``. ``vvix_ratio``,
-    ``term_exponent``, ``skew_term_exponent``, ``call_slope`` and
-    ``call_curvature`` come from :mod:`strategies.pricing.calibrated` (fitted
-    by ``scripts/fit_models.py`` on the calls of the Cboe VIX chain of
-    2023-05-15 11:47 ET, VVIX 94.65, 30-120 DTE, at the money to 40 % OTM,
-    market IV recomputed from mids on parity futures); the put side
-    (``put_slope``, ``put_curvature``) is the earlier fit to the same chain,
-    ``-0.4 < ln(K/F) < 0``. One snapshot only: the vol-of-vol level is
-    tied to VVIX but the smile shape is not validated out of sample.
+    ``(put_slope, put_curvature)`` for ``y < 0``. The call-side and ATM
+    parameters come from :mod:`strategies.pricing.calibrated` (fitted by
+    ``scripts/fit_vix_model.py`` on real quotes: Cboe's VXTH VIX calls
+    2006-2013 and the 2023 Cboe VIX chains, validated leave-one-year-out;
+    README, "VIX options"). The put side (``put_slope``,
+    ``put_curvature``) is the earlier fit to the 2023-05-15 chain,
+    ``-0.4 < ln(K/F) < 0``, not validated out of sample (the hedge buys calls).
 """
 
 from __future__ import annotations
@@ -71,11 +76,15 @@ __all__ = [
     "vix_futures_curve",
     "vix_option_atm_vol",
     "vix_option_vol",
+    "vvix_or_fallback",
 ]
 
 #: Default mean-reversion speed of expected VIX, per year.
 DEFAULT_KAPPA = 6.0
 _T30 = 30.0 / 365.0
+_F_REF = 20.0
+#: ``ln VVIX = c0 + c1 ln VIX``, OLS on the bundled Cboe closes 2007-2024.
+_VVIX_FALLBACK = (3.999, 0.179)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,16 +92,24 @@ class VixCurveParams:
     """Modelled VIX futures curve (see the module docstring).
 
     Attributes:
-        kappa: mean-reversion speed, per year.
-        anchor_t: maturity (years) at which the curve equals VIX3M.
+        kappa0: mean-reversion speed at ``VIX = VIX3M``, per year.
+        kappa_ratio_exponent: elasticity of ``kappa`` to ``VIX / VIX3M``.
+        theta_c0, theta_vix3m, theta_vix: long-run level
+            ``theta_c0 + theta_vix3m VIX3M + theta_vix VIX``, VIX points.
         min_theta, max_theta: clip of the long-run level, VIX points.
+        min_kappa, max_kappa: clip of the speed, per year.
         vix3m_fallback: ``(c0, c1)`` of ``VIX3M = c0 + c1 VIX`` when VIX3M is missing.
     """
 
-    kappa: float = DEFAULT_KAPPA
-    anchor_t: float = 0.12
+    kappa0: float = _cal.VIX_CURVE["kappa0"]
+    kappa_ratio_exponent: float = _cal.VIX_CURVE["kappa_ratio_exponent"]
+    theta_c0: float = _cal.VIX_CURVE["theta_c0"]
+    theta_vix3m: float = _cal.VIX_CURVE["theta_vix3m"]
+    theta_vix: float = _cal.VIX_CURVE["theta_vix"]
     min_theta: float = 9.0
     max_theta: float = 60.0
+    min_kappa: float = 0.5
+    max_kappa: float = 60.0
     vix3m_fallback: tuple[float, float] = (4.41, 0.866)
 
 
@@ -108,8 +125,12 @@ class VixOptionParams:
         put_slope, put_curvature: smile coefficients for ``K < F``.
         min_ratio, max_ratio: clip of ``sigma / sigma_atm``.
         min_vol, max_vol: absolute clip, decimal.
+        vvix_exponent: elasticity of the ATM vol to VVIX.
+        basis_exponent: elasticity of the ATM vol to ``VIX / F`` (spot over future).
+        level_exponent: elasticity of the ATM vol to ``F / 20``.
         min_t: floor on ``T`` (years) inside the term factors, so 0-DTE stays finite.
-        default_vvix: VVIX used when missing (before 2006-03), index points.
+        vvix_fallback: ``(c0, c1)`` of ``ln VVIX = c0 + c1 ln VIX`` when VVIX is
+            missing (before 2007), or a VIX level is not given either: VVIX = 90.
     """
 
     vvix_ratio: float = _cal.VIX["vvix_ratio"]
@@ -117,6 +138,9 @@ class VixOptionParams:
     skew_term_exponent: float = _cal.VIX["skew_term_exponent"]
     call_slope: float = _cal.VIX["call_slope"]
     call_curvature: float = _cal.VIX["call_curvature"]
+    vvix_exponent: float = _cal.VIX["vvix_exponent"]
+    basis_exponent: float = _cal.VIX["basis_exponent"]
+    level_exponent: float = _cal.VIX["level_exponent"]
     put_slope: float = 2.16
     put_curvature: float = 4.66
     min_ratio: float = 0.5
@@ -124,7 +148,7 @@ class VixOptionParams:
     min_vol: float = 0.05
     max_vol: float = 5.0
     min_t: float = 1.0 / 365.0
-    default_vvix: float = 90.0
+    vvix_fallback: tuple[float, float] = _VVIX_FALLBACK
 
 
 def future_spot_beta(t_years: npt.ArrayLike, kappa: float = DEFAULT_KAPPA) -> float | FloatArray:
@@ -168,23 +192,46 @@ def vix_futures_curve(
         raise ValueError(f"VIX must be a positive number, got {vix!r}")
     if vix3m is None or not math.isfinite(vix3m) or vix3m <= 0.0:
         vix3m = p.vix3m_fallback[0] + p.vix3m_fallback[1] * vix
-    e = math.exp(-p.kappa * p.anchor_t)
-    theta = min(max((vix3m - vix * e) / (1.0 - e), p.min_theta), p.max_theta)
+    kappa = p.kappa0 * (vix / vix3m) ** p.kappa_ratio_exponent
+    kappa = min(max(kappa, p.min_kappa), p.max_kappa)
+    theta = p.theta_c0 + p.theta_vix3m * vix3m + p.theta_vix * vix
+    theta = min(max(theta, p.min_theta), p.max_theta)
     t = np.maximum(np.asarray(expiry_t_years, dtype=np.float64), 0.0)
-    return np.asarray(theta + (vix - theta) * np.exp(-p.kappa * t), dtype=np.float64)
+    return np.asarray(theta + (vix - theta) * np.exp(-kappa * t), dtype=np.float64)
+
+
+def vvix_or_fallback(vvix: float | None, vix: float | None, params: VixOptionParams) -> float:
+    """``vvix`` if it is a positive number, else ``exp(c0) VIX^c1``, else 90 (points)."""
+    if vvix is not None and math.isfinite(vvix) and vvix > 0.0:
+        return float(vvix)
+    if vix is not None and math.isfinite(vix) and vix > 0.0:
+        c0, c1 = params.vvix_fallback
+        return math.exp(c0 + c1 * math.log(vix))
+    return 90.0
 
 
 def vix_option_atm_vol(
-    vvix: float | None, t_years: npt.ArrayLike, params: VixOptionParams | None = None
+    vvix: float | None,
+    t_years: npt.ArrayLike,
+    params: VixOptionParams | None = None,
+    *,
+    vix: float | None = None,
+    future: float | None = None,
 ) -> FloatArray:
     """ATM implied vol of VIX options (decimal) at ``t_years``; shape of ``t_years``.
 
-    ``vvix`` in index points (e.g. 94.65); None/NaN uses ``params.default_vvix``.
+    ``vvix``, ``vix`` and ``future`` in index points (e.g. 94.65, 17.1, 18.4);
+    None/NaN VVIX uses the fallback on ``vix``; without ``vix`` or ``future``
+    the basis and level factors are 1 (``VIX = F = 20``).
     """
     p = params if params is not None else VixOptionParams()
-    level = vvix if vvix is not None and math.isfinite(vvix) and vvix > 0.0 else p.default_vvix
+    level = vvix_or_fallback(vvix, vix, p)
     t = np.maximum(np.asarray(t_years, dtype=np.float64), p.min_t)
-    vol = p.vvix_ratio * level / 100.0 * (t / _T30) ** (-p.term_exponent)
+    vol = p.vvix_ratio * (level / 100.0) ** p.vvix_exponent * (t / _T30) ** (-p.term_exponent)
+    if future is not None and math.isfinite(future) and future > 0.0:
+        vol = vol * (future / _F_REF) ** p.level_exponent
+        if vix is not None and math.isfinite(vix) and vix > 0.0:
+            vol = vol * (vix / future) ** p.basis_exponent
     return np.asarray(np.clip(vol, p.min_vol, p.max_vol), dtype=np.float64)
 
 
@@ -194,25 +241,27 @@ def vix_option_vol(
     t_years: float,
     vvix: float | None,
     params: VixOptionParams | None = None,
+    *,
+    vix: float | None = None,
 ) -> FloatArray:
     """Implied vol (decimal) of VIX options at ``strikes`` for one expiry.
 
     Args:
-        strikes: strikes, VIX points, scalar or array.
+        strikes: strikes, VIX points, scalar or array (> 0).
         future_price: the VIX future of the same expiry, points (> 0).
         t_years: years to expiry (floored at ``params.min_t``).
         vvix: VVIX level or None.
         params: model parameters.
+        vix: spot VIX (points) for the basis factor and the VVIX fallback.
 
     Returns:
         Array of the shape of ``strikes``.
     """
     p = params if params is not None else VixOptionParams()
     t = max(t_years, p.min_t)
-    atm = float(vix_option_atm_vol(vvix, t, p))
-    y = np.log(np.asarray(strikes, dtype=np.float64) / future_price) * (t / _T30) ** (
-        -p.skew_term_exponent
-    )
+    atm = float(vix_option_atm_vol(vvix, t, p, vix=vix, future=future_price))
+    k = np.maximum(np.asarray(strikes, dtype=np.float64), 1e-9)
+    y = np.log(k / future_price) * (t / _T30) ** (-p.skew_term_exponent)
     yc = y
     if p.call_curvature < 0.0:
         yc = np.minimum(y, -p.call_slope / (2.0 * p.call_curvature))

@@ -3,6 +3,7 @@ read-only access to older files, and the integrity check."""
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -11,7 +12,14 @@ import pytest
 import sqlite_utils
 
 from daemon.cli import EXIT_USAGE, main
-from daemon.journal import SCHEMA_VERSION, Journal, JournalError, legs_to_json, schema
+from daemon.journal import (
+    SCHEMA_VERSION,
+    Journal,
+    JournalError,
+    MarketDayRecord,
+    legs_to_json,
+    schema,
+)
 from strategies.domain import Action, Decision, Leg, OptionContract, Right, Structure
 from strategies.execution import Fill, OrderIntent, OrderState, Settlement
 
@@ -213,7 +221,7 @@ def v1(tmp_path: Path) -> Path:
 
 
 def test_schema_version_follows_the_migrations() -> None:
-    assert SCHEMA_VERSION == len(schema.MIGRATIONS) + 1 == 2
+    assert SCHEMA_VERSION == len(schema.MIGRATIONS) + 1 == 3
 
 
 def test_new_journal_records_its_version_in_meta_and_user_version(tmp_path: Path) -> None:
@@ -284,8 +292,8 @@ def test_version_1_journal_migrates_and_keeps_every_row(v1: Path) -> None:
     old_columns = {t: _columns(v1, t) for t in V1_TABLES}
     with Journal.open(v1) as j:
         assert j.journal_mode == "wal"
-    assert _pragma(v1, "user_version") == 2
-    assert dict(_rows(v1, "meta", "key, value"))["schema_version"] == "2"
+    assert _pragma(v1, "user_version") == SCHEMA_VERSION
+    assert dict(_rows(v1, "meta", "key, value"))["schema_version"] == str(SCHEMA_VERSION)
     for table in V1_TABLES:
         kept = ", ".join(f"[{c}]" for c in old_columns[table])
         assert _rows(v1, table, kept) == before[table], table
@@ -362,6 +370,7 @@ def test_failed_migration_is_rolled_back(v1: Path, monkeypatch: pytest.MonkeyPat
     before = {t: _rows(v1, t) for t in V1_TABLES}
     columns = {t: _columns(v1, t) for t in V1_TABLES}
     monkeypatch.setattr(schema, "MIGRATIONS", (half_then_fail,))
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 2)
     with pytest.raises(JournalError, match="from schema version 1 to 2 failed and was rolled back"):
         Journal.open(v1)
     assert dict(_rows(v1, "meta", "key, value"))["schema_version"] == "1"
@@ -370,7 +379,7 @@ def test_failed_migration_is_rolled_back(v1: Path, monkeypatch: pytest.MonkeyPat
     assert {t: _rows(v1, t) for t in V1_TABLES} == before
     monkeypatch.undo()
     Journal.open(v1).close()  # the real migration still applies afterwards
-    assert _pragma(v1, "user_version") == 2
+    assert _pragma(v1, "user_version") == SCHEMA_VERSION
 
 
 def test_read_only_open_reads_a_version_1_journal_without_changing_it(v1: Path) -> None:
@@ -386,6 +395,96 @@ def test_read_only_open_reads_a_version_1_journal_without_changing_it(v1: Path) 
         assert j.integrity_check() == "ok"
     assert v1.read_bytes() == before
     assert _pragma(v1, "user_version") == 0
+
+
+# --------------------------------------------------------------------------- migration 2 -> 3
+
+
+def make_v2_journal(path: Path) -> None:
+    """A version-2 journal: the version-1 file brought to 2 by the 1 -> 2 step alone."""
+    make_v1_journal(path)
+    db = sqlite_utils.Database(path)
+    schema._migrate_1_to_2(db)
+    db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    db.execute("PRAGMA user_version = 2")
+    db.conn.commit()
+    db.close()
+
+
+@pytest.fixture
+def v2(tmp_path: Path) -> Path:
+    path = tmp_path / "v2.sqlite"
+    make_v2_journal(path)
+    return path
+
+
+V2_TABLES = (*V1_TABLES, "order_events")
+
+
+def test_version_2_journal_gains_market_daily_and_keeps_every_row(v2: Path, tmp_path: Path) -> None:
+    assert "market_daily" not in _shape(v2)
+    before = {t: _rows(v2, t) for t in V2_TABLES}
+    Journal.open(v2).close()
+    assert _pragma(v2, "user_version") == 3
+    assert dict(_rows(v2, "meta", "key, value"))["schema_version"] == "3"
+    assert {t: _rows(v2, t) for t in V2_TABLES} == before
+    assert _columns(v2, "market_daily") == [
+        "session", "vix", "vvix", "spx", "advancing", "declining", "vix_m1",
+        "vix_m1_expiry", "vix_m2", "vix_m2_expiry", "source", "recorded_at",
+    ]  # fmt: skip
+    assert _rows(v2, "market_daily") == []
+    fresh = tmp_path / "fresh3.sqlite"
+    Journal.open(fresh).close()
+    assert _shape(v2) == _shape(fresh)
+
+
+def test_market_days_round_trip_and_never_lose_a_value(v2: Path) -> None:
+    day = date(2026, 11, 20)
+    with Journal.open(v2, buffered=False) as j:
+        j.record_market_day(
+            MarketDayRecord(day, vix=17.5, spx=5012.3, vix_m1=18.1,
+                            vix_m1_expiry=date(2026, 12, 16), source="ib_bars"),
+            NOW,
+        )  # fmt: skip
+        j.record_market_day(MarketDayRecord(day, advancing=1800, declining=1100, source="mark"))
+        [row] = j.market_days(day, day)
+        assert (row.vix, row.spx, row.vix_m1, row.advancing, row.declining) == (
+            17.5, 5012.3, 18.1, 1800.0, 1100.0,
+        )  # fmt: skip
+        assert row.vix_m1_expiry == date(2026, 12, 16) and row.vix_m2_expiry is None
+        assert math.isnan(row.vvix) and math.isnan(row.vix_m2)
+        assert row.source == "mark" and row.recorded_at is not None
+        assert j.market_days(date(2026, 11, 21), date(2026, 12, 31)) == []
+        # a back-fill's rows go in together (one commit on an unbuffered journal)
+        days = [date(2026, 11, d) for d in (23, 24, 25)]
+        j.record_market_days([MarketDayRecord(d, vix=20.0 + d.day, source="ib_bars") for d in days])
+        assert j.pending == 0
+        assert [r.vix for r in j.market_days(days[0], days[-1])] == [43.0, 44.0, 45.0]
+    with pytest.raises(ValueError, match="source"):
+        MarketDayRecord(day, source="guess")
+
+
+def test_read_only_open_of_a_version_2_journal_reads_no_market_days(v2: Path) -> None:
+    before = v2.read_bytes()
+    with Journal.open(v2, read_only=True) as j:
+        assert j.market_days(date(2000, 1, 1), date(2030, 1, 1)) == []
+        assert j.run().id == 2
+    assert v2.read_bytes() == before
+
+
+def test_failed_2_to_3_migration_is_rolled_back(v2: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(db: sqlite_utils.Database) -> None:
+        schema._migrate_2_to_3(db)
+        db.execute("CREATE TABLE market_daily (x TEXT)")  # exists: fails after the table
+
+    monkeypatch.setattr(schema, "MIGRATIONS", (schema._migrate_1_to_2, fail))
+    with pytest.raises(JournalError, match="from schema version 2 to 3 failed"):
+        Journal.open(v2)
+    assert "market_daily" not in _shape(v2)
+    assert _pragma(v2, "user_version") == 2
+    monkeypatch.undo()
+    Journal.open(v2).close()
+    assert "market_daily" in _shape(v2)
 
 
 # --------------------------------------------------------------------------- integrity

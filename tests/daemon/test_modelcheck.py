@@ -40,7 +40,9 @@ def test_parser_wiring():
     sub = parser.add_subparsers(dest="command")
     mc.add_parser(sub)
     ns = parser.parse_args(["model-check", "a.csv", "b.csv", "--json", "--plot", "x.png"])
-    assert ns.func is mc.run
+    from daemon import modelcheck_cli
+
+    assert ns.func is modelcheck_cli.run
     assert ns.chains == [Path("a.csv"), Path("b.csv")] and ns.json and ns.plot == Path("x.png")
 
 

@@ -81,3 +81,11 @@ def test_every_fill_of_both_runs_is_journaled_under_its_own_exec_id(
         " (SELECT 1 FROM fills f WHERE f.order_ref = o.order_ref AND f.run_id = o.run_id)",
     )
     assert orphans[0]["n"] == 0
+
+
+def test_replay_never_writes_market_days(
+    replays: tuple[Path, ReplayResult, ReplayResult],
+) -> None:
+    # replay's signals read the bundle; the live source's table stays empty
+    path, _, _ = replays
+    assert rows(path, "SELECT COUNT(*) AS n FROM market_daily") == [{"n": 0}]

@@ -18,7 +18,8 @@ from daemon.brokers.base import (
     OrderStatus,
     Settlement,
 )
-from daemon.brokers.simulated import SimulatedBroker, SimulationCosts
+from daemon.brokers.fill_model import SimulationCosts
+from daemon.brokers.simulated import SimulatedBroker
 from daemon.calendars.exchange import default_calendar
 from daemon.clock import NEW_YORK, VirtualClock
 from strategies.domain import Leg, MarketContext, OptionContract, Right

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from daemon.clock import NEW_YORK
 
@@ -62,8 +63,8 @@ class Market:
     # ------------------------------------------------------------------ contracts
 
     def _on_contract_details(self, session: Session, fields: list[str]) -> None:
-        req_id, query, _include_expired = p.parse_contract_details(fields)
-        found = self.scenario.find_contracts(query)
+        req_id, query, include_expired = p.parse_contract_details(fields)
+        found = self.scenario.find_contracts(query, include_expired=include_expired)
         if not found:
             session.send(p.error(req_id, *NO_SECURITY))
             return
@@ -225,8 +226,8 @@ class Market:
             return
         now = self.scenario.clock().astimezone(NEW_YORK)
         end = _end_date(req.end) or now.date()
-        bars = self.scenario.daily_bars(contract.symbol, end, _duration_days(req.duration))
-        if contract.sec_type != "IND" or not bars:
+        bars = self.scenario.bars_for(contract, end, _duration_days(req.duration))
+        if contract.sec_type not in ("IND", "FUT") or not bars:
             session.send(p.error(req.req_id, *HMDS_NO_DATA))
             return
         rows = [self._bar_row(contract.symbol, day, close) for day, close in bars]
@@ -242,10 +243,21 @@ class Market:
 
 
 def _end_date(text: str) -> date | None:
-    """The date of a reqHistoricalData endDateTime ("" = now)."""
+    """The New York date of a reqHistoricalData endDateTime ("" = now).
+
+    ``yyyymmdd-hh:mm:ss`` is UTC; ``yyyymmdd hh:mm:ss zone`` is in that zone
+    (ib_async sends an aware datetime as ``... UTC``); without a zone, New York.
+    """
     text = text.strip()
     if not text:
         return None
+    if len(text) >= 17 and text[8] == "-":
+        moment = datetime.strptime(text[:17], "%Y%m%d-%H:%M:%S").replace(tzinfo=UTC)
+        return moment.astimezone(NEW_YORK).date()
+    parts = text.split()
+    if len(parts) >= 3:
+        stamp = datetime.strptime(f"{parts[0]} {parts[1]}", "%Y%m%d %H:%M:%S")
+        return stamp.replace(tzinfo=ZoneInfo(parts[2])).astimezone(NEW_YORK).date()
     return datetime.strptime(text[:8], "%Y%m%d").date()
 
 

@@ -126,6 +126,12 @@ class Scenario:
     #: Daily closes served by reqHistoricalData ("1 day" bars) by symbol; days not
     #: listed close at the current spot. The settlement close of an expiry session.
     daily_closes: dict[str, dict[date, float]] = field(default_factory=dict)
+    #: Daily closes by series (index symbol, or a future's local symbol) and day,
+    #: None = no bar; when set it serves every daily bar (see ``tests.fake_tws.history``).
+    bar_closes: Callable[[str, date], float | None] | None = None
+    #: Contracts that have expired: found by reqContractDetails only with
+    #: includeExpired, and by conId (historical bars).
+    expired_contracts: list[ContractSpec] = field(default_factory=list)
     #: Daily opens by symbol (days not listed open at their close), e.g. the VIX
     #: open the IB adapter uses as the proxy of an AM settlement (SOQ).
     daily_opens: dict[str, dict[date, float]] = field(default_factory=dict)
@@ -189,7 +195,7 @@ class Scenario:
 
     def contract_by_id(self, con_id: int) -> ContractSpec | None:
         """Contract with ``con_id``, or None."""
-        for c in self.contracts:
+        for c in (*self.contracts, *self.expired_contracts):
             if c.con_id == con_id:
                 return c
         for chain in self.chains:
@@ -197,12 +203,16 @@ class Scenario:
                 return chain.contract(con_id)
         return None
 
-    def find_contracts(self, query: ContractSpec, limit: int = 5000) -> list[ContractSpec]:
+    def find_contracts(
+        self, query: ContractSpec, limit: int = 5000, include_expired: bool = False
+    ) -> list[ContractSpec]:
         """Contracts matching the non-empty fields of ``query`` (as reqContractDetails does)."""
         if query.con_id:
             found = self.contract_by_id(query.con_id)
             return [found] if found and matches(found, query) else []
         results = [c for c in self.contracts if matches(c, query)]
+        if include_expired:
+            results += [c for c in self.expired_contracts if matches(c, query)]
         for chain in self.chains:
             if not chain_may_match(chain, query):
                 continue
@@ -326,6 +336,30 @@ class Scenario:
         return self.order_policies.pop(0) if self.order_policies else self.fill_policy
 
     # -- history -----------------------------------------------------------------
+
+    def bars_for(self, c: ContractSpec, end: date, days: int) -> list[tuple[date, float]]:
+        """(session, close) daily bars of ``c`` in ``(end - days, end]``, oldest first.
+
+        With ``bar_closes`` set, from it (key: the index symbol or the
+        future's local symbol; a future has no bar after its last trade
+        date); else indexes as :meth:`daily_bars` and nothing for the rest.
+        ``AD-NYSE`` never has bars (IB keeps no history of it).
+        """
+        if c.symbol == "AD-NYSE":
+            return []
+        if self.bar_closes is None:
+            return self.daily_bars(c.symbol, end, days) if c.sec_type == "IND" else []
+        key = c.local_symbol if c.sec_type == "FUT" else c.symbol
+        last = end
+        if c.sec_type == "FUT" and len(c.last_trade_date) >= 8:
+            last = min(end, datetime.strptime(c.last_trade_date[:8], "%Y%m%d").date())
+        bars: list[tuple[date, float]] = []
+        for back in range(days - 1, -1, -1):
+            day = end - timedelta(days=back)
+            close = self.bar_closes(key, day) if day <= last else None
+            if close is not None:
+                bars.append((day, close))
+        return bars
 
     def daily_bars(self, symbol: str, end: date, days: int) -> list[tuple[date, float]]:
         """(session, close) for the weekdays in ``(end - days, end]``, oldest first."""

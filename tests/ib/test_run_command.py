@@ -163,36 +163,3 @@ async def test_run_exits_6_without_hopping_when_the_client_id_is_in_use(tmp_path
     with sqlite3.connect(tmp_path / "alvh.sqlite") as db:
         (finished,) = db.execute("SELECT finished_at FROM runs").fetchone()
     assert finished is not None
-
-
-async def test_dry_run_journals_the_decision_and_sends_no_order(tmp_path: Path) -> None:
-    async with FakeTWS(Scenario(today=TRADING_DAY)) as tws:
-        proc = await asyncio.create_subprocess_exec(
-            *ALVH, "run", "--dry-run", "--host", "127.0.0.1", "--port", str(tws.port),
-            "--run-job", "entry", "--now", DRILL_NOW,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_env(tmp_path),
-        )  # fmt: skip
-        assert proc.stdout is not None
-        events: list[dict[str, Any]] = []
-        reader = asyncio.create_task(_read_events(proc.stdout, events))
-        try:
-            await _until(events, lambda e: e.get("event") == "order_status", timeout=60)
-            proc.send_signal(signal.SIGTERM)
-            async with asyncio.timeout(30):
-                code = await proc.wait()
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-            await reader
-        # only the margin gate's what-if reached the gateway: IB places nothing for it
-        requests = [p.parse_place_order(m.fields) for m in tws.messages(In.PLACE_ORDER)]
-        assert [r.what_if for r in requests] == [True]
-        assert not tws.orders
-    assert code == 0
-    not_sent = [e for e in events if e.get("event") == "order_not_sent"]
-    assert len(not_sent) == 1 and len(not_sent[0]["legs"]) == 4
-    with sqlite3.connect(tmp_path / "alvh.sqlite") as db:
-        mode = db.execute("SELECT mode FROM runs").fetchone()[0]
-        status, reason = db.execute("SELECT status, reason FROM orders").fetchone()
-        fills = db.execute("SELECT COUNT(*) FROM fills").fetchone()[0]
-    assert mode == "dry-run" and status == "cancelled" and reason == "dry run" and fills == 0

@@ -23,7 +23,7 @@ from strategies.pricing.spx_surface import (
     spx_surface_from_context,
     variance_days,
 )
-from strategies.pricing.vix_model import VixOptionParams
+from strategies.pricing.vix_model import VixCurveParams, VixOptionParams
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "chains"
 P = SpxSurfaceParams()
@@ -37,7 +37,11 @@ def test_shipped_parameters_are_the_defaults():
     vp = VixOptionParams()
     for k, v in calibrated.VIX.items():
         assert getattr(vp, k) == v
-    assert len(calibrated.FIT_DATES) >= 15 and calibrated.VIX_FIT_DATES
+    cp = VixCurveParams()
+    for k, v in calibrated.VIX_CURVE.items():
+        assert getattr(cp, k) == v
+    assert len(calibrated.FIT_DATES) >= 15
+    assert any("vxth" in s for s in calibrated.VIX_FIT_SOURCES)
 
 
 def test_fitted_values_are_plausible():

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from ib_async import IB
@@ -54,6 +54,7 @@ from daemon.brokers.ib.executions import (
     PositionDifference,
     Reconciliation,
 )
+from daemon.brokers.ib.history import DailyHistory
 from daemon.brokers.ib.lookup import ContractLookup
 from daemon.brokers.ib.market_data import MarketData
 from daemon.brokers.ib.order_flow import OrderDesk
@@ -101,6 +102,7 @@ class IBBroker:
         )
         self.lookup = ContractLookup(self.conn)
         self.market = MarketData(self.conn, self.lookup)
+        self.history = DailyHistory(self.conn, self.lookup, self.market)
         self.executions = Executions(self.conn, fill_filter or bool)
         self.orders = OrderDesk(self.conn, self.lookup, self.executions)
         self._settlement_listeners: list[SettlementListener] = []
@@ -270,6 +272,40 @@ class IBBroker:
         """
         await self.conn.ready()
         return await self.market.settlement_price(contract)
+
+    # ------------------------------------------------------------- daily history
+
+    async def index_daily_closes(self, symbol: str, first: date, last: date) -> dict[date, float]:
+        """Daily closes of a CBOE index for sessions ``first..last`` (index points).
+
+        Empty when IB does not list the index. See :mod:`daemon.brokers.ib.history`.
+
+        Raises:
+            BrokerError: not connected, a historical-data error, pacing budget
+                spent, or no answer within ``request_timeout_s``.
+        """
+        await self.conn.ready()
+        return await self.history.index_closes(symbol, first, last)
+
+    async def vix_future_daily_closes(
+        self, expiry: date, first: date, last: date
+    ) -> dict[date, float]:
+        """Daily closes of the monthly VIX future expiring ``expiry`` (VIX points).
+
+        Raises:
+            BrokerError: as :meth:`index_daily_closes`.
+        """
+        await self.conn.ready()
+        return await self.history.vix_future_closes(expiry, first, last)
+
+    async def nyse_breadth(self) -> tuple[float, float]:
+        """NYSE ``(advancing, declining)`` issues now (``AD-NYSE``; NaN when unavailable).
+
+        Raises:
+            BrokerError: not connected, or the look-up or quote failed.
+        """
+        await self.conn.ready()
+        return await self.history.nyse_breadth()
 
     # ------------------------------------------------------------------ orders
 

@@ -75,6 +75,11 @@ class IBSettings:
         order_disconnect_grace_s: how long past an order's walk timeout
             :meth:`IBBroker.place_order` waits for a lost connection to come
             back before it reports the order ``UNKNOWN``.
+        historical_min_interval_s: least time between two historical-data
+            requests (IB refuses six requests for one contract within 2 s).
+        historical_requests_per_10min: most historical-data requests in any
+            600 s (IB's limit is 60; the rest is headroom for TWS and the
+            settlement look-ups).
         stop_cancel_wait_s: when the task walking an order is cancelled
             (SIGTERM), how long to wait for IB to confirm the cancel sent for
             it before the cancellation goes on.
@@ -114,6 +119,8 @@ class IBSettings:
     link_grace_s: float = 30.0
     order_disconnect_grace_s: float = 300.0
     stop_cancel_wait_s: float = 2.0
+    historical_min_interval_s: float = 0.5
+    historical_requests_per_10min: int = 50
 
     def __post_init__(self) -> None:
         if not 1 <= self.market_data_type <= 4:
@@ -132,6 +139,10 @@ class IBSettings:
                 raise ValueError("strike_bands: need 0 <= otm_min < otm_max")
         if self.strike_pad_sd < 0 or not 0 < self.delta_tolerance < 0.5:
             raise ValueError("strike_pad_sd must be >= 0 and delta_tolerance in (0, 0.5)")
+        if self.historical_min_interval_s < 0 or not 1 <= self.historical_requests_per_10min <= 60:
+            raise ValueError(
+                "historical_min_interval_s must be >= 0 and historical_requests_per_10min 1..60"
+            )
         if not 1 <= self.max_msgs_per_s <= 50:
             raise ValueError("max_msgs_per_s must be 1..50")
 

@@ -1,0 +1,127 @@
+"""The simulated fill and cost model, shared by replay and ``alvh run --dry-run``.
+
+One order is one combo (:class:`~daemon.brokers.base.ComboOrder`): every leg
+fills at its mid moved *against us* by a share of its half spread (buying
+pays up, selling gives up), floored at 0; the combo fills in full at once when
+the net of those leg prices (index points, + debit / - credit) is no worse
+than the order's worst price (its limit when it has none), and not at all
+otherwise. Commission and fees are charged per contract (dollars). No partial
+fills, no queue, no walking: the model of a marketable limit order on a
+daily bar (replay) or on the quote at the moment of the decision (dry run).
+
+The only difference between the two callers is where the quotes come from:
+replay prices them with the option models on the session's close, a dry run
+asks the gateway for the legs' live (or delayed) quotes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from daemon.brokers.base import ComboOrder, Fill, OrderResult, OrderStatus
+from strategies.domain import LegQuote, OptionContract
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationCosts:
+    """Fill and cost model of the simulated broker (``[replay]`` in the config).
+
+    Attributes:
+        slippage_pct_of_half_spread: each leg fills at mid moved against us by
+            this share of its half spread (0 = mid, 1 = the touch).
+        commission_per_contract: broker commission, dollars per contract.
+        spx_fee_per_contract: exchange and regulatory fees per SPX/SPXW contract, dollars.
+        vix_fee_per_contract: exchange and regulatory fees per VIX contract, dollars.
+    """
+
+    slippage_pct_of_half_spread: float = 0.25
+    commission_per_contract: float = 0.65
+    spx_fee_per_contract: float = 0.66
+    vix_fee_per_contract: float = 0.40
+
+    def per_contract(self, contract: OptionContract) -> float:
+        """Commission plus fees of one contract, dollars."""
+        fee = self.vix_fee_per_contract if contract.symbol == "VIX" else self.spx_fee_per_contract
+        return self.commission_per_contract + fee
+
+
+def unusable_quote(quote: LegQuote) -> str | None:
+    """Why ``quote`` cannot price a fill (no two-sided finite quote), or ``None``.
+
+    IB reports a missing side as -1 or NaN; the replay's model quotes always pass.
+    """
+    if not (math.isfinite(quote.bid) and math.isfinite(quote.ask)):
+        return f"no two-sided quote for {quote.contract.local_symbol}"
+    if quote.bid < 0 or quote.ask < quote.bid:
+        return (
+            f"no usable quote for {quote.contract.local_symbol} "
+            f"(bid {quote.bid:g}, ask {quote.ask:g})"
+        )
+    return None
+
+
+def leg_fill_price(quote: LegQuote, ratio: int, costs: SimulationCosts) -> float:
+    """Fill price of one leg, index points: mid moved against us, floored at 0.
+
+    ``ratio`` > 0 buys (pays mid + slip x half spread), < 0 sells (gets mid - it).
+    """
+    slip = costs.slippage_pct_of_half_spread * (quote.ask - quote.bid) * 0.5
+    return max(quote.mid + (slip if ratio > 0 else -slip), 0.0)
+
+
+def simulate_fill(
+    order: ComboOrder,
+    quotes: Sequence[LegQuote],
+    costs: SimulationCosts,
+    next_exec_id: Callable[[], str],
+    now: datetime,
+) -> OrderResult:
+    """Fill ``order`` in full at the model's prices, or not at all.
+
+    Args:
+        order: the combo; ``quotes`` holds one quote per leg, in leg order.
+        costs: slippage share and per-contract commission and fees.
+        next_exec_id: returns a new, unique execution id per leg fill.
+        now: the fills' execution time.
+
+    Returns:
+        ``FILLED`` with one :class:`Fill` per leg (signed contracts, price in
+        index points, commission in dollars) and the net price per combo unit;
+        ``CANCELLED`` with no fill when a quote is unusable or the net price is
+        worse than the order's bound (the reason gives both numbers);
+        ``REJECTED`` for an empty order.
+    """
+    if order.quantity <= 0 or not order.legs:
+        return OrderResult(
+            order.order_ref, OrderStatus.REJECTED, 0, None, (), "empty order or quantity"
+        )
+    for quote in quotes:
+        why = unusable_quote(quote)
+        if why is not None:
+            return OrderResult(order.order_ref, OrderStatus.CANCELLED, 0, None, (), why)
+    prices = [
+        leg_fill_price(quote, leg.ratio, costs)
+        for leg, quote in zip(order.legs, quotes, strict=True)
+    ]
+    net = sum(leg.ratio * p for leg, p in zip(order.legs, prices, strict=True))
+    bound = order.worst_price if order.worst_price is not None else order.limit_price
+    if net > bound + 1e-9:
+        return OrderResult(
+            order.order_ref,
+            OrderStatus.CANCELLED,
+            0,
+            None,
+            (),
+            f"not filled: simulated fill {net:.2f} is worse than the limit bound {bound:.2f}",
+        )
+    fills = []
+    for leg, price in zip(order.legs, prices, strict=True):
+        qty = leg.ratio * order.quantity
+        commission = abs(qty) * costs.per_contract(leg.contract)
+        fills.append(
+            Fill(next_exec_id(), order.order_ref, leg.contract, qty, price, commission, now)
+        )
+    return OrderResult(order.order_ref, OrderStatus.FILLED, order.quantity, net, tuple(fills))

@@ -1,0 +1,376 @@
+"""Fit the VIX option model and the modelled VIX futures curve on real data; validate by year.
+
+Usage::
+
+    .venv/bin/python scripts/fit_vix_model.py [--data DIR] [--write]
+
+Data (``--data``, default ``/work/shared/data``, provenance in its ``SOURCES.md``;
+raw quotes are not redistributed, only the fitted parameters):
+
+* ``vix_options/vxth_vix_calls_2006_2013.csv``: Cboe's VXTH daily data, the
+  one-month ~30-delta VIX call the VIX Tail Hedge index holds (a plain quotes
+  file, :mod:`daemon.quotes_file`; mid only before 2011);
+* ``vix_options/vix_chains_2023/*.csv``: Cboe VIX/VIXW chain snapshots of 2023
+  (quote date = ``INDEX.csv``'s guess from the commit time) and
+  ``chains/VIX_2023-05-15_intraday1147.csv``.
+
+Every quote is priced as ``alvh model-check`` prices a quotes file
+(:mod:`daemon.modelcheck_quotes`: CFE settlement of the future of its
+expiry, else the parity future, market IV from the mid) and kept if it is in
+the check universe (calls, 7-120 DTE, mid >= 0.10). :data:`VIX_FREE` of
+:class:`strategies.pricing.vix_model.VixOptionParams` are fitted by robust
+least squares (``soft_l1``, scale 2 vol points) on ``model - market`` IV.
+Validation is **leave-one-year-out**: refit without a year, score it; the
+printed tables pool those out-of-sample errors by year and VIX regime.
+
+Futures curve: :data:`CURVE_FREE` of :class:`strategies.pricing.vix_model.VixCurveParams`
+on the bundled CFE settlements (``market/vix_futures.csv`` via the bundle, M1-M7,
+2009-09-18 .. 2024-12-31, sessions with VIX3M), robust least squares on the
+price error in points, validated leave-one-year-out; scored by DTE bucket and
+VIX regime, with the 2020-03-16 curve printed.
+
+``--write`` rewrites the VIX block of ``strategies/pricing/calibrated.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import math
+import sys
+import time
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.optimize import least_squares
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from daemon.chains import read_chain  # noqa: E402
+from daemon.marketdata.loader import load_history  # noqa: E402
+from daemon.modelcheck import ModelCheckError, context_for  # noqa: E402
+from daemon.modelcheck_quotes import (  # noqa: E402
+    PricedQuotes,
+    price_quotes,
+    quotes_model_iv,
+    quotes_universe,
+)
+from daemon.quotes_file import QuoteRows, read_quotes  # noqa: E402
+from strategies.pricing.black import black_price  # noqa: E402
+from strategies.pricing.vix_model import (  # noqa: E402
+    VixCurveParams,
+    VixOptionParams,
+    vix_futures_curve,
+)
+
+DEFAULT_DATA = Path("/work/shared/data")
+
+#: Fitted VIX option parameters with (lower, upper) bounds.
+VIX_FREE: dict[str, tuple[float, float]] = {
+    "vvix_ratio": (0.3, 2.0),
+    "vvix_exponent": (0.3, 2.0),
+    "term_exponent": (-0.5, 1.0),
+    "skew_term_exponent": (-0.5, 1.5),
+    "call_slope": (0.0, 5.0),
+    "call_curvature": (-5.0, 5.0),
+    "basis_exponent": (-2.0, 2.0),
+    "level_exponent": (-2.0, 2.0),
+}
+#: Fitted futures-curve parameters with bounds.
+CURVE_FREE: dict[str, tuple[float, float]] = {
+    "kappa0": (0.5, 30.0),
+    "kappa_ratio_exponent": (-5.0, 5.0),
+    "theta_c0": (-20.0, 30.0),
+    "theta_vix3m": (-3.0, 4.0),
+    "theta_vix": (-3.0, 3.0),
+}
+REGIMES = (("<20", 0.0, 20.0), ("20-30", 20.0, 30.0), (">30", 30.0, math.inf))
+
+
+# -- VIX option quotes -------------------------------------------------------------
+
+
+def _chain_rows(path: Path, quote_date: date) -> QuoteRows:
+    """Calls and puts of a Cboe VIX chain (either header layout) as plain quote rows."""
+    keys = ("line", "qd", "ex", "k", "call", "bid", "ask", "mid")
+    rows: dict[str, list[Any]] = {k: [] for k in keys}
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        lines = list(csv.reader(fh))
+    start = next(i for i, r in enumerate(lines) if r and r[0].strip() == "Expiration Date")
+    seen: set[tuple[date, float, bool]] = set()
+    for n, r in enumerate(lines[start + 1 :], start=start + 2):
+        if len(r) < 22 or not r[0].strip():
+            continue
+        try:
+            ex = datetime.strptime(r[0].strip(), "%a %b %d %Y").date()
+            k = float(r[11])
+            sides = ((True, float(r[4]), float(r[5])), (False, float(r[15]), float(r[16])))
+        except ValueError:
+            continue
+        for is_call, bid, ask in sides:
+            if bid <= 0.0 or ask < bid or ex <= quote_date or (ex, k, is_call) in seen:
+                continue
+            seen.add((ex, k, is_call))
+            for key, v in zip(rows, (n, quote_date, ex, k, is_call, bid, ask, 0.5 * (bid + ask)),
+                              strict=True):  # fmt: skip
+                rows[key].append(v)
+    return QuoteRows(
+        path, np.array(rows["line"], dtype=np.int64),
+        np.array(rows["qd"], dtype="datetime64[D]"), np.array(rows["ex"], dtype="datetime64[D]"),
+        np.full(len(rows["k"]), "VIX"), np.array(rows["k"]), np.array(rows["call"], dtype=bool),
+        np.array(rows["bid"]), np.array(rows["ask"]), np.array(rows["mid"]), 0,
+    )  # fmt: skip
+
+
+def chain_sources(data: Path) -> list[tuple[Path, date]]:
+    """2023 VIX chain files with their quote dates (one file per date: the widest)."""
+    out: dict[date, Path] = {}
+    index = data / "vix_options" / "vix_chains_2023" / "INDEX.csv"
+    if index.is_file():
+        with index.open(encoding="utf-8") as fh:
+            for r in csv.DictReader(fh):
+                d = date.fromisoformat(r["quote_date_GUESS_from_commit_time"])
+                p = index.parent / r["file"]
+                if d not in out or p.stat().st_size > out[d].stat().st_size:
+                    out[d] = p
+    snap = data / "chains" / "VIX_2023-05-15_intraday1147.csv"
+    if snap.is_file():
+        out[read_chain(snap).quote_date] = snap
+    return sorted(((p, d) for d, p in out.items()), key=lambda x: x[1])
+
+
+@dataclasses.dataclass
+class Dataset:
+    """Universe quotes of every source, priced, with their year."""
+
+    parts: list[PricedQuotes]
+    masks: list[np.ndarray]
+
+    def year_of(self, i: int) -> np.ndarray:
+        q = self.parts[i].rows.quote_date
+        return q.astype("datetime64[Y]").astype(int) + 1970
+
+
+def load_quotes(data: Path, history: Any) -> Dataset:
+    """Price the VXTH file and the 2023 chains; keep each part's universe mask."""
+    sources: list[QuoteRows] = [read_quotes(data / "vix_options" / "vxth_vix_calls_2006_2013.csv")]
+    sources += [_chain_rows(p, d) for p, d in chain_sources(data)]
+    parts, masks = [], []
+    for rows in sources:
+        if len(rows) == 0:
+            continue
+        try:
+            ctx = {d.astype(object): context_for(history, d.astype(object))
+                   for d in np.unique(rows.quote_date)}  # fmt: skip
+        except ModelCheckError as exc:  # a guessed quote date that is no session
+            print(f"note: {rows.path.name} skipped: {exc}")
+            continue
+        q = price_quotes(rows, ctx)
+        parts.append(q)
+        masks.append(quotes_universe(q))
+    return Dataset(parts, masks)
+
+
+def vix_params(x: np.ndarray) -> VixOptionParams:
+    return dataclasses.replace(VixOptionParams(), **dict(zip(VIX_FREE, map(float, x), strict=True)))
+
+
+def _errors(ds: Dataset, p: VixOptionParams, keep: Callable[[int], np.ndarray]) -> np.ndarray:
+    out = []
+    for i, q in enumerate(ds.parts):
+        m = keep(i)
+        if m.any():
+            out.append((quotes_model_iv(q, vix_options=p)[m] - q.iv[m]) * 100.0)
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def fit_vix(ds: Dataset, years_out: set[int]) -> VixOptionParams:
+    lo = np.array([b[0] for b in VIX_FREE.values()])
+    hi = np.array([b[1] for b in VIX_FREE.values()])
+    x0 = np.clip([getattr(VixOptionParams(), k) for k in VIX_FREE], lo + 1e-6, hi - 1e-6)
+
+    def keep(i: int) -> np.ndarray:
+        return ds.masks[i] & ~np.isin(ds.year_of(i), list(years_out))
+
+    res = least_squares(lambda x: _errors(ds, vix_params(x), keep), x0, bounds=(lo, hi),
+                        loss="soft_l1", f_scale=2.0)  # fmt: skip
+    return vix_params(res.x)
+
+
+def _stats(iv: np.ndarray, pr: np.ndarray) -> str:
+    if len(iv) == 0:
+        return "| 0 | | | |"
+    return (f"| {len(iv)} | {np.median(iv):.2f} | {np.percentile(iv, 90):.2f} | "
+            f"{np.median(pr):.1f} |")  # fmt: skip
+
+
+def validate_vix(ds: Dataset) -> str:
+    """Leave-one-year-out table (markdown): by year, by VIX regime, overall."""
+    years = sorted({int(y) for i in range(len(ds.parts)) for y in ds.year_of(i)[ds.masks[i]]})
+    iv_e, pr_e, yr, vx, flat = [], [], [], [], []
+    for y in years:
+        p = fit_vix(ds, {y})
+        print(f"  without {y}: " + ", ".join(f"{k}={getattr(p, k):.3f}" for k in VIX_FREE),
+              flush=True)  # fmt: skip
+        for i, q in enumerate(ds.parts):
+            m = ds.masks[i] & (ds.year_of(i) == y)
+            if not m.any():
+                continue
+            model = quotes_model_iv(q, vix_options=p)[m]
+            r = q.rows
+            price = black_price(q.forward[m], r.strike[m], q.t[m], model, r.is_call[m])
+            iv_e.append(np.abs(model - q.iv[m]) * 100.0)
+            pr_e.append(np.abs(price / r.mid[m] - 1.0) * 100.0)
+            yr.append(np.full(int(m.sum()), y))
+            vx.append(q.vix[m])
+            flat.append(np.abs(q.vvix[m] / 100.0 - q.iv[m]) * 100.0)
+    a_iv, a_pr, a_yr, a_vx = map(np.concatenate, (iv_e, pr_e, yr, vx))
+    out = ["| quotes the fit never saw | n | median abs IV error (vol pts) | p90 | "
+           "median abs price error (%) |", "|---|---:|---:|---:|---:|"]  # fmt: skip
+    for y in years:
+        s = a_yr == y
+        out.append(f"| {y} " + _stats(a_iv[s], a_pr[s]))
+    for label, lo, hi in REGIMES:
+        s = (a_vx >= lo) & (a_vx < hi)
+        out.append(f"| VIX {label} " + _stats(a_iv[s], a_pr[s]))
+    out.append("| VIX > 20 " + _stats(a_iv[a_vx >= 20], a_pr[a_vx >= 20]))
+    out.append("| **all** " + _stats(a_iv, a_pr))
+    s = a_yr >= 2007
+    out.append("| all but 2006 (no VVIX) " + _stats(a_iv[s], a_pr[s]))
+    return "\n".join(out)
+
+
+# -- futures curve ------------------------------------------------------------------
+
+
+def futures_rows(history: Any) -> np.ndarray:
+    """``(year, vix, vix3m, t, future, dte)`` per settlement, sessions with VIX3M."""
+    rows = []
+    for i in range(history.index_of(date(2009, 9, 18)), history.index_of(history.last_session) + 1):
+        c = history.context(i)
+        if not c.vix3m:
+            continue
+        for e, f in c.vix_futures.items():
+            dte = (e - c.session).days
+            t = (dte - 6.5 / 24.0) / 365.0  # 16:00 ET close to the 09:30 ET settlement
+            if t > 0:
+                rows.append((c.session.year, c.vix, c.vix3m, t, f, dte))
+    return np.array(rows)
+
+
+def curve_params(x: np.ndarray) -> VixCurveParams:
+    return dataclasses.replace(
+        VixCurveParams(), **dict(zip(CURVE_FREE, map(float, x), strict=True))
+    )
+
+
+def curve_model(p: VixCurveParams, a: np.ndarray) -> np.ndarray:
+    return np.array([float(vix_futures_curve(v, v3, t, p)) for v, v3, t in a[:, 1:4]])
+
+
+def curve_vec(x: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """Vectorised curve (same formula as :func:`vix_futures_curve`) for the fit."""
+    p = curve_params(x)
+    vix, v3, t = a[:, 1], a[:, 2], a[:, 3]
+    kappa = np.clip(p.kappa0 * (vix / v3) ** p.kappa_ratio_exponent, p.min_kappa, p.max_kappa)
+    theta = np.clip(p.theta_c0 + p.theta_vix3m * v3 + p.theta_vix * vix, p.min_theta, p.max_theta)
+    return theta + (vix - theta) * np.exp(-kappa * t)
+
+
+def fit_curve(a: np.ndarray) -> VixCurveParams:
+    lo = np.array([b[0] for b in CURVE_FREE.values()])
+    hi = np.array([b[1] for b in CURVE_FREE.values()])
+    x0 = np.clip([getattr(VixCurveParams(), k) for k in CURVE_FREE], lo + 1e-6, hi - 1e-6)
+    res = least_squares(lambda x: curve_vec(x, a) - a[:, 4], x0, bounds=(lo, hi),
+                        loss="soft_l1", f_scale=0.5)  # fmt: skip
+    return curve_params(res.x)
+
+
+def validate_curve(a: np.ndarray) -> str:
+    pred = np.full(len(a), np.nan)
+    for y in np.unique(a[:, 0]):
+        s = a[:, 0] == y
+        p = fit_curve(a[~s])
+        pred[s] = curve_vec(np.array([getattr(p, k) for k in CURVE_FREE]), a[s])
+    err = pred - a[:, 4]
+    out = ["| DTE | VIX | n | median abs error (pts) | median error | p90 abs |",
+           "|---|---|---:|---:|---:|---:|"]  # fmt: skip
+    for lo, hi in ((1, 44), (45, 90), (91, 250)):
+        for label, vlo, vhi in REGIMES:
+            s = (a[:, 5] >= lo) & (a[:, 5] <= hi) & (a[:, 1] >= vlo) & (a[:, 1] < vhi)
+            e = err[s]
+            out.append(f"| {lo}-{hi} | {label} | {int(s.sum())} | {np.median(np.abs(e)):.2f} "
+                       f"| {np.median(e):+.2f} | {np.percentile(np.abs(e), 90):.2f} |")  # fmt: skip
+    return "\n".join(out)
+
+
+# -- output -------------------------------------------------------------------------
+
+
+def write_calibrated(p: VixOptionParams, c: VixCurveParams, sources: list[str]) -> None:
+    path = ROOT / "strategies" / "pricing" / "calibrated.py"
+    text = path.read_text(encoding="utf-8")
+    start = text.index("# --- BEGIN VIX FITTED")
+    end = text.index("# --- END VIX FITTED")
+    body = ["# --- BEGIN VIX FITTED (written by scripts/fit_vix_model.py --write; "
+            "do not edit by hand)"]  # fmt: skip
+    body.append(f"VIX_FIT_SOURCES: Final[tuple[str, ...]] = {tuple(sources)!r}")
+    body.append("VIX: Final[dict[str, float]] = {")
+    body += [f'    "{k}": {getattr(p, k)!r},' for k in VIX_FREE]
+    body += ["}", "VIX_CURVE: Final[dict[str, float]] = {"]
+    body += [f'    "{k}": {getattr(c, k)!r},' for k in CURVE_FREE]
+    body.append("}")
+    path.write_text(text[:start] + "\n".join(body) + "\n" + text[end:], encoding="utf-8")
+    print(f"wrote {path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared data directory")
+    ap.add_argument("--write", action="store_true", help="rewrite calibrated.py (VIX block)")
+    args = ap.parse_args(argv)
+    t0 = time.time()
+    history = load_history()
+    fut = futures_rows(history)
+    curve = fit_curve(fut)
+    print("VIX futures curve (all years):",
+          ", ".join(f"{k}={getattr(curve, k):.4f}" for k in CURVE_FREE))  # fmt: skip
+    d = date(2020, 3, 16)
+    ctx = history.context(history.index_of(d))
+    for e, f in sorted(ctx.vix_futures.items()):
+        t = ((e - d).days - 6.5 / 24.0) / 365.0
+        # the previous curve (F(0.12 y) = VIX3M, kappa 6) in this form: e = exp(-0.72)
+        e_a = math.exp(-6.0 * 0.12)
+        old = VixCurveParams(kappa0=6.0, kappa_ratio_exponent=0.0, theta_c0=0.0,
+                             theta_vix3m=1 / (1 - e_a), theta_vix=-e_a / (1 - e_a))  # fmt: skip
+        print(
+            f"  2020-03-16 {e} ({(e - d).days:3d} d): settlement {f:6.2f} model "
+            f"{float(vix_futures_curve(ctx.vix, ctx.vix3m, t, curve)):6.2f}"
+            f" (previous curve: {float(vix_futures_curve(ctx.vix, ctx.vix3m, t, old)):6.2f})"
+        )
+    print("\nleave-one-year-out, futures curve:")
+    print(validate_curve(fut))
+    ds = load_quotes(args.data, history)
+    n = sum(int(m.sum()) for m in ds.masks)
+    print(f"\nVIX quotes: {sum(len(q) for q in ds.parts)}, in the universe: {n}")
+    full = fit_vix(ds, set())
+    print(
+        "VIX option fit (all years): " + ", ".join(f"{k}={getattr(full, k):.4f}" for k in VIX_FREE)
+    )
+    print("\nleave-one-year-out, VIX calls:")
+    print(validate_vix(ds))
+    if args.write:
+        sources = ["vix_options/vxth_vix_calls_2006_2013.csv"]
+        sources += [f"{p.parent.name}/{p.name}" for p, _ in chain_sources(args.data)]
+        write_calibrated(full, curve, sources)
+    print(f"\n({time.time() - t0:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
