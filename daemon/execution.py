@@ -247,7 +247,13 @@ class Executor:
             raise
         except BrokerError as exc:
             return decision, f"risk gates: no risk snapshot ({exc})"
-        outcome = evaluate_gates(decision, snapshot, risk.rules, risk.condor_rules)
+        try:
+            outcome = evaluate_gates(decision, snapshot, risk.rules, risk.condor_rules)
+        except Exception as exc:  # a gate's bug must not send unchecked risk, nor stop the job
+            self.log.error(
+                "risk_gates_failed", rule=decision.rule, error=f"{type(exc).__name__}: {exc}"
+            )
+            return decision, f"risk gates failed: {type(exc).__name__}: {exc}"
         inputs = {**decision.inputs, **outcome.inputs}
         reason = outcome.reason
         quantity = outcome.quantity

@@ -267,7 +267,10 @@ def max_loss_gate(
     if decision.structure is not Structure.CONDOR or decision.action not in _NEW:
         return _na(name)
     assert decision.limit_price is not None
-    strikes = condor_strikes(decision.legs)
+    try:
+        strikes = condor_strikes(decision.legs)
+    except ValueError as exc:  # its max loss cannot be read: no unchecked condor risk
+        return _result(name, "block", f"cannot read the order's max loss ({exc})")
     credit = -decision.limit_price
     loss = condor_max_loss_points(strikes, credit) * CONTRACT_MULTIPLIER * decision.quantity
     budget = condor.max_loss_pct_of_net_liq / 100.0 * snap.net_liq

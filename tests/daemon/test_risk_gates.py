@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from daemon import execution as execution_module
 from daemon.brokers.base import BrokerError
 from daemon.engine import KILL_SWITCH_RULE
 from daemon.execution import RiskGate
@@ -214,3 +215,22 @@ async def test_a_restart_folds_the_journaled_net_liquidation_into_the_kill_switc
     assert "risk gate kill_switch" in skip["reason"] and "resets in 3 session(s)" in skip["reason"]
     # the fold journals nothing of its own
     assert not [d for d in decisions(path, rig.run_id) if d["rule"] == KILL_SWITCH_RULE]
+
+
+async def test_a_gate_that_raises_blocks_the_order_and_the_job_goes_on(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rig = await start(path)
+    _entry_market(rig)
+    _gated(rig, RiskRules())
+
+    def broken(*_args: object) -> None:
+        raise ZeroDivisionError("a gate's bug")
+
+    monkeypatch.setattr(execution_module, "evaluate_gates", broken)
+    await rig.engine.run_job(JobName.ENTRY)
+    assert rig.broker.placed == []
+    last = decisions(path, rig.run_id)[-1]
+    assert last["action"] == "skip"
+    assert last["reason"].startswith("risk gates failed: ZeroDivisionError: a gate's bug")
+    assert rig.log.of("risk_gates_failed", "error")

@@ -147,6 +147,10 @@ def test_max_loss_gate_checks_the_order_against_the_pct_of_net_liquidation() -> 
     off = max_loss_gate(condor_open(2), snapshot(), replace(RULES, max_loss_enabled=False), CONDOR)
     assert off.status == "off"
     assert max_loss_gate(hedge_open(1, 1.0), snapshot(), RULES, CONDOR).status == "n/a"
+    naked = condor_open(1, LEGS[1:])  # a condor without its long put wing
+    assert (
+        "cannot read the order's max loss" in max_loss_gate(naked, snapshot(), RULES, CONDOR).reason
+    )
 
 
 # -- 2. floor and kill switch -------------------------------------------------------------
