@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -23,7 +24,7 @@ from daemon.alerts import AlertSink
 from daemon.brokers.base import Broker, BrokerError, FatalBrokerError, NotListedError
 from daemon.clock import NEW_YORK
 from daemon.crashpoints import crash_point
-from daemon.execution import Executor, OrderPolicy
+from daemon.execution import Executor, OrderPolicy, RiskGate
 from daemon.journal import Journal
 from daemon.marketdata.requests import gather
 from daemon.marketdata.signal_source import SignalSource
@@ -31,6 +32,8 @@ from daemon.scheduling.jobs import JobName
 from strategies.adjustments import AdjustData, MarketRequest, plan_condor_manage
 from strategies.domain import Action, Decision, LegQuote, OptionContract, Right, Structure
 from strategies.execution import Fill, Settlement
+from strategies.gates import DrawdownState, RiskSnapshot, update_drawdown
+from strategies.margin import margin_requirement
 from strategies.plan import Plan, error_decision
 from strategies.planner import (
     hedge_manage_wants_chain,
@@ -42,7 +45,7 @@ from strategies.planner import (
 )
 from strategies.portfolio import Portfolio, StructurePosition
 from strategies.risk import structure_greeks
-from strategies.rules import AdjustRules, CondorRules, HedgeRules, SignalParams
+from strategies.rules import AdjustRules, CondorRules, HedgeRules, RiskRules, SignalParams
 from strategies.signals import HedgeSignals, compute_signals
 
 __all__ = ["EventGuard", "OrderPolicy", "TradingEngine"]
@@ -53,6 +56,7 @@ HEDGE_CHECK_RULE = "hedge_check"
 MAX_DATA_ROUNDS = 3
 
 LADDER_RULE = "hedge_ladder"
+KILL_SWITCH_RULE = "risk_kill_switch"
 
 #: How old a halt must be before an entry or hedge job reconciles again to see
 #: whether it cleared (the manage job always reconciles).
@@ -91,6 +95,10 @@ class TradingEngine:
         signal_source: where the hedge signals' daily window comes from
             (replay: the bundle); ``None`` decides without signals.
         signal_params: the signals' parameters.
+        risk_rules: the pre-trade risk gates (:mod:`strategies.gates`);
+            ``None`` runs none.
+        starting_equity: the floor's base, dollars (replay: the starting
+            cash); ``None`` takes the first net liquidation the engine sees.
         alerts: where fills, entry halts and the daily summary are announced
             (default: nowhere; replay never alerts).
         adjust_rules: the condor adjustments (wing shift, roll); default
@@ -114,6 +122,8 @@ class TradingEngine:
         settle_expired: bool = False,
         signal_source: SignalSource | None = None,
         signal_params: SignalParams | None = None,
+        risk_rules: RiskRules | None = None,
+        starting_equity: float | None = None,
         alerts: AlertSink | None = None,
         adjust_rules: AdjustRules | None = None,
     ) -> None:
@@ -144,6 +154,12 @@ class TradingEngine:
         )
         self.alerts = self.executor.alerts
         self._peak_net_liq: float | None = None
+        self.risk_rules = risk_rules
+        self.starting_equity = starting_equity
+        #: The drawdown kill switch (None until the first net liquidation is seen).
+        self.drawdown: DrawdownState | None = None
+        if risk_rules is not None:
+            self.executor.risk = RiskGate(risk_rules, condor_rules, self.risk_snapshot)
         #: False while a restart has not yet folded the journal into the portfolio:
         #: fills are then journaled only (the fold books them).
         self.book_ready = True
@@ -213,11 +229,13 @@ class TradingEngine:
         try:
             ctx = await self.broker.market_context()
             open_condors = open_or_pending(self.portfolio, Structure.CONDOR)
+            net_liq: float | None = None
             blocked = self.entry_guard(ctx.session) if self.entry_guard else None
             if self.entry_halt:  # the skip names what is in doubt
                 blocked = f"new risk halted: {self.entry_halt}"
             puts, calls = [], []
             if open_condors < rules.max_open_condors and blocked is None:
+                net_liq = (await self.broker.account()).net_liquidation  # sizes the entry
                 crash_point("before_quotes")
                 chain = await self.broker.option_chain(
                     "SPX", rules.trading_class, rules.min_dte, rules.max_dte
@@ -230,7 +248,7 @@ class TradingEngine:
         plan = self._guarded(
             "condor_entry",
             Structure.CONDOR,
-            lambda: plan_entry(ctx, puts, calls, self.portfolio, rules, blocked),
+            lambda: plan_entry(ctx, puts, calls, self.portfolio, rules, blocked, net_liq),
         )
         await self.executor.execute(plan)
 
@@ -442,6 +460,7 @@ class TradingEngine:
                 theta=greeks.theta if greeks else math.nan,
             )
         account = await self.broker.account()
+        self.observe_net_liq(session, account.net_liquidation)
         peak = max(self._peak_net_liq or account.net_liquidation, account.net_liquidation)
         self._peak_net_liq = peak
         unrealized = {
@@ -618,6 +637,127 @@ class TradingEngine:
             self.executor.close_if_done(
                 position, f"expired: settled at {settlement.settlement_price:.2f}"
             )
+
+    # -- risk ---------------------------------------------------------------
+    def observe_net_liq(self, session: date, net_liq: float) -> None:
+        """Fold net liquidation into the drawdown kill switch; journal a trip or reset."""
+        rules = self.risk_rules
+        if rules is None:
+            return
+        if self.starting_equity is None:
+            self.starting_equity = net_liq
+        before = self.drawdown
+        self.drawdown, event = update_drawdown(before, session, net_liq, rules)
+        if event is None:
+            return
+        state = self.drawdown
+        high = before.high_water if before is not None else net_liq
+        drawdown = (high - net_liq) / high * 100.0 if high > 0 else 0.0
+        if event == "tripped":
+            reason = (
+                f"Drawdown kill switch tripped: net liquidation ${net_liq:,.0f} is "
+                f"{drawdown:.1f}% below the high-water mark ${high:,.0f} (limit "
+                f"{rules.kill_switch_drawdown_pct:g}%); no new condor "
+                + (
+                    f"for {rules.kill_switch_cooloff_sessions} sessions."
+                    if rules.kill_switch_cooloff_sessions
+                    else "until the daemon is restarted."
+                )
+            )
+        else:
+            reason = (
+                f"Drawdown kill switch reset after {rules.kill_switch_cooloff_sessions} "
+                f"sessions: high-water mark ${high:,.0f} -> ${net_liq:,.0f} (net liquidation "
+                "now); new condors allowed again."
+            )
+        self.log.warning("kill_switch", change=event, net_liquidation=round(net_liq, 2))
+        self.executor.journal_note(
+            Decision(
+                KILL_SWITCH_RULE,
+                Action.HOLD,
+                Structure.CONDOR,
+                reason,
+                {
+                    "event": event,
+                    "session": session.isoformat(),
+                    "net_liq": round(net_liq, 2),
+                    "high_water_before": round(high, 2),
+                    "high_water": round(state.high_water, 2),
+                    "drawdown_pct": round(drawdown, 2),
+                    "kill_switch_drawdown_pct": rules.kill_switch_drawdown_pct,
+                    "kill_switch_cooloff_sessions": rules.kill_switch_cooloff_sessions,
+                },
+            )
+        )
+
+    def restore_risk(self, daily: Sequence[tuple[date, float]]) -> None:
+        """Rebuild the kill switch from journaled end-of-session net liquidation.
+
+        ``daily``: ``(session, net liquidation)`` of the book's earlier runs,
+        oldest first. The switch is folded through them exactly as the mark
+        jobs folded it (trips and resets included, not journaled again), so a
+        restart neither resets a tripped switch nor forgets the high-water
+        mark; the first row is the floor's starting equity when none was given.
+        """
+        rules = self.risk_rules
+        if rules is None or not daily:
+            return
+        if self.starting_equity is None:
+            self.starting_equity = daily[0][1]
+        for session, net_liq in daily:
+            self.drawdown, _ = update_drawdown(self.drawdown, session, net_liq, rules)
+
+    async def risk_snapshot(self, decision: Decision) -> RiskSnapshot:
+        """Gather what the risk gates look at for ``decision`` (see :mod:`strategies.gates`).
+
+        Account values, the market context, quotes of every held leg and of the
+        decision's legs, and the other right at each of the decision's strikes
+        (put-call parity; left out if the broker cannot quote it).
+
+        Raises:
+            BrokerError: the account, the market context or the legs' quotes
+                could not be had (the executor then blocks the decision).
+        """
+        account = await self.broker.account()
+        ctx = await self.broker.market_context()
+        session = self.session()
+        self.observe_net_liq(session, account.net_liquidation)
+        held = self.portfolio.open_positions()
+        wanted = dict.fromkeys(
+            [c for p in held for c, q in p.held.items() if q]
+            + [leg.contract for leg in decision.legs]
+        )
+        contracts = [c for c in wanted if c.expiry >= session]
+        quotes = {q.contract: q for q in await self.broker.quote(contracts)} if contracts else {}
+        others = [
+            replace(
+                leg.contract, right=Right.PUT if leg.contract.right is Right.CALL else Right.CALL
+            )
+            for leg in decision.legs
+        ]
+        others = [c for c in dict.fromkeys(others) if c not in quotes]
+        if others:
+            try:
+                quotes.update({q.contract: q for q in await self.broker.quote(others)})
+            except BrokerError as exc:  # parity is then skipped with a note
+                if isinstance(exc, FatalBrokerError):
+                    raise
+                self.log.warning("parity_quotes_unavailable", reason=str(exc))
+        assert self.drawdown is not None and self.starting_equity is not None
+        init_margin = account.init_margin
+        if init_margin is None:
+            init_margin = margin_requirement(self.portfolio.net_contracts())
+        return RiskSnapshot(
+            ctx,
+            account.net_liquidation,
+            account.cash,
+            self.starting_equity,
+            self.drawdown,
+            held,
+            quotes,
+            {("VIX", expiry): price for expiry, price in ctx.vix_futures.items()},
+            init_margin,
+        )
 
     # -- helpers ------------------------------------------------------------
     async def current_signals(self) -> HedgeSignals | None:
