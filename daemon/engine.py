@@ -13,34 +13,30 @@ structures. Only the broker and the clock differ between modes.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from daemon import engine_risk, manage
 from daemon.alerts import AlertSink
 from daemon.brokers.base import Broker, BrokerError, FatalBrokerError, NotListedError
 from daemon.clock import NEW_YORK
 from daemon.crashpoints import crash_point
+from daemon.engine_risk import KILL_SWITCH_RULE
 from daemon.execution import Executor, OrderPolicy, RiskGate
 from daemon.journal import Journal
-from daemon.marketdata.requests import gather
+from daemon.manage import MANAGE_RULE
 from daemon.marketdata.signal_source import SignalSource
 from daemon.scheduling.jobs import JobName
-from strategies.adjustments import AdjustData, MarketRequest, plan_condor_manage
 from strategies.domain import Action, Decision, LegQuote, OptionContract, Right, Structure
 from strategies.execution import Fill, Settlement
-from strategies.gates import DrawdownState, RiskSnapshot, update_drawdown
-from strategies.margin import margin_requirement
-from strategies.plan import Plan, error_decision
+from strategies.gates import DrawdownState, RiskSnapshot
+from strategies.plan import Plan, error_decision, nothing_to_do
 from strategies.planner import (
-    hedge_manage_wants_chain,
     ladder_wants_chain,
     open_or_pending,
     plan_entry,
-    plan_exit,
     plan_hedge,
 )
 from strategies.portfolio import Portfolio, StructurePosition
@@ -48,27 +44,17 @@ from strategies.risk import structure_greeks
 from strategies.rules import AdjustRules, CondorRules, HedgeRules, RiskRules, SignalParams
 from strategies.signals import HedgeSignals, compute_signals
 
-__all__ = ["EventGuard", "OrderPolicy", "TradingEngine"]
+__all__ = ["KILL_SWITCH_RULE", "MANAGE_RULE", "EventGuard", "OrderPolicy", "TradingEngine"]
 
 HEDGE_CHECK_RULE = "hedge_check"
-#: How many rounds of market data one condor's manage rule may ask for
-#: (a roll's chain, then a wing shift's quotes, and one spare).
-MAX_DATA_ROUNDS = 3
-
 LADDER_RULE = "hedge_ladder"
-KILL_SWITCH_RULE = "risk_kill_switch"
 
 #: How old a halt must be before an entry or hedge job reconciles again to see
 #: whether it cleared (the manage job always reconciles).
 HALT_RECHECK_AFTER = timedelta(minutes=15)
-MANAGE_RULE = "manage"
 
 EventGuard = Callable[[date], str | None]
 """Returns a reason to block new condor entries on a session, or None."""
-
-
-def _nothing_to_do(rule: str, structure: Structure) -> Decision:
-    return Decision(rule, Action.HOLD, structure, "no open position to act on", {})
 
 
 class TradingEngine:
@@ -262,7 +248,7 @@ class TradingEngine:
         if not condors:
             if self.executor.trigger:
                 await self.executor.execute(
-                    Plan.of(_nothing_to_do(HEDGE_CHECK_RULE, Structure.HEDGE_LAYER))
+                    Plan.of(nothing_to_do(HEDGE_CHECK_RULE, Structure.HEDGE_LAYER))
                 )
             return
         await self._recheck_halt()
@@ -291,148 +277,11 @@ class TradingEngine:
         await self.executor.execute(plan)
 
     async def manage_job(self) -> None:
-        """Reconcile (live), then apply the exit rules to every held structure.
+        """Reconcile (live), then apply the exit and adjustment rules to every held structure.
 
-        Condors first, then hedges (settlement exit, no-condor rule, harvest
-        and recycle, roll: :func:`strategies.planner.plan_exit`); the hedges
-        see the book as the condors' exits left it. The VIX chain is fetched
-        only when a hedge may be rolled or recycled.
+        See :func:`daemon.manage.manage_job`.
         """
-        if self.before_manage is not None:
-            await self.before_manage()
-        held = self.portfolio.open_positions()
-        if not held:
-            if self.executor.trigger:
-                await self.executor.execute(Plan.of(_nothing_to_do(MANAGE_RULE, Structure.CONDOR)))
-            return
-        try:
-            quotes = await self._quote_positions(held)
-        except BrokerError as exc:
-            await self._data_unavailable(MANAGE_RULE, Structure.CONDOR, exc)
-            return
-        session = self.session()
-        for position in self.portfolio.open_positions(Structure.CONDOR):
-            if self.executor.has_live_order(position.id):
-                self.log.warning(
-                    "exit_deferred",
-                    position_id=position.id,
-                    reason="an order on this structure is still working or unknown",
-                )
-                continue
-            await self.executor.execute(await self._manage_condor(position, quotes, session))
-        hedges = self.portfolio.open_positions(Structure.HEDGE_LAYER)
-        if not hedges:
-            return
-        # a condor roll or wing shift above put legs in the book that were not quoted yet;
-        # the hedges' sizing reads every held condor leg
-        unquoted = [
-            p
-            for p in self.portfolio.open_positions()
-            if any(q and c not in quotes and c.expiry >= session for c, q in p.held.items())
-        ]
-        if unquoted:
-            try:
-                quotes = quotes | await self._quote_positions(unquoted)
-            except BrokerError as exc:
-                await self._data_unavailable(MANAGE_RULE, Structure.HEDGE_LAYER, exc)
-                return
-        rules = self.hedge_rules
-        signals = await self.current_signals()
-        spx, calls = math.nan, []
-        try:
-            ctx = await self.broker.market_context()
-            spx = ctx.spx
-            if not self.entry_halt and hedge_manage_wants_chain(
-                self.portfolio, quotes, session, rules
-            ):
-                calls = await self.broker.option_chain(
-                    "VIX",
-                    "VIX",
-                    min(rules.min_dte, rules.recycle_min_dte),
-                    max(rules.max_dte, rules.recycle_max_dte),
-                    rights=(Right.CALL,),
-                )
-        except BrokerError as exc:  # the exits still run: no roll or recycle successor
-            if isinstance(exc, FatalBrokerError):
-                raise
-            self.log.warning("hedge_chain_unavailable", reason=str(exc))
-        for position in hedges:
-            if position.is_closed:  # closed meanwhile (a harvest's recycle cannot close one)
-                continue
-            condor_open = bool(self.portfolio.open_positions(Structure.CONDOR))
-            await self._manage_one(
-                position,
-                functools.partial(
-                    plan_exit,
-                    position,
-                    quotes,
-                    session,
-                    self.condor_rules,
-                    rules,
-                    condor_open,
-                    portfolio=self.portfolio,
-                    spx=spx,
-                    vix_calls=calls,
-                    signals=signals,
-                ),
-            )
-
-    async def _manage_one(self, position: StructurePosition, make: Callable[[], Plan]) -> None:
-        """Run one structure's exit planner and execute its plan (unless an order is live)."""
-        if self.executor.has_live_order(position.id):
-            self.log.warning(
-                "exit_deferred",
-                position_id=position.id,
-                reason="an order on this structure is still working or unknown",
-            )
-            return
-        plan = self._guarded(f"{position.kind.value}_exit", position.kind, make)
-        await self.executor.execute(plan)
-
-    async def _manage_condor(
-        self,
-        position: StructurePosition,
-        quotes: dict[OptionContract, LegQuote],
-        session: date,
-    ) -> Plan:
-        """The condor's manage plan (exits, roll, wing shift: :mod:`strategies.adjustments`).
-
-        The engine only answers the rule's :class:`MarketRequest`: quotes of
-        named contracts, or a chain with the market context, fetched only
-        when the rule asks. A request that fails goes back to the rule as an
-        error text (it holds, naming it); a fatal broker error stops the daemon.
-        """
-        hedges = self.portfolio.open_positions(Structure.HEDGE_LAYER)
-        data = AdjustData()
-        for _ in range(MAX_DATA_ROUNDS):
-            outcome: Plan | MarketRequest
-            try:
-                outcome = plan_condor_manage(
-                    position,
-                    quotes,
-                    session,
-                    self.condor_rules,
-                    self.hedge_rules,
-                    self.adjust_rules,
-                    hedges,
-                    data,
-                )
-            except Exception as exc:  # a rule's bug must not stop the job or the daemon
-                self.log.error(
-                    "rule_failed", rule="condor_exit", error=f"{type(exc).__name__}: {exc}"
-                )
-                return Plan.of(error_decision("condor_exit", Structure.CONDOR, exc))
-            if isinstance(outcome, Plan):
-                return outcome
-            self.log.debug("market_request", position_id=position.id, why=outcome.why)
-            data = await gather(self.broker, outcome, data)
-        return Plan.of(
-            error_decision(
-                "condor_exit",
-                Structure.CONDOR,
-                RuntimeError(f"still asking for market data after {MAX_DATA_ROUNDS} rounds"),
-            )
-        )
+        await manage.manage_job(self)
 
     async def mark_job(self) -> None:
         """Mark positions at mid; journal marks and the day's P&L; flush the journal."""
@@ -640,124 +489,16 @@ class TradingEngine:
 
     # -- risk ---------------------------------------------------------------
     def observe_net_liq(self, session: date, net_liq: float) -> None:
-        """Fold net liquidation into the drawdown kill switch; journal a trip or reset."""
-        rules = self.risk_rules
-        if rules is None:
-            return
-        if self.starting_equity is None:
-            self.starting_equity = net_liq
-        before = self.drawdown
-        self.drawdown, event = update_drawdown(before, session, net_liq, rules)
-        if event is None:
-            return
-        state = self.drawdown
-        high = before.high_water if before is not None else net_liq
-        drawdown = (high - net_liq) / high * 100.0 if high > 0 else 0.0
-        if event == "tripped":
-            reason = (
-                f"Drawdown kill switch tripped: net liquidation ${net_liq:,.0f} is "
-                f"{drawdown:.1f}% below the high-water mark ${high:,.0f} (limit "
-                f"{rules.kill_switch_drawdown_pct:g}%); no new condor "
-                + (
-                    f"for {rules.kill_switch_cooloff_sessions} sessions."
-                    if rules.kill_switch_cooloff_sessions
-                    else "until the daemon is restarted."
-                )
-            )
-        else:
-            reason = (
-                f"Drawdown kill switch reset after {rules.kill_switch_cooloff_sessions} "
-                f"sessions: high-water mark ${high:,.0f} -> ${net_liq:,.0f} (net liquidation "
-                "now); new condors allowed again."
-            )
-        self.log.warning("kill_switch", change=event, net_liquidation=round(net_liq, 2))
-        self.executor.journal_note(
-            Decision(
-                KILL_SWITCH_RULE,
-                Action.HOLD,
-                Structure.CONDOR,
-                reason,
-                {
-                    "event": event,
-                    "session": session.isoformat(),
-                    "net_liq": round(net_liq, 2),
-                    "high_water_before": round(high, 2),
-                    "high_water": round(state.high_water, 2),
-                    "drawdown_pct": round(drawdown, 2),
-                    "kill_switch_drawdown_pct": rules.kill_switch_drawdown_pct,
-                    "kill_switch_cooloff_sessions": rules.kill_switch_cooloff_sessions,
-                },
-            )
-        )
+        """Fold net liquidation into the kill switch (:func:`.engine_risk.observe_net_liq`)."""
+        engine_risk.observe_net_liq(self, session, net_liq)
 
     def restore_risk(self, daily: Sequence[tuple[date, float]]) -> None:
-        """Rebuild the kill switch from journaled end-of-session net liquidation.
-
-        ``daily``: ``(session, net liquidation)`` of the book's earlier runs,
-        oldest first. The switch is folded through them exactly as the mark
-        jobs folded it (trips and resets included, not journaled again), so a
-        restart neither resets a tripped switch nor forgets the high-water
-        mark; the first row is the floor's starting equity when none was given.
-        """
-        rules = self.risk_rules
-        if rules is None or not daily:
-            return
-        if self.starting_equity is None:
-            self.starting_equity = daily[0][1]
-        for session, net_liq in daily:
-            self.drawdown, _ = update_drawdown(self.drawdown, session, net_liq, rules)
+        """Rebuild the kill switch from the journal (:func:`daemon.engine_risk.restore_risk`)."""
+        engine_risk.restore_risk(self, daily)
 
     async def risk_snapshot(self, decision: Decision) -> RiskSnapshot:
-        """Gather what the risk gates look at for ``decision`` (see :mod:`strategies.gates`).
-
-        Account values, the market context, quotes of every held leg and of the
-        decision's legs, and the other right at each of the decision's strikes
-        (put-call parity; left out if the broker cannot quote it).
-
-        Raises:
-            BrokerError: the account, the market context or the legs' quotes
-                could not be had (the executor then blocks the decision).
-        """
-        account = await self.broker.account()
-        ctx = await self.broker.market_context()
-        session = self.session()
-        self.observe_net_liq(session, account.net_liquidation)
-        held = self.portfolio.open_positions()
-        wanted = dict.fromkeys(
-            [c for p in held for c, q in p.held.items() if q]
-            + [leg.contract for leg in decision.legs]
-        )
-        contracts = [c for c in wanted if c.expiry >= session]
-        quotes = {q.contract: q for q in await self.broker.quote(contracts)} if contracts else {}
-        others = [
-            replace(
-                leg.contract, right=Right.PUT if leg.contract.right is Right.CALL else Right.CALL
-            )
-            for leg in decision.legs
-        ]
-        others = [c for c in dict.fromkeys(others) if c not in quotes]
-        if others:
-            try:
-                quotes.update({q.contract: q for q in await self.broker.quote(others)})
-            except BrokerError as exc:  # parity is then skipped with a note
-                if isinstance(exc, FatalBrokerError):
-                    raise
-                self.log.warning("parity_quotes_unavailable", reason=str(exc))
-        assert self.drawdown is not None and self.starting_equity is not None
-        init_margin = account.init_margin
-        if init_margin is None:
-            init_margin = margin_requirement(self.portfolio.net_contracts())
-        return RiskSnapshot(
-            ctx,
-            account.net_liquidation,
-            account.cash,
-            self.starting_equity,
-            self.drawdown,
-            held,
-            quotes,
-            {("VIX", expiry): price for expiry, price in ctx.vix_futures.items()},
-            init_margin,
-        )
+        """What the risk gates look at (:func:`daemon.engine_risk.risk_snapshot`)."""
+        return await engine_risk.risk_snapshot(self, decision)
 
     # -- helpers ------------------------------------------------------------
     async def current_signals(self) -> HedgeSignals | None:
