@@ -45,6 +45,7 @@ from daemon.brokers.base import (
     ComboOrder,
     FatalBrokerError,
     FillListener,
+    MarginImpact,
     OrderResult,
     OrderStatus,
     Position,
@@ -54,6 +55,7 @@ from daemon.brokers.fill_model import SimulationCosts, simulate_fill
 from daemon.clock import NEW_YORK
 from daemon.journal import Journal
 from strategies.domain import OptionContract
+from strategies.margin import margin_impact
 
 #: What a dry run asks the gateway: market data, settlement values and the connection.
 GATEWAY_READS = frozenset(
@@ -215,6 +217,25 @@ class DryRunBroker:
 
     async def resync_executions(self) -> None:
         """Nothing to resync: every simulated fill is journaled as it is made."""
+
+    async def what_if(self, order: ComboOrder) -> MarginImpact | None:
+        """The margin gate's what-if, decided here: the Reg-T model of
+        :mod:`strategies.margin` on the dry-run book (its journaled holdings and
+        cash), as replay does; nothing reaches the gateway (IB would answer for
+        the real account, not this book)."""
+        net, cash_flow = journal_book(self._journal, self.book_runs())
+        commission = sum(
+            abs(leg.ratio) * order.quantity * self._costs.per_contract(leg.contract)
+            for leg in order.legs
+        )
+        return margin_impact(
+            net,
+            self._starting_cash + cash_flow,
+            order.legs,
+            order.quantity,
+            order.limit_price,
+            commission,
+        )
 
     # -- the dry-run book ---------------------------------------------------
     async def positions(self) -> list[Position]:

@@ -13,58 +13,48 @@ structures. Only the broker and the clock differ between modes.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from daemon import engine_risk, manage
 from daemon.alerts import AlertSink
 from daemon.brokers.base import Broker, BrokerError, FatalBrokerError, NotListedError
 from daemon.clock import NEW_YORK
 from daemon.crashpoints import crash_point
-from daemon.execution import Executor, OrderPolicy
+from daemon.engine_risk import KILL_SWITCH_RULE
+from daemon.execution import Executor, OrderPolicy, RiskGate
 from daemon.journal import Journal
-from daemon.marketdata.requests import gather
+from daemon.manage import MANAGE_RULE
 from daemon.marketdata.signal_source import SignalSource
 from daemon.scheduling.jobs import JobName
-from strategies.adjustments import AdjustData, MarketRequest, plan_condor_manage
 from strategies.domain import Action, Decision, LegQuote, OptionContract, Right, Structure
 from strategies.execution import Fill, Settlement
-from strategies.plan import Plan, error_decision
+from strategies.gates import DrawdownState, RiskSnapshot
+from strategies.plan import Plan, error_decision, nothing_to_do
 from strategies.planner import (
-    hedge_manage_wants_chain,
     ladder_wants_chain,
     open_or_pending,
     plan_entry,
-    plan_exit,
     plan_hedge,
 )
 from strategies.portfolio import Portfolio, StructurePosition
 from strategies.risk import structure_greeks
-from strategies.rules import AdjustRules, CondorRules, HedgeRules, SignalParams
+from strategies.rules import AdjustRules, CondorRules, HedgeRules, RiskRules, SignalParams
 from strategies.signals import HedgeSignals, compute_signals
 
-__all__ = ["EventGuard", "OrderPolicy", "TradingEngine"]
+__all__ = ["KILL_SWITCH_RULE", "MANAGE_RULE", "EventGuard", "OrderPolicy", "TradingEngine"]
 
 HEDGE_CHECK_RULE = "hedge_check"
-#: How many rounds of market data one condor's manage rule may ask for
-#: (a roll's chain, then a wing shift's quotes, and one spare).
-MAX_DATA_ROUNDS = 3
-
 LADDER_RULE = "hedge_ladder"
 
 #: How old a halt must be before an entry or hedge job reconciles again to see
 #: whether it cleared (the manage job always reconciles).
 HALT_RECHECK_AFTER = timedelta(minutes=15)
-MANAGE_RULE = "manage"
 
 EventGuard = Callable[[date], str | None]
 """Returns a reason to block new condor entries on a session, or None."""
-
-
-def _nothing_to_do(rule: str, structure: Structure) -> Decision:
-    return Decision(rule, Action.HOLD, structure, "no open position to act on", {})
 
 
 class TradingEngine:
@@ -91,6 +81,10 @@ class TradingEngine:
         signal_source: where the hedge signals' daily window comes from
             (replay: the bundle); ``None`` decides without signals.
         signal_params: the signals' parameters.
+        risk_rules: the pre-trade risk gates (:mod:`strategies.gates`);
+            ``None`` runs none.
+        starting_equity: the floor's base, dollars (replay: the starting
+            cash); ``None`` takes the first net liquidation the engine sees.
         alerts: where fills, entry halts and the daily summary are announced
             (default: nowhere; replay never alerts).
         adjust_rules: the condor adjustments (wing shift, roll); default
@@ -114,6 +108,8 @@ class TradingEngine:
         settle_expired: bool = False,
         signal_source: SignalSource | None = None,
         signal_params: SignalParams | None = None,
+        risk_rules: RiskRules | None = None,
+        starting_equity: float | None = None,
         alerts: AlertSink | None = None,
         adjust_rules: AdjustRules | None = None,
     ) -> None:
@@ -144,6 +140,12 @@ class TradingEngine:
         )
         self.alerts = self.executor.alerts
         self._peak_net_liq: float | None = None
+        self.risk_rules = risk_rules
+        self.starting_equity = starting_equity
+        #: The drawdown kill switch (None until the first net liquidation is seen).
+        self.drawdown: DrawdownState | None = None
+        if risk_rules is not None:
+            self.executor.risk = RiskGate(risk_rules, condor_rules, self.risk_snapshot)
         #: False while a restart has not yet folded the journal into the portfolio:
         #: fills are then journaled only (the fold books them).
         self.book_ready = True
@@ -213,11 +215,13 @@ class TradingEngine:
         try:
             ctx = await self.broker.market_context()
             open_condors = open_or_pending(self.portfolio, Structure.CONDOR)
+            net_liq: float | None = None
             blocked = self.entry_guard(ctx.session) if self.entry_guard else None
             if self.entry_halt:  # the skip names what is in doubt
                 blocked = f"new risk halted: {self.entry_halt}"
             puts, calls = [], []
             if open_condors < rules.max_open_condors and blocked is None:
+                net_liq = (await self.broker.account()).net_liquidation  # sizes the entry
                 crash_point("before_quotes")
                 chain = await self.broker.option_chain(
                     "SPX", rules.trading_class, rules.min_dte, rules.max_dte
@@ -230,7 +234,7 @@ class TradingEngine:
         plan = self._guarded(
             "condor_entry",
             Structure.CONDOR,
-            lambda: plan_entry(ctx, puts, calls, self.portfolio, rules, blocked),
+            lambda: plan_entry(ctx, puts, calls, self.portfolio, rules, blocked, net_liq),
         )
         await self.executor.execute(plan)
 
@@ -244,7 +248,7 @@ class TradingEngine:
         if not condors:
             if self.executor.trigger:
                 await self.executor.execute(
-                    Plan.of(_nothing_to_do(HEDGE_CHECK_RULE, Structure.HEDGE_LAYER))
+                    Plan.of(nothing_to_do(HEDGE_CHECK_RULE, Structure.HEDGE_LAYER))
                 )
             return
         await self._recheck_halt()
@@ -273,148 +277,11 @@ class TradingEngine:
         await self.executor.execute(plan)
 
     async def manage_job(self) -> None:
-        """Reconcile (live), then apply the exit rules to every held structure.
+        """Reconcile (live), then apply the exit and adjustment rules to every held structure.
 
-        Condors first, then hedges (settlement exit, no-condor rule, harvest
-        and recycle, roll: :func:`strategies.planner.plan_exit`); the hedges
-        see the book as the condors' exits left it. The VIX chain is fetched
-        only when a hedge may be rolled or recycled.
+        See :func:`daemon.manage.manage_job`.
         """
-        if self.before_manage is not None:
-            await self.before_manage()
-        held = self.portfolio.open_positions()
-        if not held:
-            if self.executor.trigger:
-                await self.executor.execute(Plan.of(_nothing_to_do(MANAGE_RULE, Structure.CONDOR)))
-            return
-        try:
-            quotes = await self._quote_positions(held)
-        except BrokerError as exc:
-            await self._data_unavailable(MANAGE_RULE, Structure.CONDOR, exc)
-            return
-        session = self.session()
-        for position in self.portfolio.open_positions(Structure.CONDOR):
-            if self.executor.has_live_order(position.id):
-                self.log.warning(
-                    "exit_deferred",
-                    position_id=position.id,
-                    reason="an order on this structure is still working or unknown",
-                )
-                continue
-            await self.executor.execute(await self._manage_condor(position, quotes, session))
-        hedges = self.portfolio.open_positions(Structure.HEDGE_LAYER)
-        if not hedges:
-            return
-        # a condor roll or wing shift above put legs in the book that were not quoted yet;
-        # the hedges' sizing reads every held condor leg
-        unquoted = [
-            p
-            for p in self.portfolio.open_positions()
-            if any(q and c not in quotes and c.expiry >= session for c, q in p.held.items())
-        ]
-        if unquoted:
-            try:
-                quotes = quotes | await self._quote_positions(unquoted)
-            except BrokerError as exc:
-                await self._data_unavailable(MANAGE_RULE, Structure.HEDGE_LAYER, exc)
-                return
-        rules = self.hedge_rules
-        signals = await self.current_signals()
-        spx, calls = math.nan, []
-        try:
-            ctx = await self.broker.market_context()
-            spx = ctx.spx
-            if not self.entry_halt and hedge_manage_wants_chain(
-                self.portfolio, quotes, session, rules
-            ):
-                calls = await self.broker.option_chain(
-                    "VIX",
-                    "VIX",
-                    min(rules.min_dte, rules.recycle_min_dte),
-                    max(rules.max_dte, rules.recycle_max_dte),
-                    rights=(Right.CALL,),
-                )
-        except BrokerError as exc:  # the exits still run: no roll or recycle successor
-            if isinstance(exc, FatalBrokerError):
-                raise
-            self.log.warning("hedge_chain_unavailable", reason=str(exc))
-        for position in hedges:
-            if position.is_closed:  # closed meanwhile (a harvest's recycle cannot close one)
-                continue
-            condor_open = bool(self.portfolio.open_positions(Structure.CONDOR))
-            await self._manage_one(
-                position,
-                functools.partial(
-                    plan_exit,
-                    position,
-                    quotes,
-                    session,
-                    self.condor_rules,
-                    rules,
-                    condor_open,
-                    portfolio=self.portfolio,
-                    spx=spx,
-                    vix_calls=calls,
-                    signals=signals,
-                ),
-            )
-
-    async def _manage_one(self, position: StructurePosition, make: Callable[[], Plan]) -> None:
-        """Run one structure's exit planner and execute its plan (unless an order is live)."""
-        if self.executor.has_live_order(position.id):
-            self.log.warning(
-                "exit_deferred",
-                position_id=position.id,
-                reason="an order on this structure is still working or unknown",
-            )
-            return
-        plan = self._guarded(f"{position.kind.value}_exit", position.kind, make)
-        await self.executor.execute(plan)
-
-    async def _manage_condor(
-        self,
-        position: StructurePosition,
-        quotes: dict[OptionContract, LegQuote],
-        session: date,
-    ) -> Plan:
-        """The condor's manage plan (exits, roll, wing shift: :mod:`strategies.adjustments`).
-
-        The engine only answers the rule's :class:`MarketRequest`: quotes of
-        named contracts, or a chain with the market context, fetched only
-        when the rule asks. A request that fails goes back to the rule as an
-        error text (it holds, naming it); a fatal broker error stops the daemon.
-        """
-        hedges = self.portfolio.open_positions(Structure.HEDGE_LAYER)
-        data = AdjustData()
-        for _ in range(MAX_DATA_ROUNDS):
-            outcome: Plan | MarketRequest
-            try:
-                outcome = plan_condor_manage(
-                    position,
-                    quotes,
-                    session,
-                    self.condor_rules,
-                    self.hedge_rules,
-                    self.adjust_rules,
-                    hedges,
-                    data,
-                )
-            except Exception as exc:  # a rule's bug must not stop the job or the daemon
-                self.log.error(
-                    "rule_failed", rule="condor_exit", error=f"{type(exc).__name__}: {exc}"
-                )
-                return Plan.of(error_decision("condor_exit", Structure.CONDOR, exc))
-            if isinstance(outcome, Plan):
-                return outcome
-            self.log.debug("market_request", position_id=position.id, why=outcome.why)
-            data = await gather(self.broker, outcome, data)
-        return Plan.of(
-            error_decision(
-                "condor_exit",
-                Structure.CONDOR,
-                RuntimeError(f"still asking for market data after {MAX_DATA_ROUNDS} rounds"),
-            )
-        )
+        await manage.manage_job(self)
 
     async def mark_job(self) -> None:
         """Mark positions at mid; journal marks and the day's P&L; flush the journal."""
@@ -442,6 +309,7 @@ class TradingEngine:
                 theta=greeks.theta if greeks else math.nan,
             )
         account = await self.broker.account()
+        self.observe_net_liq(session, account.net_liquidation)
         peak = max(self._peak_net_liq or account.net_liquidation, account.net_liquidation)
         self._peak_net_liq = peak
         unrealized = {
@@ -618,6 +486,19 @@ class TradingEngine:
             self.executor.close_if_done(
                 position, f"expired: settled at {settlement.settlement_price:.2f}"
             )
+
+    # -- risk ---------------------------------------------------------------
+    def observe_net_liq(self, session: date, net_liq: float) -> None:
+        """Fold net liquidation into the kill switch (:func:`.engine_risk.observe_net_liq`)."""
+        engine_risk.observe_net_liq(self, session, net_liq)
+
+    def restore_risk(self, daily: Sequence[tuple[date, float]]) -> None:
+        """Rebuild the kill switch from the journal (:func:`daemon.engine_risk.restore_risk`)."""
+        engine_risk.restore_risk(self, daily)
+
+    async def risk_snapshot(self, decision: Decision) -> RiskSnapshot:
+        """What the risk gates look at (:func:`daemon.engine_risk.risk_snapshot`)."""
+        return await engine_risk.risk_snapshot(self, decision)
 
     # -- helpers ------------------------------------------------------------
     async def current_signals(self) -> HedgeSignals | None:

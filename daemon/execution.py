@@ -2,10 +2,15 @@
 
 For every decision of a plan, in order:
 
-1. the pre-trade gates run (today: new risk is refused while reconciliation
-   has halted entries, and a structure with an order still working or of
-   unknown fate is not traded again); a gate that blocks turns the decision
-   into a journaled SKIP naming the gate;
+1. the pre-trade gates run: new risk is refused while reconciliation has
+   halted entries, and a structure with an order still working or of unknown
+   fate is not traded again; then, for an order that adds risk (OPEN, ROLL,
+   ADJUST; never a CLOSE), the risk gates of :mod:`strategies.gates` on a
+   :class:`~strategies.gates.RiskSnapshot` the engine gathers (account,
+   book, quotes, market), the margin gate last on the broker's what-if for
+   the order as the other gates sized it. Every gate's result goes into the
+   decision's inputs (``gate_*``); a gate that blocks turns the decision into
+   a journaled SKIP naming the gate and its numbers;
 2. the decision is journaled;
 3. a trading decision names its structure (a new one for OPEN and ROLL,
    registered in the portfolio and journaled as a position before any fill),
@@ -26,7 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
@@ -45,9 +50,12 @@ from daemon.crashpoints import crash_point
 from daemon.journal import Journal
 from strategies.domain import Action, Decision
 from strategies.execution import OrderIntent, OrderState
+from strategies.gates import RiskSnapshot, adds_risk, evaluate_gates, margin_gate
+from strategies.margin import MarginImpact
 from strategies.plan import Plan
 from strategies.portfolio import Portfolio, StructurePosition
 from strategies.positions import OpenStructure
+from strategies.rules import CondorRules, RiskRules
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +73,23 @@ class OrderPolicy:
     def worst_price(self, limit: float) -> float:
         """Worst acceptable net price (+ debit, - credit) for ``limit``, index points."""
         return limit + max(abs(limit) * self.max_concession_pct / 100.0, self.min_concession)
+
+
+@dataclass(frozen=True, slots=True)
+class RiskGate:
+    """The risk gates' parameters and where their snapshot comes from.
+
+    ``snapshot`` (the engine's) gathers a :class:`RiskSnapshot` for a decision;
+    a :class:`BrokerError` there blocks the decision (no new risk blind).
+    """
+
+    rules: RiskRules
+    condor_rules: CondorRules
+    snapshot: Callable[[Decision], Awaitable[RiskSnapshot]]
+
+
+#: order_ref of what-if orders (nothing is placed; the decision has no id yet).
+WHAT_IF_REF = "what-if"
 
 
 class Executor:
@@ -109,6 +134,8 @@ class Executor:
         self._live: dict[str, str] = {}
         # order refs being worked by this process right now
         self.in_flight: set[str] = set()
+        #: The risk gates; ``None`` runs none (tools and tests that do not test them).
+        self.risk: RiskGate | None = None
 
     @property
     def entry_halt(self) -> str | None:
@@ -161,6 +188,8 @@ class Executor:
                 decision = _as_skip(decision, f"plan stopped: {stopped}")
             else:
                 gate = self._gate(decision)
+                if gate is None:
+                    decision, gate = await self._risk_gates(decision)
                 if gate is not None:
                     self.log.error("gate_blocked", rule=decision.rule, reason=gate)
                     decision = _as_skip(decision, gate)
@@ -199,6 +228,77 @@ class Executor:
             if self.has_live_order(decision.position_id):
                 return f"an order on {decision.position_id} is still working or unknown"
         return None
+
+    async def _risk_gates(self, decision: Decision) -> tuple[Decision, str | None]:
+        """Run the risk gates on an order that adds risk.
+
+        Returns the decision with every gate's inputs (and the quantity the
+        gates allow) and the reason of the first gate that blocks, or ``None``.
+
+        Raises:
+            FatalBrokerError: the broker refused for good while gathering.
+        """
+        risk = self.risk
+        if risk is None or not adds_risk(decision):
+            return decision, None
+        try:
+            snapshot = await risk.snapshot(decision)
+        except FatalBrokerError:
+            raise
+        except BrokerError as exc:
+            return decision, f"risk gates: no risk snapshot ({exc})"
+        try:
+            outcome = evaluate_gates(decision, snapshot, risk.rules, risk.condor_rules)
+        except Exception as exc:  # a gate's bug must not send unchecked risk, nor stop the job
+            self.log.error(
+                "risk_gates_failed", rule=decision.rule, error=f"{type(exc).__name__}: {exc}"
+            )
+            return decision, f"risk gates failed: {type(exc).__name__}: {exc}"
+        inputs = {**decision.inputs, **outcome.inputs}
+        reason = outcome.reason
+        quantity = outcome.quantity
+        if reason is None:
+            impact, failure = (
+                await self._what_if(decision, quantity)
+                if risk.rules.margin_enabled
+                else (None, None)
+            )
+            margin = margin_gate(impact, risk.rules)
+            inputs.update(margin.inputs)
+            if failure is not None:
+                inputs["gate_margin"] = "block"
+                reason = f"risk gate margin: {failure}"
+            elif margin.blocked:
+                reason = f"risk gate margin: {margin.reason}"
+        text = decision.reason
+        if quantity != decision.quantity and reason is None:
+            text = f"{text} Sized down from {decision.quantity} to {quantity} by the hedge cap."
+        return replace(decision, inputs=inputs, quantity=quantity, reason=text), reason
+
+    async def _what_if(
+        self, decision: Decision, quantity: int
+    ) -> tuple[MarginImpact | None, str | None]:
+        """The broker's margin estimate for the order (or why it could not be had)."""
+        what_if = getattr(self.broker, "what_if", None)
+        if what_if is None or decision.limit_price is None:
+            return None, None
+        order = ComboOrder(
+            WHAT_IF_REF,
+            decision.legs,
+            quantity,
+            decision.limit_price,
+            self.policy.worst_price(decision.limit_price),
+        )
+        try:
+            return await what_if(order), None
+        except FatalBrokerError:
+            raise
+        except BrokerError as exc:
+            return None, f"no margin estimate from the broker ({exc})"
+
+    def journal_note(self, decision: Decision) -> str:
+        """Journal a decision that trades nothing (e.g. the kill switch tripping); its id."""
+        return self._journal_decision(self._with_trigger(decision))
 
     def _journal_decision(self, decision: Decision) -> str:
         decision_id = f"r{self.run_id}-{next(self._seq)}"

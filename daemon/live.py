@@ -223,6 +223,7 @@ async def _serve(
         signal_params=config.signals.to_params(),
         alerts=alerts,
         adjust_rules=config.adjust.to_rules(),
+        risk_rules=config.risk.to_rules(),
     )
     if isinstance(engine.signal_source, IBSignalSource):
         engine.after_mark = engine.signal_source.record_close
@@ -248,7 +249,11 @@ async def _serve(
         alerts.source = f"alvh {mode} {account}"
     if dry_run is not None:
         dry_run.book_runs = lambda: book_runs(journal, mode, account)
-    live_orders = restore(journal, book_runs(journal, mode, account), engine.portfolio)
+    runs = book_runs(journal, mode, account)
+    live_orders = restore(journal, runs, engine.portfolio)
+    engine.restore_risk(
+        [(row.session, row.net_liquidation) for run in runs for row in journal.daily(run)]
+    )
     for ref, structure_id in live_orders.items():
         engine.executor.track(ref, structure_id)
     engine.book_ready = True

@@ -158,6 +158,8 @@ async def run_replay(
             signal_source=BundleSignalSource(history),
             signal_params=config.signals.to_params(),
             adjust_rules=config.adjust.to_rules(),
+            risk_rules=config.risk.to_rules(),
+            starting_equity=config.replay.starting_cash,
         )
         replayed = 0
         current: date | None = None

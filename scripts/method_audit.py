@@ -10,10 +10,9 @@ Prints, for the last run of the journal (or ``--run ID``):
 * naked shorts: after every order's fills, the net contracts per
   (underlying, trading class, expiry, right) across the whole book; a negative
   count is a short option without a long of the same kind (a naked short);
-* new positions below the net-liquidation floor and condors opened with a
-  maximum loss above the configured share of net liquidation, read from the
-  entry decisions' inputs (``net_liquidation``, ``max_loss_dollars`` and the
-  ``[risk]`` section of the run's config).
+* new condors below the net-liquidation floor and condors opened with a
+  maximum loss above ``[condor] max_loss_pct_of_net_liq`` of net
+  liquidation, from the gates' inputs (``scripts/gate_report.py``).
 
 Exit status 0 when every check holds, 1 otherwise.
 
@@ -30,6 +29,9 @@ import sqlite3
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gate_report import GATES, gate_counts, print_counts
 
 #: The moves issue 9 wants to see at least once: label -> predicate on (rule, action, tag).
 MOVES = {
@@ -74,23 +76,14 @@ def main(argv: list[str] | None = None) -> int:
         ok &= n > 0
         print(f"  {'ok ' if n else 'MISSING'} {label:24s} {n:6d} filled")
 
-    gates: Counter[str] = Counter()
-    seen_gates: set[str] = set()
-    for _, _, _, action, _, inputs_json, _ in decisions:
-        inputs = json.loads(inputs_json or "{}")
-        for key, value in inputs.items():
-            if key.startswith("gate_") and key.endswith("_passed"):
-                name = key[len("gate_") : -len("_passed")]
-                seen_gates.add(name)
-                if action == "skip" and value in (0, False):
-                    gates[name] += 1
-    print("risk gate skips (at least once each):")
-    if not seen_gates:
-        print("  MISSING no decision carries gate results")
-        ok = False
-    for name in sorted(seen_gates):
-        ok &= gates[name] > 0
-        print(f"  {'ok ' if gates[name] else 'MISSING'} {name:24s} {gates[name]:6d}")
+    gates = gate_counts(db, run_id)
+    print_counts(gates)
+    print("risk gate skips (at least once each; a skip of the max-loss gate includes an entry")
+    print("skipped because fewer than one contract fits):")
+    for name in GATES:
+        n = gates.blocked.get(name, 0) + (gates.too_small if name == "max_loss" else 0)
+        ok &= n > 0
+        print(f"  {'ok ' if n else 'MISSING'} {name:24s} {n:6d}")
 
     book: dict[tuple[str, str, str, str], int] = defaultdict(int)
     naked = 0
@@ -116,25 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     ok &= naked == 0
     print(f"naked shorts after an order: {naked} {'ok' if naked == 0 else 'FAIL'}")
 
-    risk = config.get("risk", {})
-    pct = risk.get("max_loss_pct")
-    floor_breaches = loss_breaches = entries = 0
-    for d_id, _session, _rule, action, structure, inputs_json, _ in decisions:
-        if action not in ("open", "roll") or d_id not in filled:
-            continue
-        inputs = json.loads(inputs_json or "{}")
-        nl = inputs.get("net_liquidation")
-        floor = inputs.get("gate_net_liq_floor_floor")
-        if nl is not None and floor is not None and nl < floor:
-            floor_breaches += 1
-        if structure == "condor":
-            entries += 1
-            loss = inputs.get("max_loss_dollars")
-            if pct is not None and nl and loss is not None and loss > pct / 100.0 * nl + 1e-6:
-                loss_breaches += 1
-    ok &= floor_breaches == 0 and loss_breaches == 0
-    print(f"new positions below the net-liquidation floor: {floor_breaches}")
-    print(f"condors ({entries}) with max loss above {pct}% of net liquidation: {loss_breaches}")
+    pct = config.get("condor", {}).get("max_loss_pct_of_net_liq")
+    ok &= gates.below_floor == 0 and (pct is None or gates.worst_pct <= pct + 1e-6)
+    print(f"new condors below the net-liquidation floor: {gates.below_floor}")
+    print(f"largest max loss at entry {gates.worst_pct:.2f}% of net liquidation (limit {pct}%)")
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

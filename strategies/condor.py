@@ -288,6 +288,8 @@ def plan_condor_entry(
     open_condors: int,
     rules: CondorRules,
     blocked_reason: str | None = None,
+    *,
+    net_liq: float | None,
 ) -> Decision:
     """Decide whether to open an SPX iron condor now, and exactly which one.
 
@@ -320,12 +322,17 @@ def plan_condor_entry(
        so it is also the credit used for sizing and break-evens.
     6. Size: max loss per condor = (wider wing width - credit) * 100 dollars
        (equals ``(wing_width - credit) * 100`` when both wings sit exactly at
-       the width); ``contracts = min(max_contracts, floor(max_risk_dollars /
-       max_loss))``. SKIP if that is 0.
+       the width); the budget is ``max_loss_pct_of_net_liq`` % of the
+       account's current net liquidation ``net_liq``;
+       ``contracts = min(max_contracts, floor(budget / max_loss))``. SKIP if
+       that is 0 (fewer than one contract fits the budget) or if net
+       liquidation is not positive.
 
     Rationale: a 16-delta short is roughly one standard deviation out of the
-    money at expiry; fixed-width wings cap the loss so the risk budget, not
-    margin, sets the size.
+    money at expiry; defined-risk wings cap the loss so the risk budget, not
+    margin, sets the size, and a budget in percent of *current* net
+    liquidation shrinks the size after losses (a fixed dollar budget kept
+    risking 25-45% of a shrinking account, issue 9).
 
     Args:
         ctx: market levels for the session (only recorded as inputs).
@@ -334,6 +341,9 @@ def plan_condor_entry(
         rules: the condor parameters.
         blocked_reason: a human sentence saying why entries are blocked today,
             or ``None``.
+        net_liq: the account's net liquidation now, dollars; ``None`` when
+            the engine did not ask (no entry possible): reaching the sizing
+            step without it is a SKIP.
 
     Returns:
         An OPEN decision with legs long put (+1), short put (-1), short call
@@ -356,7 +366,8 @@ def plan_condor_entry(
         "wing_pct": rules.wing_pct,
         "wing_delta": rules.wing_delta,
         "min_credit": rules.min_credit,
-        "max_risk_dollars": rules.max_risk_dollars,
+        "net_liq": net_liq,
+        "max_loss_pct_of_net_liq": rules.max_loss_pct_of_net_liq,
         "max_contracts": rules.max_contracts,
     }
     if blocked_reason is not None:
@@ -409,13 +420,26 @@ def plan_condor_entry(
             f"Credit {credit:.2f} is not below the wing width; the quotes are not credible.",
             inputs,
         )
-    by_risk = math.floor(rules.max_risk_dollars / max_loss + _EPS)
+    if net_liq is None:
+        return _skip("Net liquidation unknown; cannot size a condor.", inputs)
+    budget = rules.max_loss_pct_of_net_liq / 100.0 * net_liq
+    inputs["risk_budget_dollars"] = budget
+    if not (math.isfinite(budget) and budget > 0):
+        return _skip(
+            f"Net liquidation {_usd(net_liq)} leaves no risk budget; no new condor.", inputs
+        )
+    by_risk = math.floor(budget / max_loss + _EPS)
     contracts = min(rules.max_contracts, by_risk)
-    inputs.update(contracts_by_risk=by_risk, contracts=contracts)
+    inputs.update(
+        contracts_by_risk=by_risk,
+        contracts=contracts,
+        max_loss_dollars=max_loss * max(contracts, 0),
+    )
     if contracts <= 0:
         return _skip(
-            f"One condor risks ${max_loss:,.0f}, more than the ${rules.max_risk_dollars:,.0f} "
-            "risk budget.",
+            f"One condor risks ${max_loss:,.0f}, more than the ${budget:,.0f} risk budget "
+            f"({rules.max_loss_pct_of_net_liq:g}% of net liquidation {_usd(net_liq)}); "
+            "fewer than one contract fits.",
             inputs,
         )
 
@@ -426,7 +450,8 @@ def plan_condor_entry(
         f"{strikes.long_put:g}/{short_put:g}P {short_call:g}/{strikes.long_call:g}C "
         f"({put_chain.dte} DTE) for a {credit:.2f} credit: short deltas "
         f"{pick.short_put_delta:+.3f}/{pick.short_call_delta:+.3f}, max loss "
-        f"${max_loss:,.0f} per condor (budget ${rules.max_risk_dollars:,.0f}, cap "
+        f"${max_loss:,.0f} per condor (budget ${budget:,.0f} = "
+        f"{rules.max_loss_pct_of_net_liq:g}% of net liq {_usd(net_liq)}, cap "
         f"{rules.max_contracts}), break-evens {lower:g}-{upper:g}."
     )
     return Decision(

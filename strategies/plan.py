@@ -54,3 +54,8 @@ def error_decision(rule: str, structure: Structure, exc: BaseException) -> Decis
         f"rule {rule} raised {type(exc).__name__}: {exc}",
         {"exception": type(exc).__name__, "message": str(exc)[:500]},
     )
+
+
+def nothing_to_do(rule: str, structure: Structure) -> Decision:
+    """The HOLD journaled when an (event) job finds no open position to act on."""
+    return Decision(rule, Action.HOLD, structure, "no open position to act on", {})

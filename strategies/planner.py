@@ -105,10 +105,14 @@ def plan_entry(
     portfolio: Portfolio,
     rules: CondorRules,
     blocked_reason: str | None,
+    net_liq: float | None,
 ) -> Plan:
-    """Plan a new iron condor (one OPEN) or a skip; see :func:`plan_condor_entry`."""
+    """Plan a new iron condor (one OPEN) or a skip, sized from ``net_liq`` (dollars);
+    see :func:`plan_condor_entry`."""
     open_condors = open_or_pending(portfolio, Structure.CONDOR)
-    return Plan.of(plan_condor_entry(ctx, puts, calls, open_condors, rules, blocked_reason))
+    return Plan.of(
+        plan_condor_entry(ctx, puts, calls, open_condors, rules, blocked_reason, net_liq=net_liq)
+    )
 
 
 def chain_quotes(calls: Sequence[ChainSlice]) -> dict[OptionContract, LegQuote]:

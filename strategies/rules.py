@@ -48,8 +48,11 @@ class CondorRules:
         wing_delta: absolute delta of each long wing, below ``short_delta``
             (0.05 = 5 delta; ``"delta"``).
         min_credit: smallest acceptable net credit, index points per condor.
-        max_risk_dollars: budget for max loss (wing width minus credit, times
-            100 and contracts) across one condor position, dollars.
+        max_loss_pct_of_net_liq: budget for the max loss of one condor
+            position (wider wing minus credit, times 100 and contracts) as a
+            percent of the account's *current* net liquidation (5.0 = 5%), so
+            size follows the account down as well as up. Replaced the fixed
+            ``max_risk_dollars`` budget (issue 9).
         max_contracts: hard cap on condors per position.
         max_open_condors: how many condor positions may be open at once.
         profit_target_pct: close when the debit to close is at most
@@ -69,7 +72,7 @@ class CondorRules:
     wing_pct: float = 2.0
     wing_delta: float = 0.05
     min_credit: float = 1.0
-    max_risk_dollars: float = 25_000.0
+    max_loss_pct_of_net_liq: float = 5.0
     max_contracts: int = 10
     max_open_condors: int = 1
     profit_target_pct: float = 50.0
@@ -305,3 +308,95 @@ class AdjustRules:
             raise ValueError("shift_points must be 5 or 10 index points (the SPX strike grid)")
         if self.max_shifts < 0 or self.roll_trigger <= 0.0:
             raise ValueError("max_shifts must be >= 0 and roll_trigger > 0")
+
+
+@dataclass(frozen=True, slots=True)
+class RiskRules:
+    """Pre-trade risk gates (``strategies.gates``): run before every order that adds risk.
+
+    A gate that blocks turns the decision into a journaled SKIP naming the gate
+    and its numbers; closes are never gated (risk reduction is never stopped).
+    Every gate has its own ``*_enabled`` switch. The per-condor max-loss budget
+    itself is :attr:`CondorRules.max_loss_pct_of_net_liq` (it sizes the entry);
+    ``max_loss_enabled`` re-checks it on every condor order at send time.
+
+    Attributes:
+        max_loss_enabled: refuse a condor order whose max loss (wider wing
+            minus credit, x 100 x units) exceeds
+            ``CondorRules.max_loss_pct_of_net_liq`` % of current net liquidation.
+        floor_enabled: refuse new risk while net liquidation is below the floor.
+        floor_pct_of_start: the floor as a percent of starting equity (replay:
+            the starting cash; live: the first net liquidation the engine saw),
+            50.0 = half the account gone stops new risk.
+        floor_dollars: an absolute floor, dollars; the higher of the two applies
+            (0 = only the percent floor).
+        kill_switch_enabled: refuse new risk once the drawdown from the
+            high-water mark of net liquidation exceeds ``kill_switch_drawdown_pct``.
+        kill_switch_drawdown_pct: the drawdown that trips the switch, percent
+            of the high-water mark.
+        kill_switch_cooloff_sessions: sessions (>= 1) the switch stays
+            tripped; at the end of the cool-off the high-water mark resets to
+            the current net liquidation (journaled) and new risk resumes. A
+            restart does not reset it (the journal is folded again); an
+            operator who wants entries sooner sets ``kill_switch_enabled =
+            false``.
+        margin_enabled: refuse an order whose initial margin after the order
+            exceeds the equity with loan value after it (IB's what-if live;
+            the Reg-T model of :mod:`strategies.margin` in replay).
+        liquidity_enabled: refuse new risk unless free cash plus
+            ``liquidity_theta_days`` of the book's theta covers
+            ``liquidity_ratio`` x the stressed variation margin.
+        liquidity_ratio: required coverage (1.5 = 150%).
+        liquidity_theta_days: days of theta (dollars/day) counted as incoming cash.
+        liquidity_spot_em, liquidity_vol_points: the stress scenario of the
+            variation-margin estimate: spot moved by this many expected moves
+            (negative = down) and SPX implied vol up by this many vol points.
+        hedge_cap_enabled: cap hedge premium while VIX is high.
+        hedge_cap_vix: VIX level (points) from which the cap applies (30 =
+            the signals' stressed regime bound).
+        hedge_cap_pct: hedge premium (held VIX hedges' opening cost plus the
+            new order) at most this percent of the notional = the open
+            condors' maximum loss, dollars.
+        scenario_enabled: refuse a condor entry when the combined book loses
+            more than ``scenario_budget_pct`` % of net liquidation in the
+            configured scenario (the grid is journaled either way).
+        scenario_spot_em, scenario_vol_points: the budgeted scenario (expected
+            moves, vol points).
+        scenario_budget_pct: the loss budget of that scenario, percent of net liquidation.
+        quote_width_enabled: refuse an order with a leg whose bid-ask width
+            exceeds ``max(quote_max_width_pct % of mid, quote_min_width_ticks
+            ticks)``.
+        quote_max_width_pct: widest acceptable spread, percent of the leg's mid.
+        quote_min_width_ticks: a width of this many ticks always passes (cheap
+            wings quote a few ticks wide whatever their mid).
+        parity_enabled: refuse an order when a leg's strike violates put-call
+            parity (see :func:`strategies.gates.parity_gate`).
+        parity_tolerance: allowed excess of the parity residual over the two
+            options' half-spreads, index points.
+    """
+
+    max_loss_enabled: bool = True
+    floor_enabled: bool = True
+    floor_pct_of_start: float = 50.0
+    floor_dollars: float = 0.0
+    kill_switch_enabled: bool = True
+    kill_switch_drawdown_pct: float = 20.0
+    kill_switch_cooloff_sessions: int = 10
+    margin_enabled: bool = True
+    liquidity_enabled: bool = True
+    liquidity_ratio: float = 1.5
+    liquidity_theta_days: int = 5
+    liquidity_spot_em: float = -2.0
+    liquidity_vol_points: float = 10.0
+    hedge_cap_enabled: bool = True
+    hedge_cap_vix: float = 30.0
+    hedge_cap_pct: float = 40.0
+    scenario_enabled: bool = True
+    scenario_spot_em: float = -2.0
+    scenario_vol_points: float = 10.0
+    scenario_budget_pct: float = 4.0
+    quote_width_enabled: bool = True
+    quote_max_width_pct: float = 15.0
+    quote_min_width_ticks: int = 4
+    parity_enabled: bool = True
+    parity_tolerance: float = 0.5

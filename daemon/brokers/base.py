@@ -19,6 +19,7 @@ from typing import Protocol
 
 from strategies.domain import ChainSlice, Leg, LegQuote, MarketContext, OptionContract, Right
 from strategies.execution import Fill, OrderState, Settlement
+from strategies.margin import MarginImpact
 
 __all__ = [
     "AccountSnapshot",
@@ -28,6 +29,7 @@ __all__ = [
     "ComboOrder",
     "FatalBrokerError",
     "Fill",
+    "MarginImpact",
     "NotListedError",
     "OrderResult",
     "OrderState",
@@ -57,11 +59,16 @@ class NotListedError(BrokerError):
 
 @dataclass(frozen=True, slots=True)
 class AccountSnapshot:
-    """Account values in dollars."""
+    """Account values in dollars.
+
+    ``init_margin`` is the initial margin in use (IB's ``InitMarginReq``; the
+    simulated broker's Reg-T model), ``None`` when the broker did not say.
+    """
 
     account_id: str
     cash: float
     net_liquidation: float
+    init_margin: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +249,18 @@ class Broker(Protocol):
 
         Raises:
             BrokerError: not connected.
+        """
+        ...
+
+    async def what_if(self, order: ComboOrder) -> MarginImpact | None:
+        """The margin ``order`` would need if it filled at its limit, without placing it.
+
+        IB: a what-if order (``whatIfOrder``), answered with IB's own margin
+        figures. The simulated broker: the Reg-T model of
+        :mod:`strategies.margin`. ``None`` when the broker cannot say.
+
+        Raises:
+            BrokerError: the broker did not answer within its request timeout.
         """
         ...
 

@@ -34,6 +34,7 @@ from daemon.brokers.base import (
     ComboOrder,
     Fill,
     FillListener,
+    MarginImpact,
     NotListedError,
     OrderResult,
     OrderStatus,
@@ -52,6 +53,7 @@ from strategies.domain import (
     OptionContract,
     Right,
 )
+from strategies.margin import margin_impact, margin_requirement
 from strategies.pricing.market_model import MarketModel
 
 SPX_SETTLEMENT_TIME = time(16, 0)
@@ -224,7 +226,25 @@ class SimulatedBroker:
             contracts = list(self._holdings)
             for contract, quote in zip(contracts, self._quotes(contracts), strict=True):
                 value += self._holdings[contract].quantity * quote.mid * contract.multiplier
-        return AccountSnapshot(self._account_id, self._cash, self._cash + value)
+        margin = margin_requirement(self._held())
+        return AccountSnapshot(self._account_id, self._cash, self._cash + value, margin)
+
+    def _held(self) -> dict[OptionContract, int]:
+        return {c: h.quantity for c, h in self._holdings.items()}
+
+    async def what_if(self, order: ComboOrder) -> MarginImpact | None:
+        """The Reg-T model's margin for ``order`` filled at its limit (:mod:`strategies.margin`).
+
+        Equity with loan is the cash balance (US options have no loan value);
+        commissions as :class:`SimulationCosts` charges them.
+        """
+        commission = sum(
+            abs(leg.ratio) * order.quantity * self._costs.per_contract(leg.contract)
+            for leg in order.legs
+        )
+        return margin_impact(
+            self._held(), self._cash, order.legs, order.quantity, order.limit_price, commission
+        )
 
     async def positions(self) -> list[Position]:
         return [Position(c, h.quantity, h.avg_cost) for c, h in self._holdings.items()]

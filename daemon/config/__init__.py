@@ -8,9 +8,10 @@ environment overrides such as ``ALVH_BROKER__PORT=4001`` (prefix ``ALVH_``,
 win over the file, with one exception: the environment cannot change the
 trading mode; live trading is stated in the file or by ``alvh run --live``.
 
-Defaults have one source each: the ``[condor]`` and ``[hedge]`` defaults are
-those of :class:`strategies.rules.CondorRules` and
-:class:`strategies.rules.HedgeRules`; every other default is written once,
+Defaults have one source each: the ``[condor]``, ``[hedge]``, ``[signals]``
+and ``[risk]`` defaults are those of :class:`strategies.rules.CondorRules`,
+:class:`strategies.rules.HedgeRules`, :class:`strategies.rules.SignalParams`
+and :class:`strategies.rules.RiskRules`; every other default is written once,
 in the section model here (``[events]`` in :mod:`daemon.calendars.event_rules`,
 ``[service]`` in :mod:`daemon.service`). The example file is tested to equal
 them and to name every key. Bounds say what is valid, not what the method
@@ -40,6 +41,7 @@ from daemon.config.base import (
 )
 from daemon.config.broker import BrokerConfig
 from daemon.config.load import AlvhConfig, load_config
+from daemon.config.risk import RiskConfig
 from daemon.config.rules import CondorConfig, HedgeConfig, SignalsConfig
 from daemon.config.sections import (
     JournalConfig,
@@ -68,6 +70,7 @@ __all__ = [
     "JournalConfig",
     "LoggingConfig",
     "ReplayConfig",
+    "RiskConfig",
     "ScheduleConfig",
     "ServiceConfig",
     "SignalsConfig",

@@ -24,6 +24,7 @@ from daemon.calendars.event_rules import EventRulesConfig
 from daemon.config.alerts import AlertsConfig
 from daemon.config.base import ENV_NESTED_DELIMITER, ENV_PREFIX, ConfigError
 from daemon.config.broker import BrokerConfig
+from daemon.config.risk import RiskConfig
 from daemon.config.rules import AdjustConfig, CondorConfig, HedgeConfig, SignalsConfig
 from daemon.config.sections import (
     JournalConfig,
@@ -52,6 +53,7 @@ class AlvhConfig(BaseSettings):
     hedge: HedgeConfig = HedgeConfig()
     signals: SignalsConfig = SignalsConfig()
     adjust: AdjustConfig = AdjustConfig()
+    risk: RiskConfig = RiskConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     replay: ReplayConfig = ReplayConfig()
     journal: JournalConfig = JournalConfig()

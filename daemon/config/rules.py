@@ -5,7 +5,9 @@ Defaults come from :mod:`strategies.rules` (their single source).
 
 from __future__ import annotations
 
-from pydantic import Field, ValidationInfo, field_validator
+from typing import Any
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from daemon.config.base import MAX_SPX_DTE, MAX_VIX_DTE, Section
 from strategies.rules import (
@@ -37,8 +39,10 @@ class CondorConfig(Section):
     ``wing_mode`` picks how wings are placed (``"points"``: ``wing_width``
     index points; ``"percent"``: ``wing_pct`` percent of SPX spot, at most
     20; ``"delta"``: long wings at absolute delta ``wing_delta``, below
-    ``short_delta``), ``wing_width`` and ``min_credit`` are index points, ``max_risk_dollars``
-    is dollars, ``profit_target_pct`` is percent of the credit.
+    ``short_delta``), ``wing_width`` and ``min_credit`` are index points,
+    ``max_loss_pct_of_net_liq`` is percent of current net liquidation (the old
+    ``max_risk_dollars`` key is refused with a line naming it),
+    ``profit_target_pct`` is percent of the credit.
     Expiries are at most :data:`MAX_SPX_DTE` calendar days out.
     """
 
@@ -52,12 +56,25 @@ class CondorConfig(Section):
     wing_pct: float = Field(default=_CONDOR_DEFAULTS.wing_pct, gt=0.0, le=20.0)
     wing_delta: float = Field(default=_CONDOR_DEFAULTS.wing_delta, gt=0.0, lt=0.5)
     min_credit: float = Field(default=_CONDOR_DEFAULTS.min_credit, gt=0.0, le=1000.0)
-    max_risk_dollars: float = Field(default=_CONDOR_DEFAULTS.max_risk_dollars, gt=0.0, le=1e9)
+    max_loss_pct_of_net_liq: float = Field(
+        default=_CONDOR_DEFAULTS.max_loss_pct_of_net_liq, gt=0.0, le=100.0
+    )
     max_contracts: int = Field(default=_CONDOR_DEFAULTS.max_contracts, ge=1, le=10_000)
     max_open_condors: int = Field(default=_CONDOR_DEFAULTS.max_open_condors, ge=1, le=1000)
     profit_target_pct: float = Field(default=_CONDOR_DEFAULTS.profit_target_pct, gt=0.0, le=100.0)
     stop_multiple: float = Field(default=_CONDOR_DEFAULTS.stop_multiple, gt=1.0, le=100.0)
     exit_dte: int = Field(default=_CONDOR_DEFAULTS.exit_dte, ge=0, le=MAX_SPX_DTE)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "max_risk_dollars" in data:
+            raise ValueError(
+                "max_risk_dollars was removed: the budget is now max_loss_pct_of_net_liq "
+                f"(percent of current net liquidation, default "
+                f"{_CONDOR_DEFAULTS.max_loss_pct_of_net_liq:g})"
+            )
+        return data
 
     @field_validator("max_dte")
     @classmethod

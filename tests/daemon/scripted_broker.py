@@ -34,6 +34,7 @@ from daemon.brokers.base import (
     ComboOrder,
     Fill,
     FillListener,
+    MarginImpact,
     OrderResult,
     OrderState,
     OrderStatus,
@@ -187,6 +188,13 @@ class ScriptedBroker:
         self.chain_requests: list[str] = []
         self.settlement_requests: list[OptionContract] = []
         self.resyncs = 0
+        self.what_ifs: list[ComboOrder] = []
+        #: What :meth:`what_if` answers.
+        self.margin: MarginImpact | None = None
+        #: What :meth:`account` answers (cash, net liquidation); 5% of 500,000 is the
+        #: $25,000 max-loss budget the tests' condors are sized to (5 condors).
+        self.cash = 500_000.0
+        self.net_liq = 500_000.0
         self._fill_listeners: list[FillListener] = []
         self._settlement_listeners: list[SettlementListener] = []
         self._delivered: set[str] = set()
@@ -231,7 +239,7 @@ class ScriptedBroker:
         self.connected = False
 
     async def account(self) -> AccountSnapshot:
-        return AccountSnapshot(self.account_id, 100_000.0, 100_000.0)
+        return AccountSnapshot(self.account_id, self.cash, self.net_liq)
 
     async def positions(self) -> list[Position]:
         self._raise_if_scripted("positions")
@@ -266,6 +274,12 @@ class ScriptedBroker:
         return [
             self.quotes.get(c) or LegQuote(c, nan, nan, nan, nan, nan, nan, nan) for c in contracts
         ]
+
+    async def what_if(self, order: ComboOrder) -> MarginImpact | None:
+        """``self.margin`` (scripted; ``None``: the broker gives no estimate)."""
+        self.what_ifs.append(order)
+        self._raise_if_scripted("what_if")
+        return self.margin
 
     async def place_order(self, order: ComboOrder) -> OrderResult:
         self.placed.append(order)

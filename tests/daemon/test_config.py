@@ -22,7 +22,7 @@ from daemon.config import AlvhConfig, ConfigError, load_config
 from daemon.exits import ExitStatus
 from daemon.logs import configure_logging
 from daemon.service import UNIT_TIMEOUT_STOP_S
-from strategies.rules import AdjustRules, CondorRules, HedgeRules
+from strategies.rules import AdjustRules, CondorRules, HedgeRules, RiskRules
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "alvh.example.toml"
@@ -114,22 +114,32 @@ def test_rules_match_pure_core_defaults_and_fields() -> None:
         f.name for f in dataclasses.fields(CondorRules)
     }
     assert set(type(config.hedge).model_fields) == {f.name for f in dataclasses.fields(HedgeRules)}
+    assert config.risk.to_rules() == RiskRules()
+    assert set(type(config.risk).model_fields) == {f.name for f in dataclasses.fields(RiskRules)}
+
+
+def test_removed_max_risk_dollars_names_its_replacement(tmp_path: Path) -> None:
+    message = _error(_write(tmp_path, "[condor]\nmax_risk_dollars = 25000.0\n"))
+    assert message.startswith(f"{tmp_path / 'alvh.toml'}: condor: ")
+    assert "max_risk_dollars was removed" in message
+    assert "max_loss_pct_of_net_liq" in message
 
 
 @pytest.mark.parametrize(
-    ("section", "defaults"),
+    ("module", "section", "defaults"),
     [
-        ("CondorConfig", "_CONDOR_DEFAULTS"),
-        ("HedgeConfig", "_HEDGE_DEFAULTS"),
-        ("SignalsConfig", "_SIGNAL_DEFAULTS"),
-        ("AdjustConfig", "_ADJUST_DEFAULTS"),
+        ("rules", "CondorConfig", "_CONDOR_DEFAULTS"),
+        ("rules", "HedgeConfig", "_HEDGE_DEFAULTS"),
+        ("rules", "SignalsConfig", "_SIGNAL_DEFAULTS"),
+        ("risk", "RiskConfig", "_RISK_DEFAULTS"),
+        ("rules", "AdjustConfig", "_ADJUST_DEFAULTS"),
     ],
 )
-def test_rule_sections_take_every_default_from_the_dataclass(section: str, defaults: str) -> None:
-    """No number is retyped in daemon/config/rules.py: each default is ``<defaults>.<name>``."""
-    import daemon.config.rules
-
-    tree = ast.parse(Path(daemon.config.rules.__file__).read_text(encoding="utf-8"))
+def test_rule_sections_take_every_default_from_the_dataclass(
+    module: str, section: str, defaults: str
+) -> None:
+    """No number is retyped in daemon/config/<module>.py: each default is ``<defaults>.<name>``."""
+    tree = ast.parse((ROOT / "daemon" / "config" / f"{module}.py").read_text(encoding="utf-8"))
     cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == section)
     fields = [n for n in cls.body if isinstance(n, ast.AnnAssign)]
     assert fields

@@ -479,3 +479,34 @@ async def test_quote_of_duplicate_and_unsorted_contracts(rig: Rig) -> None:
     assert [q.contract for q in quotes] == [put_hi, put_lo, put_hi]
     assert quotes[0].mid == quotes[2].mid
     assert quotes[0].mid > quotes[1].mid  # the higher put is worth more
+
+
+# -- what-if margin (the Reg-T model of strategies.margin) --------------------------------------
+
+
+async def test_what_if_uses_the_reg_t_model_on_holdings_and_cash(rig: Rig) -> None:
+    net, _ = await _net(rig, CONDOR)
+    first = await rig.broker.what_if(ComboOrder("what-if", CONDOR, 3, net))
+    assert first is not None and first.source == "reg-t-model"
+    # 25-point wings: 25 x 100 per condor; the credit goes to cash (equity with loan)
+    assert (first.init_margin_before, first.init_margin_after) == (0.0, pytest.approx(7_500.0))
+    commission = 3 * 4 * 1.5
+    assert first.equity_with_loan_after == pytest.approx(START_CASH - net * 300 - commission)
+    assert first.commission == pytest.approx(commission)
+    assert rig.fills == []  # nothing placed
+
+    await rig.broker.place_order(ComboOrder("ref-1", CONDOR, 3, net))
+    account = await rig.broker.account()
+    assert account.init_margin == pytest.approx(7_500.0)
+    second = await rig.broker.what_if(ComboOrder("what-if", CONDOR, 1, net))
+    assert second is not None
+    assert (second.init_margin_before, second.init_margin_after) == (
+        pytest.approx(7_500.0),
+        pytest.approx(10_000.0),
+    )
+    # a long VIX call is paid in full: no margin, cash falls by its premium
+    call = (Leg(vix_call(VIX_MAY, 20.0), 1),)
+    long_call = await rig.broker.what_if(ComboOrder("what-if", call, 2, 1.50))
+    assert long_call is not None
+    assert long_call.init_margin_after == pytest.approx(7_500.0)
+    assert long_call.equity_with_loan_after == pytest.approx(account.cash - 300.0 - 2 * 1.25)

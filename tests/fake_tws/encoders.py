@@ -321,15 +321,15 @@ def open_order(
         False,  # solicited
         req.what_if,
         state.status,
-        UNSET_DOUBLE,  # initMarginBefore
-        UNSET_DOUBLE,  # maintMarginBefore
-        UNSET_DOUBLE,  # equityWithLoanBefore
+        margin(state.init_margin_before),
+        margin(state.maint_margin_before),
+        margin(state.equity_with_loan_before),
         margin(state.init_margin_change),
         margin(state.maint_margin_change),
         margin(state.equity_with_loan_change),
-        UNSET_DOUBLE,  # initMarginAfter
-        UNSET_DOUBLE,  # maintMarginAfter
-        UNSET_DOUBLE,  # equityWithLoanAfter
+        margin(state.init_margin_after),
+        margin(state.maint_margin_after),
+        margin(state.equity_with_loan_after),
         margin(state.commission),
         UNSET_DOUBLE,  # minCommission
         UNSET_DOUBLE,  # maxCommission

@@ -132,15 +132,38 @@ class Exchange:
         self.server.changed()
 
     def _what_if(self, session: Session, req: OrderRequest) -> None:
+        """Answer a what-if order: an openOrder whose state carries the margin figures.
+
+        Margin change = ``what_if_margin_per_unit`` x quantity x (legs / 2);
+        *before* values are the account's ``InitMarginReq``,
+        ``MaintMarginReq`` and ``EquityWithLoanValue``; *after* = before +
+        change (equity with loan changes by minus the commission). Nothing is placed.
+        """
         units = req.total_quantity * max(1, len(req.combo_legs) // 2)
         margin = self.scenario.what_if_margin_per_unit * units
         contracts = req.total_quantity * max(1, sum(leg.ratio for leg in req.combo_legs))
+        commission = round(self.scenario.commission_per_contract * contracts, 2)
+
+        def value(tag: str) -> float:
+            return float(self.scenario.account_values.get(tag, ("0", "USD"))[0])
+
+        init, maint, ewl = (
+            value("InitMarginReq"),
+            value("MaintMarginReq"),
+            value("EquityWithLoanValue"),
+        )
         state = OrderStateSpec(
             status="PreSubmitted",
             init_margin_change=margin,
             maint_margin_change=margin,
-            equity_with_loan_change=0.0,
-            commission=round(self.scenario.commission_per_contract * contracts, 2),
+            equity_with_loan_change=-commission,
+            init_margin_before=init,
+            maint_margin_before=maint,
+            equity_with_loan_before=ewl,
+            init_margin_after=init + margin,
+            maint_margin_after=maint + margin,
+            equity_with_loan_after=ewl - commission,
+            commission=commission,
         )
         session.send(p.open_order(req, session.client_id, 0, state))
 

@@ -381,5 +381,11 @@ class OrderStateSpec:
     init_margin_change: float | None = None
     maint_margin_change: float | None = None
     equity_with_loan_change: float | None = None
+    init_margin_before: float | None = None
+    maint_margin_before: float | None = None
+    equity_with_loan_before: float | None = None
+    init_margin_after: float | None = None
+    maint_margin_after: float | None = None
+    equity_with_loan_after: float | None = None
     commission: float | None = None
     warning_text: str = ""

@@ -65,7 +65,7 @@ FLOOR_TIME = datetime(2026, 12, 2, 15, 45, tzinfo=NEW_YORK)
 AFTER_EXPIRY = datetime(2026, 12, 4, 17, 0, tzinfo=NEW_YORK)
 
 #: Rules that size the condor at exactly 6 (the issue's 6-lot condor).
-SIX_LOTS = CondorRules(max_contracts=6, max_risk_dollars=100_000.0)
+SIX_LOTS = CondorRules(max_contracts=6, max_loss_pct_of_net_liq=100.0)
 
 #: Exit statuses of ``alvh run`` (daemon.live).
 EXIT_OK, EXIT_UNSAFE_ACCOUNT, EXIT_BROKER, EXIT_CLIENT_ID_IN_USE = 0, 3, 4, 6

@@ -101,3 +101,15 @@ async def test_dry_run_entry_then_hedge_check_fills_both_and_sends_no_order(
         .fetchone()[0]
     )
     assert len(decision) == 1
+    # the risk gates ran on both entries; the margin gate's what-if was decided by the
+    # dry-run broker on its own book (the Reg-T model), never sent to the gateway
+    with sqlite3.connect(tmp_path / "alvh.sqlite") as db:
+        gated = [
+            json.loads(row[0])
+            for row in db.execute(
+                "SELECT inputs_json FROM decisions WHERE id IN (?, ?)", (condor, layer)
+            )
+        ]
+    assert [(g["gate_margin"], g["gate_margin_source"]) for g in gated] == [
+        ("pass", "reg-t-model")
+    ] * 2

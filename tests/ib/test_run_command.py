@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.fake_tws import FakeTWS, In, Scenario
+from tests.fake_tws import protocol as p
 
 TRADING_DAY = date(2026, 11, 20)  # a Friday session
 DRILL_NOW = "2026-11-20T15:30:00-05:00"
@@ -104,8 +105,10 @@ async def test_run_trades_an_entry_and_stops_cleanly_on_sigterm(tmp_path: Path) 
     assert names.index("ready") < names.index("decision") < names.index("stopped")
     status = next(e for e in events if e.get("event") == "order_status")
     assert status["status"] == "filled"
-    placed = tws.messages(In.PLACE_ORDER)
-    assert len(placed) == 1
+    requests = [p.parse_place_order(m.fields) for m in tws.messages(In.PLACE_ORDER)]
+    # the margin gate's what-if first (nothing placed), then the order itself
+    assert [r.what_if for r in requests] == [True, False]
+    assert len(tws.orders) == 1
     with sqlite3.connect(tmp_path / "alvh.sqlite") as db:
         (mode, finished) = db.execute("SELECT mode, finished_at FROM runs").fetchone()
         decision = db.execute(

@@ -33,7 +33,7 @@ from daemon.engine import TradingEngine
 from daemon.journal import Journal
 from daemon.live import LiveOptions, run_live
 from daemon.scheduling.jobs import JobName
-from strategies.domain import MarketContext
+from strategies.domain import MarketContext, OptionContract, Right
 from strategies.rules import CondorRules, HedgeRules
 from tests.daemon.scripted_broker import (
     Gateway,
@@ -41,6 +41,7 @@ from tests.daemon.scripted_broker import (
     RecordingLog,
     ScriptedBroker,
     condor_chain,
+    leg_quote,
 )
 from tests.service.test_shutdown import Log, Notifier
 
@@ -120,9 +121,18 @@ def _broker() -> ScriptedBroker:
     broker = ScriptedBroker(lambda: DRILL, Gateway(account_id="DU123"))
     broker.context = MarketContext(SESSION, 4000.0, 18.0, vix_futures={})
     broker.chains["SPX"] = condor_chain(SESSION, EXPIRY)
-    broker.script(Outcome())
-    # the hedge check quotes the condor first: this makes the job fail
-    broker.errors["quote"] = RuntimeError("quote feed crashed")
+    # the entry's risk gates quote its legs (two-sided quotes pass the width check)
+    for strike, right, bid in ((3850, Right.PUT, 1.95), (3900, Right.PUT, 3.45),
+                               (4100, Right.CALL, 2.95), (4150, Right.CALL, 1.55)):  # fmt: skip
+        contract = OptionContract("SPX", "SPXW", EXPIRY, strike, right)
+        broker.quotes[contract] = leg_quote(contract, bid, bid + 0.10)
+    # the hedge check quotes the condor first: a quote feed that crashes once the
+    # entry's order is placed (the entry's risk gates quote its legs) fails that job
+    broker.script(
+        Outcome(
+            before=lambda _order: broker.errors.update(quote=RuntimeError("quote feed crashed"))
+        )
+    )
     return broker
 
 
@@ -331,5 +341,5 @@ async def test_entry_halts_and_the_daily_summary_are_announced_once_each(tmp_pat
     assert sent[0][0] == "alvh: new risk halted" and sent[0][1].endswith("journal: X")
     assert sent[1][0] == "alvh: new risk allowed again"
     title, body, _ = sent[3]
-    assert title == "alvh: 2026-11-20 close: net liquidation $100,000.00"
+    assert title == "alvh: 2026-11-20 close: net liquidation $500,000.00"
     assert "1 condor(s)" in body and "0 hedge layer(s)" in body

@@ -28,6 +28,8 @@ from strategies.rules import CondorRules
 
 SESSION = date(2023, 2, 3)
 CTX = MarketContext(session=SESSION, spx=4000.0, vix=18.0)
+#: Net liquidation of the tests' account: 5% of it is a $25,000 max-loss budget.
+NET_LIQ = 500_000.0
 
 
 def make_slice(
@@ -84,7 +86,9 @@ def chains(dte: int = 14) -> tuple[ChainSlice, ChainSlice]:
 
 def test_entry_picks_16_delta_shorts_wings_and_sizes_from_the_risk_budget() -> None:
     put, call = chains()
-    decision = plan_condor_entry(CTX, [put], [call], open_condors=0, rules=CondorRules())
+    decision = plan_condor_entry(
+        CTX, [put], [call], open_condors=0, rules=CondorRules(), net_liq=NET_LIQ
+    )
 
     assert decision.action is Action.OPEN
     assert decision.structure is Structure.CONDOR
@@ -115,8 +119,8 @@ def test_entry_picks_16_delta_shorts_wings_and_sizes_from_the_risk_budget() -> N
 
 def test_entry_contract_cap_binds_when_budget_is_large() -> None:
     put, call = chains()
-    rules = CondorRules(max_risk_dollars=1_000_000.0, max_contracts=7)
-    decision = plan_condor_entry(CTX, [put], [call], 0, rules)
+    rules = CondorRules(max_loss_pct_of_net_liq=200.0, max_contracts=7)
+    decision = plan_condor_entry(CTX, [put], [call], 0, rules, net_liq=NET_LIQ)
     assert decision.action is Action.OPEN
     assert decision.quantity == 7
     assert decision.inputs["contracts_by_risk"] == 212  # floor(1e6 / 4710)
@@ -124,14 +128,43 @@ def test_entry_contract_cap_binds_when_budget_is_large() -> None:
 
 def test_entry_exact_budget_multiple_is_not_floored_away() -> None:
     put, call = chains()
-    rules = CondorRules(max_risk_dollars=3 * 4710.0)
-    decision = plan_condor_entry(CTX, [put], [call], 0, rules)
+    rules = CondorRules(max_loss_pct_of_net_liq=3 * 4710.0 / NET_LIQ * 100.0)
+    decision = plan_condor_entry(CTX, [put], [call], 0, rules, net_liq=NET_LIQ)
     assert decision.quantity == 3
+
+
+def test_entry_sizes_from_current_net_liquidation() -> None:
+    put, call = chains()
+    rules = CondorRules(max_loss_pct_of_net_liq=5.0, max_contracts=10)
+    sizes = {
+        nl: plan_condor_entry(CTX, [put], [call], 0, rules, net_liq=nl).quantity
+        for nl in (500_000.0, 200_000.0, 94_200.0, 94_199.0)
+    }
+    # floor(5% x NL / $4,710 per condor): 25,000 -> 5, 10,000 -> 2, 4,710 -> 1, 4,709.95 -> 0
+    assert sizes == {500_000.0: 5, 200_000.0: 2, 94_200.0: 1, 94_199.0: 0}
+    decision = plan_condor_entry(CTX, [put], [call], 0, rules, net_liq=200_000.0)
+    assert decision.inputs["risk_budget_dollars"] == pytest.approx(10_000.0)
+    assert decision.inputs["net_liq"] == 200_000.0
+    assert decision.quantity * 4710.0 <= 0.05 * 200_000.0
+    assert "5% of net liq $200,000" in decision.reason
+
+
+def test_entry_skips_below_one_contract_and_without_net_liquidation() -> None:
+    put, call = chains()
+    small = plan_condor_entry(CTX, [put], [call], 0, CondorRules(), net_liq=94_199.0)
+    assert small.action is Action.SKIP
+    assert "fewer than one contract fits" in small.reason
+    assert "5% of net liquidation $94,199" in small.reason
+    broke = plan_condor_entry(CTX, [put], [call], 0, CondorRules(), net_liq=-1_000.0)
+    assert broke.action is Action.SKIP
+    assert "no risk budget" in broke.reason
 
 
 def test_entry_skips_when_one_condor_exceeds_the_budget() -> None:
     put, call = chains()
-    decision = plan_condor_entry(CTX, [put], [call], 0, CondorRules(max_risk_dollars=4000.0))
+    decision = plan_condor_entry(
+        CTX, [put], [call], 0, CondorRules(max_loss_pct_of_net_liq=0.8), net_liq=NET_LIQ
+    )
     assert decision.action is Action.SKIP
     assert decision.quantity == 0 and decision.legs == ()
     assert "risk budget" in decision.reason
@@ -140,7 +173,9 @@ def test_entry_skips_when_one_condor_exceeds_the_budget() -> None:
 
 def test_entry_skips_below_min_credit() -> None:
     put, call = chains()
-    decision = plan_condor_entry(CTX, [put], [call], 0, CondorRules(min_credit=3.0))
+    decision = plan_condor_entry(
+        CTX, [put], [call], 0, CondorRules(min_credit=3.0), net_liq=NET_LIQ
+    )
     assert decision.action is Action.SKIP
     assert "below the minimum 3.00" in decision.reason
     assert decision.inputs["credit"] == pytest.approx(2.90)
@@ -148,12 +183,16 @@ def test_entry_skips_below_min_credit() -> None:
 
 def test_entry_skips_when_blocked_or_at_the_position_limit() -> None:
     put, call = chains()
-    blocked = plan_condor_entry(CTX, [put], [call], 0, CondorRules(), blocked_reason="FOMC day")
+    blocked = plan_condor_entry(
+        CTX, [put], [call], 0, CondorRules(), blocked_reason="FOMC day", net_liq=NET_LIQ
+    )
     assert blocked.action is Action.SKIP
     assert "FOMC day" in blocked.reason
     assert blocked.inputs["blocked_reason"] == "FOMC day"
 
-    full = plan_condor_entry(CTX, [put], [call], 1, CondorRules(max_open_condors=1))
+    full = plan_condor_entry(
+        CTX, [put], [call], 1, CondorRules(max_open_condors=1), net_liq=NET_LIQ
+    )
     assert full.action is Action.SKIP
     assert "already open" in full.reason
     assert full.inputs["open_condors"] == 1
@@ -163,28 +202,34 @@ def test_entry_expiry_closest_to_target_ties_to_shorter() -> None:
     slices = [chains(d) for d in (5, 12, 16, 25)]
     puts = [p for p, _ in slices]
     calls = [c for _, c in slices]
-    decision = plan_condor_entry(CTX, puts, calls, 0, CondorRules(target_dte=14))
+    decision = plan_condor_entry(CTX, puts, calls, 0, CondorRules(target_dte=14), net_liq=NET_LIQ)
     assert decision.inputs["dte"] == 12  # 12 and 16 are both 2 days away: shorter wins
     assert decision.legs[0].contract.expiry == SESSION + timedelta(days=12)
 
-    decision = plan_condor_entry(CTX, puts, calls, 0, CondorRules(target_dte=15))
+    decision = plan_condor_entry(CTX, puts, calls, 0, CondorRules(target_dte=15), net_liq=NET_LIQ)
     assert decision.inputs["dte"] == 16
 
 
 def test_entry_needs_both_rights_and_the_trading_class_in_the_window() -> None:
     put, call = chains(30)
-    decision = plan_condor_entry(CTX, [put], [call], 0, CondorRules())
+    decision = plan_condor_entry(CTX, [put], [call], 0, CondorRules(), net_liq=NET_LIQ)
     assert decision.action is Action.SKIP
     assert "No SPXW expiry" in decision.reason
     assert decision.inputs["listed_dtes"] == "30"
 
     put14, _ = chains(14)
     _, call10 = chains(10)
-    assert plan_condor_entry(CTX, [put14], [call10], 0, CondorRules()).action is Action.SKIP
+    assert (
+        plan_condor_entry(CTX, [put14], [call10], 0, CondorRules(), net_liq=NET_LIQ).action
+        is Action.SKIP
+    )
 
     am_put = replace(put14, trading_class="SPX")
     am_call = replace(chains(14)[1], trading_class="SPX")
-    assert plan_condor_entry(CTX, [am_put], [am_call], 0, CondorRules()).action is Action.SKIP
+    assert (
+        plan_condor_entry(CTX, [am_put], [am_call], 0, CondorRules(), net_liq=NET_LIQ).action
+        is Action.SKIP
+    )
 
 
 def test_short_strike_is_closest_absolute_delta_and_ties_go_further_otm() -> None:
@@ -201,7 +246,9 @@ def test_short_strike_is_closest_absolute_delta_and_ties_go_further_otm() -> Non
         [0.30, 0.17, 0.12, 0.08, 0.05],
         [9.0, 3.5, 2.5, 1.5, 1.0],
     )
-    decision = plan_condor_entry(CTX, [put], [call], 0, CondorRules(wing_width=25.0))
+    decision = plan_condor_entry(
+        CTX, [put], [call], 0, CondorRules(wing_width=25.0), net_liq=NET_LIQ
+    )
     assert decision.action is Action.OPEN
     assert decision.inputs["short_put_strike"] == 3875.0
     assert decision.inputs["short_call_strike"] == 4100.0
@@ -218,7 +265,7 @@ def test_wing_uses_the_nearest_strike_beyond_the_width_and_max_loss_the_wider_wi
         [1.0, 1.5, 3.5, 7.0],
     )
     _, call = chains()
-    decision = plan_condor_entry(CTX, [put], [call], 0, CondorRules())
+    decision = plan_condor_entry(CTX, [put], [call], 0, CondorRules(), net_liq=NET_LIQ)
     assert decision.action is Action.OPEN
     assert decision.inputs["long_put_strike"] == 3825.0
     assert decision.inputs["put_width"] == 75.0
@@ -231,7 +278,7 @@ def test_wing_uses_the_nearest_strike_beyond_the_width_and_max_loss_the_wider_wi
 def test_entry_skips_without_a_long_wing() -> None:
     put = make_slice(Right.PUT, [3870.0, 3900.0, 3950.0], [-0.12, -0.16, -0.27], [2.5, 3.5, 7.0])
     _, call = chains()
-    decision = plan_condor_entry(CTX, [put], [call], 0, CondorRules())
+    decision = plan_condor_entry(CTX, [put], [call], 0, CondorRules(), net_liq=NET_LIQ)
     assert decision.action is Action.SKIP
     assert "never selling a short without its long wing" in decision.reason
     assert decision.legs == ()
@@ -241,7 +288,9 @@ def test_unquoted_strikes_are_ignored() -> None:
     put, call = chains()
     bid = put.bid.copy()
     bid[2] = np.nan  # the 16-delta put has no quote
-    decision = plan_condor_entry(CTX, [replace(put, bid=bid)], [call], 0, CondorRules())
+    decision = plan_condor_entry(
+        CTX, [replace(put, bid=bid)], [call], 0, CondorRules(), net_liq=NET_LIQ
+    )
     assert decision.action is Action.OPEN
     assert decision.inputs["short_put_strike"] == 3850.0  # -0.10 is the next closest
     assert decision.inputs["long_put_strike"] == 3800.0
@@ -281,7 +330,7 @@ def test_property_never_a_short_without_its_long_wing(
         s = replace(s, bid=np.where(mask.astype(bool), np.nan, s.bid))
         slices.append(s)
     rules = CondorRules(wing_width=width, min_credit=min_credit)
-    decision = plan_condor_entry(CTX, [slices[0]], [slices[1]], 0, rules)
+    decision = plan_condor_entry(CTX, [slices[0]], [slices[1]], 0, rules, net_liq=NET_LIQ)
 
     if decision.action is not Action.OPEN:
         assert decision.action is Action.SKIP
@@ -305,7 +354,7 @@ def test_property_never_a_short_without_its_long_wing(
     credit = -decision.limit_price
     assert credit >= min_credit
     max_loss = (max(cs.put_width, cs.call_width) - credit) * 100
-    assert decision.quantity * max_loss <= rules.max_risk_dollars + 1e-6
+    assert decision.quantity * max_loss <= rules.max_loss_pct_of_net_liq / 100.0 * NET_LIQ + 1e-6
     assert abs(credit / SPX_COMBO_TICK - round(credit / SPX_COMBO_TICK)) < 1e-9
 
 
@@ -429,7 +478,7 @@ def test_exit_accepts_quotes_keyed_by_contract() -> None:
 
 def test_points_mode_is_the_default_and_records_its_width() -> None:
     put, call = chains()
-    decision = plan_condor_entry(CTX, [put], [call], 0, CondorRules())
+    decision = plan_condor_entry(CTX, [put], [call], 0, CondorRules(), net_liq=NET_LIQ)
     assert CondorRules().wing_mode == "points"
     assert decision.action is Action.OPEN
     assert decision.inputs["wing_mode"] == "points"
@@ -451,8 +500,8 @@ def test_percent_wing_points_round_to_the_strike_grid() -> None:
 
 def test_percent_mode_scales_the_wing_with_spot() -> None:
     put, call = chains()
-    rules = CondorRules(wing_mode="percent", wing_pct=2.5, max_risk_dollars=100_000.0)
-    decision = plan_condor_entry(CTX, [put], [call], 0, rules)
+    rules = CondorRules(wing_mode="percent", wing_pct=2.5, max_loss_pct_of_net_liq=20.0)
+    decision = plan_condor_entry(CTX, [put], [call], 0, rules, net_liq=NET_LIQ)
     assert decision.action is Action.OPEN
     assert decision.inputs["wing_mode"] == "percent"
     assert decision.inputs["wing_pct"] == 2.5
@@ -462,18 +511,18 @@ def test_percent_mode_scales_the_wing_with_spot() -> None:
         4200.0,
     )
     # Half the index level, half the wing: 1.25% of 4,000 is 50 points.
-    half = plan_condor_entry(CTX, [put], [call], 0, replace(rules, wing_pct=1.25))
+    half = plan_condor_entry(CTX, [put], [call], 0, replace(rules, wing_pct=1.25), net_liq=NET_LIQ)
     assert half.inputs["long_put_strike"] == 3850.0
     # Too wide for the listed strikes: a skip, never a naked short.
-    wide = plan_condor_entry(CTX, [put], [call], 0, replace(rules, wing_pct=5.0))
+    wide = plan_condor_entry(CTX, [put], [call], 0, replace(rules, wing_pct=5.0), net_liq=NET_LIQ)
     assert wide.action is Action.SKIP
     assert "wing_mode percent" in wide.reason
 
 
 def test_delta_mode_picks_the_long_wing_by_delta() -> None:
     put, call = chains()
-    rules = CondorRules(wing_mode="delta", wing_delta=0.05, max_risk_dollars=100_000.0)
-    decision = plan_condor_entry(CTX, [put], [call], 0, rules)
+    rules = CondorRules(wing_mode="delta", wing_delta=0.05, max_loss_pct_of_net_liq=20.0)
+    decision = plan_condor_entry(CTX, [put], [call], 0, rules, net_liq=NET_LIQ)
     assert decision.action is Action.OPEN
     assert decision.inputs["wing_mode"] == "delta"
     assert decision.inputs["wing_delta"] == 0.05
@@ -483,7 +532,7 @@ def test_delta_mode_picks_the_long_wing_by_delta() -> None:
         3800.0,
         4200.0,
     )
-    ten = plan_condor_entry(CTX, [put], [call], 0, replace(rules, wing_delta=0.10))
+    ten = plan_condor_entry(CTX, [put], [call], 0, replace(rules, wing_delta=0.10), net_liq=NET_LIQ)
     assert (ten.inputs["long_put_strike"], ten.inputs["long_call_strike"]) == (3850.0, 4150.0)
 
 
@@ -491,6 +540,6 @@ def test_delta_mode_skips_without_a_strike_beyond_the_short() -> None:
     put = make_slice(Right.PUT, [3900.0, 3950.0], [-0.16, -0.27], [3.5, 7.0])
     _, call = chains()
     rules = CondorRules(wing_mode="delta", wing_delta=0.05)
-    decision = plan_condor_entry(CTX, [put], [call], 0, rules)
+    decision = plan_condor_entry(CTX, [put], [call], 0, rules, net_liq=NET_LIQ)
     assert decision.action is Action.SKIP
     assert "No quoted put beyond the short put" in decision.reason

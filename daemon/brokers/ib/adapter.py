@@ -41,6 +41,7 @@ from daemon.brokers.base import (
     BrokerOrder,
     ComboOrder,
     FillListener,
+    MarginImpact,
     OrderResult,
     OrderStatus,
     Position,
@@ -58,6 +59,7 @@ from daemon.brokers.ib.lookup import ContractLookup
 from daemon.brokers.ib.market_data import MarketData
 from daemon.brokers.ib.order_flow import OrderDesk
 from daemon.brokers.ib.settings import IBSettings
+from daemon.brokers.ib.what_if import what_if
 from strategies.domain import ChainSlice, LegQuote, MarketContext, OptionContract, Right
 
 __all__ = ["IBBroker", "IBSettings", "OpenOrderInfo", "PositionDifference", "Reconciliation"]
@@ -323,6 +325,16 @@ class IBBroker:
                 for the working order first (best effort, ``stop_cancel_wait_s``).
         """
         return await self.orders.place_order(order)
+
+    async def what_if(self, order: ComboOrder) -> MarginImpact | None:
+        """IB's margin for ``order`` without placing it (a what-if order); see
+        :mod:`daemon.brokers.ib.what_if`.
+
+        Raises:
+            BrokerError: not connected, a look-up failed, IB refused the
+                request or did not answer within ``request_timeout_s``.
+        """
+        return await what_if(self.conn, self.lookup, order)
 
     async def cancel_order(self, order_ref: str) -> OrderStatus:
         """Cancel this client's working order ``order_ref``.

@@ -419,7 +419,11 @@ class Executions:
             cash = float(values.get("TotalCashValue", values.get("CashBalance", "nan")))
         except (KeyError, ValueError) as exc:
             raise BrokerError(f"IB reported no account values for {account}") from exc
-        return AccountSnapshot(account, cash, net_liq)
+        try:
+            init_margin: float | None = float(values["InitMarginReq"])
+        except (KeyError, ValueError):
+            init_margin = None
+        return AccountSnapshot(account, cash, net_liq, init_margin)
 
     async def positions(self) -> list[Position]:
         """Option positions of the checked account, read from IB now (``reqPositions``).
