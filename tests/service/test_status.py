@@ -139,7 +139,8 @@ def test_replay_report_matches_journal(replay_journal: Path) -> None:
     realized = sum(p.realized_pnl or 0.0 for p in closed)
     assert report["pnl"]["realized"] == pytest.approx(realized, abs=0.005)  # cents
     assert report["pnl"]["unrealized"] == pytest.approx(g["total"]["unrealized_pnl"], abs=0.005)
-    assert report["pnl"]["total"] == pytest.approx(realized + g["total"]["unrealized_pnl"], abs=0.01)
+    unrealized = g["total"]["unrealized_pnl"]
+    assert report["pnl"]["total"] == pytest.approx(realized + unrealized, abs=0.01)
     assert report["pnl"]["daily_session"] == "2019-03-29"
 
     # decisions: the last ten, newest first
