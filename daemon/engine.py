@@ -127,6 +127,7 @@ class TradingEngine:
         self.settle_expired_enabled = settle_expired
         self.signal_source = signal_source
         self.signal_params = signal_params or SignalParams()
+        self._signals_cache: tuple[tuple[date, date | None, int], HedgeSignals] | None = None
         self.adjust_rules = adjust_rules if adjust_rules is not None else AdjustRules()
         self.executor = Executor(
             broker,
@@ -515,7 +516,12 @@ class TradingEngine:
         except (BrokerError, ValueError, KeyError) as exc:
             self.log.warning("signals_unavailable", session=session.isoformat(), reason=str(exc))
             return None
-        return compute_signals(window, self.signal_params)
+        # the hedge check and the manage job read the same window most sessions:
+        # compute once per (session, last row, length)
+        key = (session, window.dates[-1] if window.dates else None, len(window))
+        if self._signals_cache is None or self._signals_cache[0] != key:
+            self._signals_cache = (key, compute_signals(window, self.signal_params))
+        return self._signals_cache[1]
 
     async def _recheck_halt(self) -> None:
         """Reconcile again before adding risk while an old halt stands.

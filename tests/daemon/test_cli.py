@@ -130,7 +130,7 @@ def test_successful_replay(replayed: tuple[Path, str]) -> None:
     assert str(journal) in out
     assert "event log:" in out
     assert "P&L total" in out
-    assert "net liquidation 100,000.00 ->" in out
+    assert "net liquidation 1,000,000.00 ->" in out
     with sqlite3.connect(journal) as db:
         (decisions,) = db.execute("SELECT COUNT(*) FROM decisions").fetchone()
         (daily,) = db.execute("SELECT COUNT(*) FROM daily").fetchone()

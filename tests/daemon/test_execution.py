@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from daemon import engine as engine_module
+from daemon import manage as manage_module
 from daemon.brokers.base import BrokerError, ComboOrder, OrderStatus
 from daemon.engine import HALT_RECHECK_AFTER
 from daemon.scheduling.jobs import JobName
@@ -379,14 +379,14 @@ async def test_a_planner_that_raises_is_an_error_decision_and_the_job_goes_on(
     first = await rig.open(2)
     second = await rig.open(3)
     rig.broker.quotes.update(PROFIT_QUOTES)
-    real = engine_module.plan_condor_manage
+    real = manage_module.plan_condor_manage
 
     def flaky(position: StructurePosition, *args: Any, **kwargs: Any) -> Any:
         if position.id == first:
             raise ZeroDivisionError("credit is zero")
         return real(position, *args, **kwargs)
 
-    monkeypatch.setattr(engine_module, "plan_condor_manage", flaky)
+    monkeypatch.setattr(manage_module, "plan_condor_manage", flaky)
     rig.broker.script(Outcome(prices=CLOSE_PRICES))
     await rig.engine.run_job(JobName.MANAGE)
 
