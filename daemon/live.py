@@ -343,6 +343,7 @@ async def _serve(
             notifier.status(f"unhealthy: {reason}")
 
         watchdog.on_skip = report_unhealthy
+        watchdog.on_beat = lambda: journal.record_watchdog_beat(now())
         watchdog.start()
 
     async def send_status() -> None:  # a coroutine: APScheduler runs it on the loop

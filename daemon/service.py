@@ -423,6 +423,9 @@ class LoopWatchdog:
         tick_s: lag-probe sleep, seconds; default ``min(1, period_s / 4)``.
         check_timeout_s: time limit of an async health check; default ``period_s / 4``.
         on_skip: called with the reason when a beat is skipped (e.g. to send STATUS).
+        on_beat: called after each beat systemd received (e.g. to journal its
+            time for the dashboard); an exception it raises is logged, never
+            stops the watchdog.
         clock: monotonic seconds (for tests).
     """
 
@@ -436,6 +439,7 @@ class LoopWatchdog:
         tick_s: float | None = None,
         check_timeout_s: float | None = None,
         on_skip: Callable[[str], None] | None = None,
+        on_beat: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.notifier = notifier if notifier is not None else default_notifier()
@@ -451,6 +455,7 @@ class LoopWatchdog:
         )
         self.health_check = health_check
         self.on_skip = on_skip
+        self.on_beat = on_beat
         self.clock = clock
         self.beats = 0
         self.skipped = 0
@@ -552,6 +557,13 @@ class LoopWatchdog:
     def _beat(self) -> None:
         if self.notifier.watchdog():
             self.beats += 1
+            if self.on_beat is not None:
+                try:
+                    self.on_beat()
+                except Exception as exc:  # recording a beat must never stop the beats
+                    _log().warning(
+                        "watchdog_beat_not_recorded", error=f"{type(exc).__name__}: {exc}"
+                    )
         self.last_skip_reason = None
 
     def _skip(self, reason: str) -> None:

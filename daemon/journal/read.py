@@ -202,6 +202,14 @@ class JournalReader:
         """Commit pending writes before a read; a reader has none (the writer overrides)."""
         return 0
 
+    # -- health ---------------------------------------------------------------
+    def watchdog_beat(self) -> str | None:
+        """ISO time of the last systemd watchdog beat a daemon journaled, or ``None``."""
+        row = self._db.conn.execute(
+            "SELECT value FROM meta WHERE key = ?", ("watchdog_beat",)
+        ).fetchone()
+        return str(row[0]) if row else None
+
     # -- runs -----------------------------------------------------------------
     def runs(self) -> list[RunInfo]:
         """Every run, oldest first."""

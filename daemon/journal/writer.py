@@ -42,6 +42,13 @@ from strategies.execution import Fill, OrderIntent, OrderState, Settlement
 
 __all__ = ["JournalWriter"]
 
+#: ``meta`` key of the last systemd watchdog beat (ISO time, UTC offset included).
+WATCHDOG_BEAT_KEY = "watchdog_beat"
+_SQL_WATCHDOG_BEAT = (
+    "INSERT INTO meta (key, value) VALUES (?, ?) "
+    "ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+)
+
 _SQL_DECISION = insert_sql("decisions")
 _SQL_ORDER = insert_sql("orders")
 _SQL_FILL = insert_sql("fills")
@@ -177,6 +184,15 @@ class JournalWriter(PositionWriter):
             keys.pending.clear()
 
     # -- decisions and orders -------------------------------------------------
+    def record_watchdog_beat(self, when: datetime) -> None:
+        """Journal the time of the last systemd watchdog beat (one ``meta`` row, replaced).
+
+        The dashboard and ``alvh status`` read it (:meth:`watchdog_beat`);
+        committed at once, so a reader sees a beat within one period.
+        """
+        self._queue(_SQL_WATCHDOG_BEAT, (WATCHDOG_BEAT_KEY, when.isoformat()))
+        self.flush(force=True)
+
     def record_decision(
         self, decision_id: str, run_id: int, session: date, time: datetime, decision: Decision
     ) -> None:

@@ -120,6 +120,7 @@ def collect_status(
             "replay_end": _iso(info.replay_end),
         },
         "replay": replay,
+        "last_watchdog_beat": journal.watchdog_beat(),
         "as_of": as_of.isoformat(),
         "last_mark_session": _iso(last_mark_session),
         "positions": positions,

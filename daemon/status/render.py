@@ -57,8 +57,10 @@ def render_status(report: Mapping[str, Any]) -> str:
         f"alvh status: {report['journal']} run {run['id']} [{run['mode']}] "
         f"started {run['started_at']}, {state}{period}",
         f"as of {report['as_of']}; last mark {report['last_mark_session'] or 'none'}",
-        "",
     ]
+    if report.get("last_watchdog_beat"):
+        lines.append(f"last systemd watchdog beat {report['last_watchdog_beat']}")
+    lines.append("")
 
     positions = report["positions"]
     lines.append(f"Open positions ({len(positions)})")

@@ -66,7 +66,7 @@ def health(journal: Journal, info: RunInfo) -> dict[str, Any]:
     ``None``), ``last_reconcile`` ({time, reason} or ``None``: the last
     difference reconciliation journaled), ``last_halt`` ({time, reason} or
     ``None``: the last decision refused because new risk was halted).
-    Watchdog beats are not journaled; the page says where to see them.
+    The last systemd watchdog beat is in the status report (``last_watchdog_beat``).
     """
     db = journal.db
     run_id = info.id
