@@ -41,6 +41,9 @@ offset; dates ISO)::
     replay          replay runs: {start, end, sessions, first_session,
                     last_session, finished}: the replay's range and how far it
                     got; null for paper/live/dry-run runs
+    last_watchdog_beat  ISO time of the last systemd watchdog beat a daemon
+                    journaled (any run of the file), or null (not under the
+                    unit's watchdog, or a replay journal)
     as_of           reference date for DTE: today (ET) for paper/live runs,
                     the last marked session for replay runs
     last_mark_session   latest session with marks, or null

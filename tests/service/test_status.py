@@ -30,6 +30,7 @@ DOCUMENTED_KEYS = {
     "context",
     "run",
     "replay",
+    "last_watchdog_beat",
     "as_of",
     "last_mark_session",
     "positions",
