@@ -90,16 +90,25 @@ def _rsi_dense(x: FloatArray, period: int) -> FloatArray:
     loss = np.where(change < 0, -change, 0.0)
     avg_gain = float(np.mean(gain[:period]))
     avg_loss = float(np.mean(loss[:period]))
-    values = [_rsi_value(avg_gain, avg_loss)]
-    append = values.append
+    gains = [avg_gain]
+    losses = [avg_loss]
     back = period - 1
     # Python floats, as in _ema_dense: the same doubles, less overhead per step.
     for g, lo in zip(gain[period:].tolist(), loss[period:].tolist(), strict=True):
         avg_gain = (avg_gain * back + g) / period
         avg_loss = (avg_loss * back + lo) / period
-        append(_rsi_value(avg_gain, avg_loss))
-    out[period:] = values
+        gains.append(avg_gain)
+        losses.append(avg_loss)
+    out[period:] = _rsi_values(np.array(gains), np.array(losses))
     return out
+
+
+def _rsi_values(avg_gain: FloatArray, avg_loss: FloatArray) -> FloatArray:
+    """:func:`_rsi_value` element by element (numpy's + - / round as Python's do)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rsi = 100.0 - 100.0 / (1.0 + avg_gain / avg_loss)
+    flat = np.where(avg_gain == 0.0, 50.0, 100.0)
+    return np.where(avg_loss == 0.0, flat, rsi)
 
 
 def _rsi_value(avg_gain: float, avg_loss: float) -> float:
