@@ -119,17 +119,27 @@ def chain_quotes(calls: Sequence[ChainSlice]) -> dict[OptionContract, LegQuote]:
     """Every strike of ``calls`` as a :class:`LegQuote` (to value a hedge bought this job)."""
     out: dict[OptionContract, LegQuote] = {}
     for chain in calls:
-        for i in range(len(chain.strikes)):
-            out[chain.contract(i)] = LegQuote(
-                chain.contract(i),
-                float(chain.bid[i]),
-                float(chain.ask[i]),
-                float(chain.iv[i]),
-                float(chain.delta[i]),
-                float(chain.gamma[i]),
-                float(chain.vega[i]),
-                float(chain.theta[i]),
-            )
+        # tolist() gives the same Python floats as float(array[i]), in one pass per array
+        columns = zip(
+            chain.strikes.tolist(),
+            chain.bid.tolist(),
+            chain.ask.tolist(),
+            chain.iv.tolist(),
+            chain.delta.tolist(),
+            chain.gamma.tolist(),
+            chain.vega.tolist(),
+            chain.theta.tolist(),
+            strict=True,
+        )
+        symbol, trading_class, expiry, right = (
+            chain.symbol,
+            chain.trading_class,
+            chain.expiry,
+            chain.right,
+        )
+        for strike, bid, ask, iv, delta, gamma, vega, theta in columns:
+            contract = OptionContract(symbol, trading_class, expiry, strike, right)
+            out[contract] = LegQuote(contract, bid, ask, iv, delta, gamma, vega, theta)
     return out
 
 

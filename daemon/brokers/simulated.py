@@ -123,6 +123,9 @@ class SimulatedBroker:
         self._ctx_cache: tuple[date, MarketContext] | None = None
         # One daily close per session: quotes cannot change within it, so cache them.
         self._quote_cache: dict[OptionContract, LegQuote] = {}
+        #: Bumped by every fill and settlement (see :meth:`account`).
+        self._book_version = 0
+        self._account_cache: tuple[tuple[date, int], AccountSnapshot] | None = None
 
     # -- connection -------------------------------------------------------
     async def connect(self) -> None:
@@ -204,23 +207,34 @@ class SimulatedBroker:
         for (symbol, trading_class, expiry, right), members in groups.items():
             strikes = np.array([contracts[i].strike for i in members])
             sl = self._model.slice(ctx, symbol, trading_class, expiry, right, strikes=strikes)
-            for i in members:
-                j = int(np.searchsorted(sl.strikes, contracts[i].strike))
+            positions = np.searchsorted(sl.strikes, strikes).tolist()
+            # tolist(): the same Python floats as float(array[j]), one conversion per array
+            bid, ask, iv = sl.bid.tolist(), sl.ask.tolist(), sl.iv.tolist()
+            delta, gamma, vega, theta = (
+                sl.delta.tolist(),
+                sl.gamma.tolist(),
+                sl.vega.tolist(),
+                sl.theta.tolist(),
+            )
+            for i, j in zip(members, positions, strict=True):
                 quote = LegQuote(
-                    contracts[i],
-                    float(sl.bid[j]),
-                    float(sl.ask[j]),
-                    float(sl.iv[j]),
-                    float(sl.delta[j]),
-                    float(sl.gamma[j]),
-                    float(sl.vega[j]),
-                    float(sl.theta[j]),
+                    contracts[i], bid[j], ask[j], iv[j], delta[j], gamma[j], vega[j], theta[j]
                 )
                 quotes[i] = cache[contracts[i]] = quote
         return [q for q in quotes if q is not None]
 
     # -- account ----------------------------------------------------------
     async def account(self) -> AccountSnapshot:
+        # Cash, holdings and (within a session) quotes change only through fills,
+        # settlements and the session: reuse the snapshot until one of them moves.
+        key = (self._session(), self._book_version)
+        if self._account_cache is not None and self._account_cache[0] == key:
+            return self._account_cache[1]
+        snapshot = self._account()
+        self._account_cache = (key, snapshot)
+        return snapshot
+
+    def _account(self) -> AccountSnapshot:
         value = 0.0
         if self._holdings:
             contracts = list(self._holdings)
@@ -271,6 +285,7 @@ class SimulatedBroker:
         return f"{self.exec_id_prefix}{next(self._exec_ids)}"
 
     def _apply_fill(self, fill: Fill) -> None:
+        self._book_version += 1
         contract = fill.contract
         self._cash -= fill.quantity * fill.price * contract.multiplier + fill.commission
         holding = self._holdings.get(contract)
@@ -326,9 +341,9 @@ class SimulatedBroker:
         now = self._clock().astimezone(NEW_YORK)
         today = now.date()
         done: list[Settlement] = []
-        for contract in sorted(self._holdings, key=lambda c: (c.expiry, c.local_symbol)):
-            if contract.expiry > today:
-                continue
+        # Runs before every replay job: sort only what has expired, in the same order.
+        due = [c for c in self._holdings if c.expiry <= today]
+        for contract in sorted(due, key=lambda c: (c.expiry, c.local_symbol)):
             is_vix = contract.symbol == "VIX"
             settle_time = VIX_SETTLEMENT_TIME if is_vix else self._pm_settlement_time(contract)
             if contract.expiry == today and now.time() < settle_time:
@@ -339,6 +354,7 @@ class SimulatedBroker:
                 else self._history.spx_settlement(contract.expiry)
             )
             holding = self._holdings.pop(contract)
+            self._book_version += 1
             cash = holding.quantity * contract.intrinsic(value) * contract.multiplier
             self._cash += cash
             when = datetime.combine(contract.expiry, settle_time, NEW_YORK)

@@ -43,8 +43,18 @@ class BundleSignalSource:
 
     def __init__(self, history: MarketHistory) -> None:
         self.history = history
+        # The hedge check and the manage job of one session ask for the same
+        # window; a SignalHistory is immutable, so hand out the one built.
+        self._last: tuple[tuple[date, int], SignalHistory] | None = None
 
     async def window(self, session: date, rows: int = DEFAULT_WINDOW) -> SignalHistory:
+        if self._last is not None and self._last[0] == (session, rows):
+            return self._last[1]
+        built = self._build(session, rows)
+        self._last = ((session, rows), built)
+        return built
+
+    def _build(self, session: date, rows: int) -> SignalHistory:
         h = self.history
         end = h.index_of(session) + 1
         start = max(0, end - rows)

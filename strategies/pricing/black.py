@@ -46,6 +46,7 @@ __all__ = [
     "forward_from_spot",
     "is_call_flag",
     "nearest_strike",
+    "options_priced",
     "strike_from_delta",
 ]
 
@@ -55,6 +56,18 @@ DAYS_PER_YEAR = 365.0
 _INV_SQRT_2PI = 0.3989422804014327
 
 ArrayLike = npt.ArrayLike
+
+# How many option prices black_price and black_greeks computed in this process
+# (one per element of their broadcast result). The replay benchmark reads it to
+# set the replay against the cost of the pricing it needs; a plain tally, it
+# changes nothing that is priced.
+_priced = [0]
+
+
+def options_priced() -> int:
+    """Option prices computed so far in this process by :func:`black_price` and
+    :func:`black_greeks` (elements of their results, implied-vol iterations included)."""
+    return _priced[0]
 
 
 def is_call_flag(right: Right | str | bool | ArrayLike) -> npt.NDArray[np.bool_]:
@@ -116,6 +129,7 @@ def black_price(
     d2 = d1 - std
     disc = np.exp(-np.asarray(rate, dtype=np.float64) * tt)
     price = disc * w * (f * ndtr(w * d1) - k * ndtr(w * d2))
+    _priced[0] += price.size
     return np.maximum(price, 0.0)
 
 
@@ -184,6 +198,7 @@ def black_greeks(
     disc = np.exp(-r * tt)
     nd1 = ndtr(w * d1)
     price = np.maximum(disc * w * (f * nd1 - k * ndtr(w * d2)), 0.0)
+    _priced[0] += price.size
     pdf = np.exp(-0.5 * d1 * d1) * _INV_SQRT_2PI  # 0 where d1 is infinite
     delta_f = disc * w * nd1
     growth = np.exp(b * tt)

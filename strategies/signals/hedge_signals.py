@@ -34,7 +34,7 @@ there yet). Definitions:
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import date
 from typing import Literal
 
@@ -98,7 +98,10 @@ class HedgeSignals:
         (ISO dates; ``""`` for no ``as_of``).
         """
         out: dict[str, float | str] = {}
-        for name, value in asdict(self).items():
+        # Every field is a scalar, so reading them directly gives what asdict() gave
+        # without its deep copies (this runs for every hedge decision).
+        for name in _FIELD_NAMES:
+            value = getattr(self, name)
             key = INPUT_PREFIX + name
             if isinstance(value, bool):
                 out[key] = 1.0 if value else 0.0
@@ -111,6 +114,10 @@ class HedgeSignals:
             else:
                 out[key] = str(value)
         return out
+
+
+#: HedgeSignals' field names in declaration order (the order of ``as_inputs``).
+_FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(HedgeSignals))
 
 
 def _last(arr: np.ndarray, back: int = 0) -> float:

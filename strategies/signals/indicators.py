@@ -52,11 +52,16 @@ def _ema_dense(x: FloatArray, period: int) -> FloatArray:
     if len(x) < period:
         return out
     alpha = 2.0 / (period + 1.0)
+    keep = 1.0 - alpha
     value = float(np.mean(x[:period]))
-    out[period - 1] = value
-    for i in range(period, len(x)):
-        value = alpha * float(x[i]) + (1.0 - alpha) * value
-        out[i] = value
+    # The recursion on Python floats (IEEE doubles, as numpy's): the same numbers
+    # as indexing the arrays element by element, without numpy scalar overhead.
+    values = [value]
+    append = values.append
+    for xi in x[period:].tolist():
+        value = alpha * xi + keep * value
+        append(value)
+    out[period - 1 :] = values
     return out
 
 
@@ -85,12 +90,25 @@ def _rsi_dense(x: FloatArray, period: int) -> FloatArray:
     loss = np.where(change < 0, -change, 0.0)
     avg_gain = float(np.mean(gain[:period]))
     avg_loss = float(np.mean(loss[:period]))
-    out[period] = _rsi_value(avg_gain, avg_loss)
-    for i in range(period, len(change)):
-        avg_gain = (avg_gain * (period - 1) + float(gain[i])) / period
-        avg_loss = (avg_loss * (period - 1) + float(loss[i])) / period
-        out[i + 1] = _rsi_value(avg_gain, avg_loss)
+    gains = [avg_gain]
+    losses = [avg_loss]
+    back = period - 1
+    # Python floats, as in _ema_dense: the same doubles, less overhead per step.
+    for g, lo in zip(gain[period:].tolist(), loss[period:].tolist(), strict=True):
+        avg_gain = (avg_gain * back + g) / period
+        avg_loss = (avg_loss * back + lo) / period
+        gains.append(avg_gain)
+        losses.append(avg_loss)
+    out[period:] = _rsi_values(np.array(gains), np.array(losses))
     return out
+
+
+def _rsi_values(avg_gain: FloatArray, avg_loss: FloatArray) -> FloatArray:
+    """:func:`_rsi_value` element by element (numpy's + - / round as Python's do)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rsi = 100.0 - 100.0 / (1.0 + avg_gain / avg_loss)
+    flat = np.where(avg_gain == 0.0, 50.0, 100.0)
+    return np.where(avg_loss == 0.0, flat, rsi)
 
 
 def _rsi_value(avg_gain: float, avg_loss: float) -> float:

@@ -156,3 +156,40 @@ def test_bad_arguments() -> None:
         configure_logging("verbose", "json", io.StringIO())
     with pytest.raises(ValueError, match="log format"):
         configure_logging("info", "xml", io.StringIO())
+
+
+def _chain_lines(one_call: bool) -> list[tuple[list[str], dict[str, object]]]:
+    buf = io.StringIO()
+    configure_logging("debug", "json", buf)
+    if not one_call:  # the processors one by one, as structlog ran them before
+        structlog.configure(processors=structlog.get_config()["processors"][0]._full)
+    bind_clock(lambda: datetime(2020, 1, 2, 15, 30, tzinfo=UTC))
+    log = get_logger("x", run_id=3)
+    structlog.contextvars.bind_contextvars(request="r1")
+    try:
+        log.info("decision", price=1.1, legs=[1, 2], day=date(2020, 1, 1), level="ignored")
+        log.warning("w", timestamp="overwritten")
+        log.error("e", sim_time="kept")
+        try:
+            raise ZeroDivisionError("boom")
+        except ZeroDivisionError:
+            log.exception("failed")
+        log.info("stack", stack_info=False)
+    finally:
+        structlog.contextvars.clear_contextvars()
+    out = []
+    for line in buf.getvalue().splitlines():
+        event = json.loads(line)
+        keys = list(event)
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z", str(event.pop("timestamp")))
+        out.append((keys, event))
+    return out
+
+
+def test_the_one_call_json_chain_writes_what_the_processors_wrote() -> None:
+    """The replay's fast JSON path: same keys, order and values (bar the wall clock)."""
+    fast, full = _chain_lines(True), _chain_lines(False)
+    assert len(fast) == 5
+    assert fast == full
+    assert fast[0][0][:5] == ["timestamp", "level", "event", "sim_time", "logger"]
+    assert fast[3][1]["level"] == "error" and "ZeroDivisionError" in str(fast[3][1]["exception"])

@@ -190,3 +190,26 @@ def test_new_york_is_the_exchange_zone_and_lives_only_in_daemon_clock() -> None:
             ):
                 wrong.append(f"{path.relative_to(root)}: from {node.module}")
     assert wrong == []
+
+
+def test_virtual_fires_are_the_triggers_own_next_fire_from_midnight() -> None:
+    """The replay's fire times equal what the live scheduler's trigger answers.
+
+    ``virtual_fire_times`` reads ``fire_time_on`` directly; this asks the
+    APScheduler trigger itself from midnight of every session of 2007-2024
+    (early closes and DST changes included) and compares.
+    """
+    cal = default_calendar()
+    jobs = job_definitions(time(15, 30), time(15, 35), time(15, 40), time(16, 15), calendar=cal)
+    sessions = cal.sessions(date(2007, 1, 3), date(2024, 12, 31))
+    expected = []
+    for session in sessions:
+        midnight = datetime.combine(session, time(0, 0), NEW_YORK)
+        for job in jobs:
+            fire = job.trigger.get_next_fire_time(None, midnight)
+            if fire is not None and fire.astimezone(NEW_YORK).date() == session:
+                expected.append((fire, job.name))
+    got = [(fire, job.name) for fire, job in virtual_fire_times(jobs, sessions)]
+    assert len(got) == 4 * len(sessions) > 18_000
+    assert got == sorted(expected, key=lambda item: item[0])
+    assert all(f.tzinfo is not None for f, _ in got)

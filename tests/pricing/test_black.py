@@ -18,6 +18,7 @@ from strategies.pricing.black import (
     forward_from_spot,
     is_call_flag,
     nearest_strike,
+    options_priced,
     strike_from_delta,
 )
 
@@ -191,3 +192,14 @@ def test_nearest_strike_and_flags():
         nearest_strike([], 1.0)
     assert bool(is_call_flag(Right.CALL)) and not bool(is_call_flag("P"))
     np.testing.assert_array_equal(is_call_flag([True, False]), [True, False])
+
+
+def test_options_priced_counts_every_element_priced() -> None:
+    """The benchmark's ``option prices``: one per element of each result, nothing else."""
+    before = options_priced()
+    black_greeks(4_000.0, np.array([3_900.0, 4_000.0, 4_100.0]), 30 / 365, 0.2, True)
+    assert options_priced() == before + 3
+    black_price(np.full((2, 4), 20.0), 22.0, 0.1, 0.9, False)
+    assert options_priced() == before + 3 + 8
+    nearest_strike(np.array([1.0, 2.0]), 1.4)  # not a price
+    assert options_priced() == before + 11

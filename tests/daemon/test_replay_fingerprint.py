@@ -1,0 +1,46 @@
+"""The replay's results are exactly those of main before the speed work (issue 11).
+
+``tests/daemon/data/replay_fingerprint_2019h1.json`` was produced on main at
+36ab577 (before any speed change) by::
+
+    .venv/bin/python benchmarks/replay_fingerprint.py --start 2019-01-02 --end 2019-06-28
+
+It hashes every results row of the run (decisions, orders, order events, fills,
+settlements, positions, marks, daily) and the summary; a float that moves in
+its last bit changes the hash. ``replay_fingerprint_2007_2024.json`` is the
+same for the whole bundle (too slow for the suite; compare it by hand with
+``--start 2007-01-03 --end 2024-12-31``).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from benchmarks.replay_fingerprint import run
+
+GOLDEN = Path(__file__).parent / "data" / "replay_fingerprint_2019h1.json"
+
+
+@pytest.fixture(scope="module")
+def now() -> dict[str, object]:
+    return run(date(2019, 1, 2), date(2019, 6, 28))
+
+
+def test_every_results_table_matches_the_golden_fingerprint(now: dict[str, object]) -> None:
+    golden = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    assert now["range"] == golden["range"]
+    # table by table first, so a failure names the table that changed
+    assert now["tables"] == golden["tables"]
+    assert now["summary_sha256"] == golden["summary_sha256"]
+    assert now["figures"] == golden["figures"]
+    assert now["sha256"] == golden["sha256"]
+
+
+def test_the_golden_range_trades(now: dict[str, object]) -> None:
+    golden = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    assert golden["figures"]["trades_closed"] > 0
+    assert golden["tables"]["fills"]["rows"] > 0 and golden["tables"]["decisions"]["rows"] > 0
