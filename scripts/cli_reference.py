@@ -22,6 +22,9 @@ sys.path.insert(0, str(ROOT))
 from daemon.cli import build_parser  # noqa: E402
 from daemon.exits import EXIT_STATUS_HELP  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generated_doc import write_or_check  # noqa: E402
+
 OUTPUT = ROOT / "docs" / "cli.md"
 
 
@@ -117,19 +120,7 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
-    args = parser.parse_args(argv)
-    text = render()
-    if args.check:
-        current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else ""
-        if current != text:
-            print(f"{OUTPUT.relative_to(ROOT)} is stale: run `make docs`", file=sys.stderr)
-            return 1
-        return 0
-    OUTPUT.write_text(text, encoding="utf-8")
-    print(f"wrote {OUTPUT.relative_to(ROOT)}")
-    return 0
+    return write_or_check(OUTPUT, ROOT, render, __doc__.split("\n\n")[0], argv)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ code: ``tests/daemon/test_docs.py`` fails when the committed file differs.
 
 from __future__ import annotations
 
-import argparse
 import inspect
 import math
 import re
@@ -34,6 +33,9 @@ sys.path.insert(0, str(ROOT))
 
 from daemon.config import AlvhConfig  # noqa: E402
 from daemon.strictmodel import MAX_MAGNITUDE, MAX_TEXT_LENGTH, scalar_kinds  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generated_doc import write_or_check  # noqa: E402
 
 OUTPUT = ROOT / "docs" / "config-reference.md"
 
@@ -253,19 +255,7 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
-    args = parser.parse_args(argv)
-    text = render()
-    if args.check:
-        current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else ""
-        if current != text:
-            print(f"{OUTPUT.relative_to(ROOT)} is stale: run `make docs`", file=sys.stderr)
-            return 1
-        return 0
-    OUTPUT.write_text(text, encoding="utf-8")
-    print(f"wrote {OUTPUT.relative_to(ROOT)}")
-    return 0
+    return write_or_check(OUTPUT, ROOT, render, __doc__.split("\n\n")[0], argv)
 
 
 if __name__ == "__main__":
