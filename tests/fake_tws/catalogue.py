@@ -117,6 +117,32 @@ def vix_expiry(year: int, month: int) -> date:
     return third_friday(ny, nm) - timedelta(days=30)
 
 
+def vix_future_spec(con_id: int, year: int, month: int) -> ContractSpec:
+    """The VIX future (CFE, trading class VX) of contract month ``year``-``month``."""
+    expiry = vix_expiry(year, month)
+    code = _FUTURE_MONTH_CODES[month - 1]
+    return ContractSpec(
+        con_id=con_id,
+        symbol="VIX",
+        sec_type="FUT",
+        last_trade_date=expiry.strftime("%Y%m%d"),
+        multiplier="1000",
+        exchange="CFE",
+        currency="USD",
+        local_symbol=f"VX{code}{year % 10}",
+        trading_class="VX",
+        long_name="CBOE Volatility Index",
+        market_name="VX",
+        valid_exchanges="CFE",
+        min_tick=0.05,
+        under_con_id=VIX_CON_ID,
+        under_symbol="VIX",
+        under_sec_type="IND",
+        contract_month=f"{year}{month:02d}",
+        last_trade_time="08:00",
+    )
+
+
 def default_catalogue(
     today: date, spx_spot: float, spxw_days: int
 ) -> tuple[list[ContractSpec], list[OptionChainSpec]]:
@@ -157,29 +183,9 @@ def default_catalogue(
             vix_months.append((date(year, month, 1), expiry))
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     vix_dates = [expiry for _, expiry in vix_months]
-    for i, (contract_month, expiry) in enumerate(vix_months):
-        code = _FUTURE_MONTH_CODES[contract_month.month - 1]
+    for i, (contract_month, _) in enumerate(vix_months):
         contracts.append(
-            ContractSpec(
-                con_id=600_000_000 + i,
-                symbol="VIX",
-                sec_type="FUT",
-                last_trade_date=expiry.strftime("%Y%m%d"),
-                multiplier="1000",
-                exchange="CFE",
-                currency="USD",
-                local_symbol=f"VX{code}{contract_month.year % 10}",
-                trading_class="VX",
-                long_name="CBOE Volatility Index",
-                market_name="VX",
-                valid_exchanges="CFE",
-                min_tick=0.05,
-                under_con_id=VIX_CON_ID,
-                under_symbol="VIX",
-                under_sec_type="IND",
-                contract_month=contract_month.strftime("%Y%m"),
-                last_trade_time="08:00",
-            )
+            vix_future_spec(600_000_000 + i, contract_month.year, contract_month.month)
         )
 
     spxw_dates = [

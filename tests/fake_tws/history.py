@@ -15,7 +15,7 @@ import math
 from collections.abc import Callable
 from datetime import date
 
-from .catalogue import _FUTURE_MONTH_CODES, VIX_CON_ID, vix_expiry
+from .catalogue import _FUTURE_MONTH_CODES, vix_future_spec
 from .pricing import Quote
 from .scenario import Scenario
 from .wire import ContractSpec
@@ -51,31 +51,6 @@ def synthetic_close(key: str, day: date) -> float | None:
         month = _FUTURE_MONTH_CODES.index(key[2]) + 1
         return round(vix + 0.8 + 0.35 * month + 0.01 * (n % 7), 2)
     return None
-
-
-def _future(con_id: int, year: int, month: int) -> ContractSpec:
-    expiry = vix_expiry(year, month)
-    code = _FUTURE_MONTH_CODES[month - 1]
-    return ContractSpec(
-        con_id=con_id,
-        symbol="VIX",
-        sec_type="FUT",
-        last_trade_date=expiry.strftime("%Y%m%d"),
-        multiplier="1000",
-        exchange="CFE",
-        currency="USD",
-        local_symbol=f"VX{code}{year % 10}",
-        trading_class="VX",
-        long_name="CBOE Volatility Index",
-        market_name="VX",
-        valid_exchanges="CFE",
-        min_tick=0.05,
-        under_con_id=VIX_CON_ID,
-        under_symbol="VIX",
-        under_sec_type="IND",
-        contract_month=f"{year}{month:02d}",
-        last_trade_time="08:00",
-    )
 
 
 def _index(con_id: int, symbol: str, exchange: str, name: str) -> ContractSpec:
@@ -131,7 +106,7 @@ def add_signal_history(
         month -= 1
         if month == 0:
             year, month = year - 1, 12
-        scenario.expired_contracts.append(_future(EXPIRED_FUTURE_BASE + back, year, month))
+        scenario.expired_contracts.append(vix_future_spec(EXPIRED_FUTURE_BASE + back, year, month))
     if closes is not None:
         scenario.bar_closes = closes
     return scenario
