@@ -10,14 +10,14 @@ from pathlib import Path
 from daemon.scheduling.jobs import JobName
 from strategies.domain import Action, Decision, Leg, MarketContext, OptionContract, Right, Structure
 from strategies.plan import Plan
-from tests.daemon.rig import LC, LP, SC, SESSION, SP, rows, start
-from tests.daemon.scripted_broker import Outcome, leg_quote, vix_call_chain
+from tests.daemon.rig import LC, LP, SC, SESSION, SP, Rig, rows, start
+from tests.daemon.scripted_broker import Outcome, ScriptedBroker, leg_quote, vix_call_chain
 
 OLD = OptionContract("VIX", "VIX", SESSION + timedelta(days=25), 22.0, Right.CALL)
 
 
-async def test_rung_roll_journals_close_then_roll_with_lineage(tmp_path: Path) -> None:
-    path = tmp_path / "alvh.sqlite"
+async def _condor_with_rung_1(path: Path) -> tuple[Rig, ScriptedBroker, str]:
+    """A rig holding a 5-lot condor and a 4-lot rung-1 on ``OLD`` (25 days left); its id."""
     rig = await start(path)
     await rig.open(quantity=5)
     broker = rig.broker
@@ -32,24 +32,22 @@ async def test_rung_roll_journals_close_then_roll_with_lineage(tmp_path: Path) -
             OLD: leg_quote(OLD, 0.45, 0.55),
         }
     )
-    # rung-1 held with 25 days left: below the 30-day floor
     broker.script(Outcome(prices={OLD: 0.50}))
     await rig.executor.execute(
         Plan.of(
             Decision(
-                "hedge_ladder",
-                Action.OPEN,
-                Structure.HEDGE_LAYER,
-                "base rung",
-                {},
-                legs=(Leg(OLD, 1),),
-                quantity=4,
-                limit_price=0.50,
-                tag="rung-1",
+                "hedge_ladder", Action.OPEN, Structure.HEDGE_LAYER, "base rung", {},
+                legs=(Leg(OLD, 1),), quantity=4, limit_price=0.50, tag="rung-1",
             )
         )
-    )
-    old_id = broker.placed[-1].order_ref
+    )  # fmt: skip
+    return rig, broker, broker.placed[-1].order_ref
+
+
+async def test_rung_roll_journals_close_then_roll_with_lineage(tmp_path: Path) -> None:
+    path = tmp_path / "alvh.sqlite"
+    # rung-1 held with 25 days left: below the 30-day floor
+    rig, broker, old_id = await _condor_with_rung_1(path)
     broker.script(Outcome(prices={OLD: 0.50}), Outcome(prices=None))
     await rig.engine.run_job(JobName.MANAGE)
 
@@ -76,29 +74,7 @@ async def test_rung_roll_journals_close_then_roll_with_lineage(tmp_path: Path) -
 
 async def test_pre_event_hedge_check_adds_a_rung_only_when_configured(tmp_path: Path) -> None:
     path = tmp_path / "alvh.sqlite"
-    rig = await start(path)
-    await rig.open(quantity=5)
-    broker = rig.broker
-    broker.context = MarketContext(SESSION, 4000.0, 18.0)
-    broker.chains["VIX"] = vix_call_chain(SESSION, SESSION + timedelta(days=60))
-    broker.quotes.update(
-        {
-            LP: leg_quote(LP, 1.95, 2.05, vega=20.0),
-            SP: leg_quote(SP, 3.45, 3.55, vega=40.0),
-            SC: leg_quote(SC, 2.95, 3.05, vega=40.0),
-            LC: leg_quote(LC, 1.55, 1.65, vega=20.0),
-            OLD: leg_quote(OLD, 0.45, 0.55),
-        }
-    )
-    broker.script(Outcome(prices={OLD: 0.50}))
-    await rig.executor.execute(
-        Plan.of(
-            Decision(
-                "hedge_ladder", Action.OPEN, Structure.HEDGE_LAYER, "base rung", {},
-                legs=(Leg(OLD, 1),), quantity=4, limit_price=0.50, tag="rung-1",
-            )
-        )
-    )  # fmt: skip
+    rig, broker, _ = await _condor_with_rung_1(path)
     placed = len(broker.placed)
     await rig.engine.run_job(JobName.PRE_EVENT_HEDGE_CHECK, "hedge check before CPI")
     [skip] = rows(path, "SELECT action, reason FROM decisions WHERE rule = 'hedge_ladder' "
