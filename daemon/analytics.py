@@ -30,6 +30,7 @@ __all__ = [
     "max_drawdown",
     "realized_by_structure",
     "starting_net_liquidation",
+    "stored_tallies",
     "summarize",
     "summarize_records",
     "win_rate",
@@ -337,6 +338,39 @@ def summarize(journal: Journal, run_id: int | None = None) -> JournalSummary:
         JournalError: no such run / no runs.
     """
     info = journal.run(run_id)
-    return summarize_records(
-        info, journal.tally(info.id), journal.positions(info.id), journal.daily(info.id)
-    )
+    tallies = journal.tally(info.id) or stored_tallies(info.summary)
+    return summarize_records(info, tallies, journal.positions(info.id), journal.daily(info.id))
+
+
+def stored_tallies(summary: Mapping[str, Any] | None) -> list[TallyRecord]:
+    """The activity counts of a stored summary (``runs.summary_json``) as tallies.
+
+    A results-only journal (:mod:`daemon.journal.results_only`) writes no
+    decisions, orders or fills, so its runs' counts and commissions exist only
+    in the summary stored when the run finished; :func:`summarize` uses them
+    when the file holds no such rows. Empty when the summary has none.
+    """
+    if not summary:
+        return []
+    out: list[TallyRecord] = []
+    filled = int(summary.get("orders_filled") or 0)
+    commission = float(summary.get("commissions") or 0.0)
+    for kind, key in (("decision", "decisions"), ("order", "orders"), ("fill", "fills")):
+        counts = summary.get(key)
+        if not isinstance(counts, Mapping):
+            continue
+        for structure, rows in sorted(counts.items()):
+            out.append(
+                TallyRecord(
+                    kind,
+                    None if structure == OTHER else structure,
+                    int(rows),
+                    filled if kind == "order" else 0,
+                    commission if kind == "fill" else 0.0,
+                )
+            )
+            if kind == "order":
+                filled = 0
+            elif kind == "fill":
+                commission = 0.0
+    return out

@@ -83,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--no-progress", action="store_true", help="no progress bar even on a terminal"
     )
+    replay.add_argument(
+        "--results-only",
+        action="store_true",
+        help="journal only the run, its daily rows and positions (no decisions, orders, "
+        "fills or marks): smaller and faster, for sweeps; the summary is complete",
+    )
 
     run = sub.add_parser(
         "run",
@@ -242,7 +248,13 @@ def _replay_locked(args: argparse.Namespace, config: Any, journal_path: Path) ->
         try:
             result = asyncio.run(
                 run_replay(
-                    config, args.start, args.end, journal_path, log, on_session=progress.update
+                    config,
+                    args.start,
+                    args.end,
+                    journal_path,
+                    log,
+                    on_session=progress.update,
+                    results_only=args.results_only,
                 )
             )
         except (ReplayError, MarketDataError, JournalError) as exc:

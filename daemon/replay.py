@@ -98,8 +98,14 @@ async def run_replay(
     log: Any,
     on_session: Callable[[date], None] | None = None,
     history: MarketHistory | None = None,
+    results_only: bool = False,
 ) -> ReplayResult:
     """Replay ``start..end`` (inclusive session dates) and journal everything.
+
+    ``history`` is the bundled market history when ``None`` (a sweep worker
+    passes the one it loaded once). ``results_only`` journals only the run,
+    its daily rows and positions (:mod:`daemon.journal.results_only`): what a
+    sweep needs, without the per-decision rows.
 
     Raises:
         ReplayError: the range is empty, reversed or outside the bundled data.
@@ -135,7 +141,7 @@ async def run_replay(
         session_close=calendar.session_close,
         expiry_targets={config.condor.trading_class: config.condor.target_dte},
     )
-    journal = Journal.open(journal_path)
+    journal = Journal.open(journal_path, results_only=results_only)
     bind_clock(clock.now)
     try:
         run_id = journal.start_run(

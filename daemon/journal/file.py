@@ -60,6 +60,10 @@ class Journal(JournalWriter):
     :class:`~daemon.journal.read.JournalReader`.
     """
 
+    #: Whether the journal leaves out the per-decision tables
+    #: (:class:`~daemon.journal.results_only.ResultsOnlyJournal`).
+    results_only = False
+
     # -- lifecycle ------------------------------------------------------------
     @classmethod
     def open(
@@ -70,6 +74,7 @@ class Journal(JournalWriter):
         read_only: bool = False,
         min_commit_interval_s: float = 0.5,
         busy_timeout_ms: int = 5000,
+        results_only: bool = False,
     ) -> Journal:
         """Open (creating or migrating if needed) the journal at ``path``.
 
@@ -92,6 +97,9 @@ class Journal(JournalWriter):
             busy_timeout_ms: how long a statement waits for a lock another
                 connection holds, milliseconds (``alvh web`` reads with a
                 short one so that it never waits on the daemon).
+            results_only: write only runs, daily rows and positions, no
+                decisions, orders, fills, settlements or marks (replay runs
+                only; :mod:`daemon.journal.results_only`). Same schema.
 
         A new file is created with mode 0600 (owner only, whatever the
         umask; SQLite gives its ``-wal`` and ``-shm`` files the same mode):
@@ -106,7 +114,12 @@ class Journal(JournalWriter):
         if not read_only:
             _create_private(path)
         db = connect(path, read_only=read_only, buffered=buffered, busy_timeout_ms=busy_timeout_ms)
-        return cls(
+        kind: type[Journal] = cls
+        if results_only:
+            from daemon.journal.results_only import ResultsOnlyJournal  # it subclasses Journal
+
+            kind = ResultsOnlyJournal
+        return kind(
             db,
             path,
             buffered=buffered,

@@ -20,7 +20,10 @@ class UniqueKeys:
 
     Membership tests are set lookups once the committed keys are loaded (on
     first use, if the table has at most :attr:`LOAD_LIMIT` rows); bigger tables
-    are asked per key. Assumes one writing process per journal file.
+    are asked per key. :attr:`kept` holds keys accepted without writing a row
+    (a results-only journal, :mod:`daemon.journal.results_only`); they count
+    as present for the life of the object. Assumes one writing process per
+    journal file.
     """
 
     LOAD_LIMIT = 1_000_000
@@ -30,11 +33,13 @@ class UniqueKeys:
         self._table = table
         self._columns = columns
         self.pending: set[Any] = set()
+        #: keys accepted without a row (a results-only journal's skipped tables)
+        self.kept: set[Any] = set()
         self._committed: set[Any] | None = None
         self._load_tried = False
 
     def __contains__(self, key: Any) -> bool:
-        if key in self.pending:
+        if key in self.pending or key in self.kept:
             return True
         if not self._load_tried:
             self._load()
