@@ -5,7 +5,8 @@ says live or ``--live`` is given);
 ``alvh replay`` replays real history through the trading engine and journals
 every decision, order and fill; ``alvh journal`` summarises a journal file;
 ``alvh calendar`` shows exchange sessions and macro events and imports
-iCalendar schedules; ``alvh status`` reports a journal and ``alvh web``
+iCalendar schedules; ``alvh sweep`` replays a grid of configs on Dask
+(:mod:`daemon.sweep`); ``alvh status`` reports a journal and ``alvh web``
 serves a read-only dashboard of it.
 Errors a user can fix (bad config, range outside the data, unreadable
 journal) print one line to stderr and exit with status 2; a journal another
@@ -136,11 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     from daemon import calendar_cli, modelcheck_cli, web
     from daemon import status as status_cmd
+    from daemon.sweep import cli as sweep_cli
 
     status_cmd.add_parser(sub)
     web.add_parser(sub)
     calendar_cli.add_parser(sub)
     modelcheck_cli.add_parser(sub)
+    sweep_cli.add_parser(sub)
     return parser
 
 
@@ -188,6 +191,10 @@ def _main(argv: Sequence[str]) -> int:
             from daemon import modelcheck_cli as mc_cli
 
             return mc_cli.run(args)
+        if args.command == "sweep":
+            from daemon.sweep import cli as sweep_cli
+
+            return sweep_cli.run(args)
     except CliError as exc:
         print(f"alvh {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE

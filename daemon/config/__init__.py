@@ -40,7 +40,7 @@ from daemon.config.base import (
     ConfigError,
 )
 from daemon.config.broker import BrokerConfig
-from daemon.config.load import AlvhConfig, load_config
+from daemon.config.load import AlvhConfig, config_from_data, load_config
 from daemon.config.risk import RiskConfig
 from daemon.config.rules import CondorConfig, HedgeConfig, SignalsConfig
 from daemon.config.sections import (
@@ -75,5 +75,6 @@ __all__ = [
     "ServiceConfig",
     "SignalsConfig",
     "WebConfig",
+    "config_from_data",
     "load_config",
 ]

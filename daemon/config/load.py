@@ -190,6 +190,22 @@ def load_config(path: Path | None = None, *, live: bool = False) -> AlvhConfig:
             raise ConfigError(f"{source}: invalid TOML: {exc}") from None
         except RecursionError:
             raise ConfigError(f"{source}: invalid TOML: nested too deeply") from None
+    return config_from_data(data, source, live=live)
+
+
+def config_from_data(
+    data: Mapping[str, Any], source: str = "built-in defaults", *, live: bool = False
+) -> AlvhConfig:
+    """Validate already parsed TOML ``data`` as :func:`load_config` validates a file.
+
+    ``source`` names where the values came from in error messages (a file
+    name, or e.g. ``"grid.toml point 3"``). The environment overrides and
+    the trading-mode rules of :func:`load_config` apply.
+
+    Raises:
+        ConfigError: as :func:`load_config`, one line naming ``source`` and the key.
+    """
+    data = dict(data)
     mode = _trading_mode(data, live=live)
     if live:
         broker = data.get("broker", {})
