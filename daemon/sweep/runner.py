@@ -5,8 +5,8 @@ submitted to a Dask ``distributed`` client:
 
 * by default a ``LocalCluster`` on this machine: ``n_workers`` = ``--workers``
   or the number of CPU cores, one process per worker, one thread each (a replay
-  is pure Python: threads would share one interpreter lock), listening on
-  127.0.0.1 only, no dashboard;
+  is pure Python: threads would share one interpreter lock), every socket on
+  127.0.0.1 only;
 * with ``--scheduler ADDRESS`` the user's cluster (``dask scheduler`` and
   ``dask worker ADDRESS``, each worker with alvh installed);
 * with ``--workers 0`` no Dask at all: the points run one after the other in
@@ -257,7 +257,10 @@ def _connect(workers: int | None, scheduler: str | None) -> tuple[Any, Any]:
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,
+        # the scheduler's and workers' HTTP servers (status, metrics; the dashboard if
+        # bokeh is installed) on loopback at free ports: never 0.0.0.0, never a clash
+        dashboard_address="127.0.0.1:0",
+        worker_dashboard_address="127.0.0.1:0",
         silence_logs=logging.ERROR,
     )
     return Client(cluster), cluster

@@ -9,9 +9,11 @@ summary and the journal file's bytes, so the client can cache them on its own
 disk whether the worker shares it or not (a 2007-2024 results-only journal is
 about 1 MB).
 
-Logging: the replay's events below ``warning`` are dropped (a sweep runs
-hundreds of replays; the JSON event log of one costs about a quarter of its
-time); warnings go to the worker's stderr as JSON lines.
+Logging: the replay's event log is dropped (a sweep runs hundreds of replays;
+the JSON event log of one costs about a quarter of its time, and warnings
+such as the kill switch tripping would flood the terminal). Run ``alvh
+replay`` with a point's config (``cache/KEY.json`` has it) to see its events;
+a replay that raises is reported as the point's failure.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import asyncio
 import logging
 import os
 import socket
-import sys
 import tempfile
 import time
 from datetime import date
@@ -48,15 +49,16 @@ def worker_history() -> MarketHistory:
     return load_history()
 
 
+def _drop(_logger: Any, _method: str, _event: Any) -> Any:
+    raise structlog.DropEvent
+
+
 def _quiet_logger() -> Any:
-    """A structlog logger that drops events below ``warning`` and prints the rest as JSON."""
+    """A structlog logger that writes nothing (events below ``warning`` cost nothing at all)."""
     return structlog.wrap_logger(
-        structlog.PrintLogger(sys.stderr),
+        None,
         wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.JSONRenderer(default=str),
-        ],
+        processors=[_drop],
     )
 
 

@@ -59,7 +59,11 @@ def test_a_point_on_dask_equals_the_point_in_process(tmp_path: Path) -> None:
     local = run_points([point], START, END, ResultCache(tmp_path / "a"), workers=0)
     with (
         LocalCluster(
-            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+            n_workers=1,
+            threads_per_worker=1,
+            processes=False,  # in-process transport; its HTTP servers on loopback only
+            dashboard_address="127.0.0.1:0",
+            worker_dashboard_address="127.0.0.1:0",
         ) as cluster,
         Client(cluster) as client,
     ):

@@ -1,0 +1,134 @@
+"""Sweep benchmark: the same grid with 1 and with 2 local Dask workers, wall time and speed-up.
+
+Run with ``.venv/bin/python benchmarks/sweep_benchmark.py [--points 8] [--workers 1,2]``.
+Each run starts a fresh ``LocalCluster`` and an empty cache (nothing is
+reused between runs), sweeps ``--points`` points of a grid over
+``condor.short_delta`` x ``condor.target_dte`` (8 x 8 = 64 at most) over
+``--start .. --end`` (default 2007-01-03 .. 2024-12-31) with results-only
+journals, and prints per run: the wall time (cluster start included), the
+sum of the replay times on the workers, and the speed-up over the first run.
+The load average is printed too: on a shared machine other processes take
+CPU and the ratio means little. It asserts nothing (targets in issue 11:
+64 points in under 5 minutes on 2 cores, 2 workers >= 1.7 x faster than 1).
+
+``--journal-cost`` instead times one replay with the full journal and JSON
+event log (``alvh replay``'s default), with the full journal and no event log,
+and with the results-only journal and no event log (a sweep point), CPU
+seconds, best of ``--repeat``, plus each journal's size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import math
+import os
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+SHORT_DELTAS = [0.10, 0.12, 0.14, 0.16, 0.18, 0.20, 0.22, 0.24]
+TARGET_DTES = [14, 7, 9, 11, 13, 17, 19, 21]
+
+
+def _grid_text(points: int) -> str:
+    """A grid of at least ``points`` points (short deltas first, then target DTEs)."""
+    n_delta = max(1, min(8, points))
+    n_dte = max(1, min(8, math.ceil(points / n_delta)))
+    return (
+        "[grid]\n"
+        f'"condor.short_delta" = {SHORT_DELTAS[:n_delta]}\n'
+        f'"condor.target_dte" = {TARGET_DTES[:n_dte]}\n'
+    )
+
+
+def sweep(points: int, workers: list[int], start: date, end: date) -> None:
+    from daemon.sweep.cache import ResultCache
+    from daemon.sweep.grid import load_grid
+    from daemon.sweep.runner import run_points
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "grid.toml"
+        path.write_text(_grid_text(points), encoding="utf-8")
+        grid = load_grid(path)
+        chosen = grid.points()[:points]
+        print(f"grid                  {len(chosen)} points, {start} .. {end}")
+        print(f"cores                 {os.cpu_count()}")
+        first = None
+        for n in workers:
+            load = os.getloadavg()[0]
+            outcome = run_points(
+                chosen, start, end, ResultCache(Path(tmp) / f"cache{n}"), workers=n, progress=False
+            )
+            assert not outcome.failed, outcome.failed
+            first = first or outcome.wall_s
+            print(
+                f"workers {n:<2}            wall {outcome.wall_s:7.1f} s   replays "
+                f"{outcome.replay_seconds:7.1f} s   speed-up {first / outcome.wall_s:4.2f}   "
+                f"load {load:.1f} -> {os.getloadavg()[0]:.1f}"
+            )
+
+
+def journal_cost(start: date, end: date, repeat: int) -> None:
+    import structlog
+
+    from daemon.config import load_config
+    from daemon.logs import configure_logging, get_logger
+    from daemon.marketdata.loader import load_history
+    from daemon.replay import run_replay
+
+    config = load_config(None)
+    history = load_history()
+    quiet = structlog.wrap_logger(
+        structlog.PrintLogger(sys.stderr),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+        processors=[structlog.processors.JSONRenderer(default=str)],
+    )
+    cases = [("full journal + event log", False, True), ("full journal", False, False)]
+    cases.append(("results-only journal", True, False))
+    for label, results_only, event_log in cases:
+        best_cpu = best_wall = float("inf")
+        size = 0.0
+        for _ in range(repeat):
+            with tempfile.TemporaryDirectory() as tmp:
+                journal = Path(tmp) / "j.sqlite"
+                stream = open(Path(tmp) / "events.log", "w", encoding="utf-8")  # noqa: SIM115
+                configure_logging("info", "json", stream)
+                log = get_logger("bench") if event_log else quiet
+                c0, w0 = time.process_time(), time.perf_counter()
+                asyncio.run(
+                    run_replay(
+                        config, start, end, journal, log, history=history, results_only=results_only
+                    )
+                )
+                best_cpu = min(best_cpu, time.process_time() - c0)
+                best_wall = min(best_wall, time.perf_counter() - w0)
+                size = journal.stat().st_size / 1e6
+                stream.close()
+        print(
+            f"{label:26s} cpu {best_cpu:6.2f} s   wall {best_wall:6.2f} s   journal {size:6.2f} MB"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--points", type=int, default=8)
+    parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--start", default="2007-01-03")
+    parser.add_argument("--end", default="2024-12-31")
+    parser.add_argument("--journal-cost", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
+    if args.journal_cost:
+        journal_cost(start, end, args.repeat)
+    else:
+        sweep(args.points, [int(w) for w in args.workers.split(",")], start, end)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
