@@ -25,7 +25,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -252,17 +254,25 @@ def _connect(workers: int | None, scheduler: str | None) -> tuple[Any, Any]:
         except (OSError, TimeoutError, ValueError) as exc:
             raise SweepError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
     n = workers if workers is not None else (os.cpu_count() or 1)
-    cluster = LocalCluster(
-        n_workers=n,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        # the scheduler's and workers' HTTP servers (status, metrics; the dashboard if
-        # bokeh is installed) on loopback at free ports: never 0.0.0.0, never a clash
-        dashboard_address="127.0.0.1:0",
-        worker_dashboard_address="127.0.0.1:0",
-        silence_logs=logging.ERROR,
-    )
+    # Ctrl-C reaches the whole process group: the worker processes start with SIGINT
+    # ignored (inherited), so only this process reacts, cancels and closes them cleanly.
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        cluster = LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            # the scheduler's and workers' HTTP servers (status, metrics; the dashboard if
+            # bokeh is installed) on loopback at free ports: never 0.0.0.0, never a clash
+            dashboard_address="127.0.0.1:0",
+            worker_dashboard_address="127.0.0.1:0",
+            silence_logs=logging.CRITICAL,
+        )
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
     return Client(cluster), cluster
 
 

@@ -6,6 +6,9 @@ import csv
 import json
 import math
 import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -184,3 +187,33 @@ def test_importance_ranks_the_parameter_that_moves_the_metric() -> None:
     ranked = importance(rows, ["a", "b", "c"], "sharpe")
     assert [name for name, _ in ranked] == ["a", "b"]  # "c" has one value: not ranked
     assert ranked[0][1] == pytest.approx(10.0) and ranked[1][1] == pytest.approx(0.2)
+
+
+def test_killed_sweep_process_resumes_with_only_the_unfinished_points(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SIGKILL an ``alvh sweep`` process after its first finished point, then rerun it."""
+    grid = tmp_path / "grid.toml"
+    grid.write_text(GRID, encoding="utf-8")  # 4 points
+    out = tmp_path / "out"
+    args = ["sweep", str(grid), "--start", "2019-01-02", "--end", "2019-06-28", "--workers", "0"]
+    args += ["--out", str(out), "--no-progress"]
+    code = "import sys; from daemon.cli import main; sys.exit(main())"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 300
+    try:
+        while not list((out / "cache").glob("*.json")) and time.monotonic() < deadline:
+            assert proc.poll() is None, "the sweep ended before it could be killed"
+            time.sleep(0.02)
+    finally:
+        proc.kill()
+        proc.wait()
+    done = len(list((out / "cache").glob("*.json")))
+    assert 1 <= done < 4
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert f"{4 - done} replayed in-process, {done} from the cache" in err
