@@ -6,7 +6,9 @@ reused between runs), sweeps ``--points`` points of a grid over
 ``condor.short_delta`` x ``condor.target_dte`` (8 x 8 = 64 at most) over
 ``--start .. --end`` (default 2007-01-03 .. 2024-12-31) with results-only
 journals, and prints per run: the wall time (cluster start included), the
-sum of the replay times on the workers, and the speed-up over the first run.
+speed-up over the first run, the sum of the replay wall and CPU times on the
+workers, and the cores the workers actually got (CPU over wall, times the
+workers: equal to the workers on an idle machine).
 The load average is printed too: on a shared machine other processes take
 CPU and the ratio means little. It asserts nothing (targets in issue 11:
 64 points in under 5 minutes on 2 cores, 2 workers >= 1.7 x faster than 1).
@@ -21,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import math
 import os
 import sys
@@ -58,35 +59,33 @@ def sweep(points: int, workers: list[int], start: date, end: date) -> None:
         print(f"grid                  {len(chosen)} points, {start} .. {end}")
         print(f"cores                 {os.cpu_count()}")
         first = None
-        for n in workers:
+        for run, n in enumerate(workers):
             load = os.getloadavg()[0]
             outcome = run_points(
-                chosen, start, end, ResultCache(Path(tmp) / f"cache{n}"), workers=n, progress=False
+                chosen, start, end, ResultCache(Path(tmp) / f"cache{run}"), workers=n, progress=False
             )
             assert not outcome.failed, outcome.failed
             first = first or outcome.wall_s
+            # CPU share: the cores the workers actually got while replaying (n when idle)
+            share = outcome.replay_cpu_seconds / outcome.replay_seconds * n
             print(
-                f"workers {n:<2}            wall {outcome.wall_s:7.1f} s   replays "
-                f"{outcome.replay_seconds:7.1f} s   speed-up {first / outcome.wall_s:4.2f}   "
+                f"workers {n:<2}  wall {outcome.wall_s:6.1f} s  speed-up "
+                f"{first / outcome.wall_s:4.2f}  replay wall {outcome.replay_seconds:6.1f} s  "
+                f"cpu {outcome.replay_cpu_seconds:6.1f} s  cores got {share:4.2f}  "
                 f"load {load:.1f} -> {os.getloadavg()[0]:.1f}"
             )
 
 
 def journal_cost(start: date, end: date, repeat: int) -> None:
-    import structlog
-
     from daemon.config import load_config
     from daemon.logs import configure_logging, get_logger
     from daemon.marketdata.loader import load_history
     from daemon.replay import run_replay
+    from daemon.sweep.task import _quiet_logger
 
     config = load_config(None)
     history = load_history()
-    quiet = structlog.wrap_logger(
-        structlog.PrintLogger(sys.stderr),
-        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
-        processors=[structlog.processors.JSONRenderer(default=str)],
-    )
+    quiet = _quiet_logger()  # what a sweep task uses: no event log at all
     cases = [("full journal + event log", False, True), ("full journal", False, False)]
     cases.append(("results-only journal", True, False))
     for label, results_only, event_log in cases:

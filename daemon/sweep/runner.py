@@ -70,8 +70,13 @@ class SweepOutcome:
 
     @property
     def replay_seconds(self) -> float:
-        """Sum of the replay times of the points run now (worker seconds)."""
+        """Sum of the replay times of the points run now (wall seconds on the workers)."""
         return sum(o.result.get("elapsed_s", 0.0) for o in self.finished if not o.cached)
+
+    @property
+    def replay_cpu_seconds(self) -> float:
+        """Sum of the CPU seconds the workers spent on the points run now."""
+        return sum(o.result.get("cpu_s", 0.0) for o in self.finished if not o.cached)
 
 
 def _warm() -> dict[str, str]:

@@ -68,7 +68,8 @@ def run_point(config: AlvhConfig, start: date, end: date) -> dict[str, Any]:
     Returns:
         ``run_id``, ``sessions``, ``metrics`` (:func:`point_metrics`),
         ``summary`` (the journal summary as JSON), ``journal`` (the journal
-        file's bytes), ``elapsed_s`` (wall seconds of the replay),
+        file's bytes), ``elapsed_s`` and ``cpu_s`` (wall and CPU seconds of
+        the replay; CPU of the whole worker process, which runs one task at a time),
         ``versions`` (this process's code and data versions), ``worker``
         (host and process id).
 
@@ -80,13 +81,13 @@ def run_point(config: AlvhConfig, start: date, end: date) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="alvh-sweep-") as tmp:
         path = Path(tmp) / "point.sqlite"
         REPLAYS_STARTED += 1
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         result = asyncio.run(
             run_replay(
                 config, start, end, path, _quiet_logger(), history=history, results_only=True
             )
         )
-        elapsed = time.perf_counter() - t0
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
         metrics = point_metrics(path, result.run_id)
         journal = path.read_bytes()
     return {
@@ -96,6 +97,7 @@ def run_point(config: AlvhConfig, start: date, end: date) -> dict[str, Any]:
         "summary": result.summary.as_json(),
         "journal": journal,
         "elapsed_s": elapsed,
+        "cpu_s": cpu,
         "versions": versions(),
         "worker": f"{socket.gethostname()}:{os.getpid()}",
     }
