@@ -62,7 +62,7 @@ def sweep(points: int, workers: list[int], start: date, end: date) -> None:
         for run, n in enumerate(workers):
             load = os.getloadavg()[0]
             outcome = run_points(
-                chosen, start, end, ResultCache(Path(tmp) / f"cache{run}"), workers=n, progress=False
+                chosen, start, end, ResultCache(Path(tmp) / f"c{run}"), workers=n, progress=False
             )
             assert not outcome.failed, outcome.failed
             first = first or outcome.wall_s
