@@ -27,6 +27,7 @@ from daemon.calendars.event_rules import (
 )
 from daemon.calendars.exchange import ExchangeCalendar, default_calendar
 from daemon.calendars.macro import CalendarFileError
+from daemon.calendars.model_calendar import model_calendar
 from daemon.calendars.vix_expiry import vix_expiries_between
 from daemon.clock import NEW_YORK, VirtualClock
 from daemon.config import AlvhConfig
@@ -125,9 +126,11 @@ async def run_replay(
     first = history.sessions[indices[0]]
     last = history.sessions[indices[-1]]
     clock = VirtualClock(datetime.combine(first, time(0, 0), NEW_YORK))
+    # The variance clock prices with the holidays and events it was fitted with.
+    pricing_calendar = model_calendar(calendar, macro, first, last + timedelta(days=400))
     broker = SimulatedBroker(
         market,
-        MarketModel.from_config(rate=config.replay.rate),
+        MarketModel.from_config(rate=config.replay.rate, calendar=pricing_calendar),
         clock.now,
         calendar.is_session,
         config.replay.costs(),

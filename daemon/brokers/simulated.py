@@ -189,7 +189,29 @@ class SimulatedBroker:
         ]
 
     async def quote(self, contracts: Sequence[OptionContract]) -> list[LegQuote]:
+        """Model quotes; a contract not held must be listed that session.
+
+        Raises:
+            BrokerError: a contract not held whose strike the listing model
+                (:meth:`MarketModel.listed_strikes`) does not list on the
+                session, as IB refuses a contract that does not exist.
+        """
+        self._check_listed([c for c in contracts if c not in self._holdings])
         return self._quotes(contracts)
+
+    def _check_listed(self, contracts: Sequence[OptionContract]) -> None:
+        if not contracts:
+            return
+        ctx = self._context()
+        listed: dict[tuple[str, str, date], np.ndarray] = {}
+        for c in contracts:
+            key = (c.symbol, c.trading_class, c.expiry)
+            if key not in listed:
+                if c.expiry < ctx.session:
+                    continue  # _quotes reports the expired contract
+                listed[key] = self._model.listed_strikes(ctx, *key)
+            if not np.any(np.abs(listed[key] - c.strike) < 1e-6):
+                raise BrokerError(f"{c.local_symbol} is not listed on {ctx.session.isoformat()}")
 
     def _quotes(self, contracts: Sequence[OptionContract]) -> list[LegQuote]:
         """Model quotes, one model slice per (class, expiry, right) group."""

@@ -18,8 +18,10 @@ chains (SPXW 2023-02-03, 5-100 DTE: full spread about 0.10 below a 0.50 mid,
 0.15 at 1-3, 0.30 at 3-10, 0.50 at 10-30; VIX 2023-05-15: 0.04 below 0.50,
 about 0.06 at 1-3, 0.4 at 10-30).
 
-Strike grids (:func:`strike_grid`): multiples of the listing step (SPXW 5
-points, VIX 1 point) within ``forward * exp(+-n_moves * sigma * sqrt(t))``.
+Strike grids (:func:`strike_grid`): multiples of ``step`` within
+``forward * exp(+-n_moves * sigma * sqrt(t))``, the pricing window. Which
+strikes were *listed* is :mod:`strategies.pricing.strike_listing`'s job
+(:class:`strategies.pricing.market_model.MarketModel` intersects the two).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import numpy.typing as npt
 
 from strategies.domain import ChainSlice, FloatArray, MarketContext, Right
 from strategies.pricing.black import black_greeks, forward_from_spot
-from strategies.pricing.spx_surface import SpxSurfaceParams, spx_surface_from_context
+from strategies.pricing.spx_surface import SpxSurface, SpxSurfaceParams, spx_surface_from_context
 from strategies.pricing.vix_model import (
     VixCurveParams,
     VixOptionParams,
@@ -195,6 +197,7 @@ def spx_chain_slice(
     dividend_yield: float = 0.0,
     trading_class: str = "SPXW",
     t: float | None = None,
+    surface: SpxSurface | None = None,
 ) -> ChainSlice:
     """Model SPX option quotes for one expiry and right.
 
@@ -208,6 +211,9 @@ def spx_chain_slice(
         rate, dividend_yield: continuous rates; forward ``F = S e^{(r-q) t}``.
         trading_class: ``"SPXW"`` (PM-settled) or ``"SPX"`` (AM-settled).
         t: override of the year fraction (default :func:`t_years`).
+        surface: the day's surface (default :func:`spx_surface_from_context`
+            of ``ctx`` and ``params``, weekend-only variance clock); pass one
+            built with the exchange holidays and macro events to use them.
 
     Returns:
         :class:`ChainSlice` with Black-Scholes-Merton spot greeks (delta
@@ -217,7 +223,8 @@ def spx_chain_slice(
     tt = t if t is not None else t_years(dte, am_settled=trading_class == "SPX")
     k = np.sort(np.asarray(strikes, dtype=np.float64).ravel())
     forward = float(forward_from_spot(ctx.spx, tt, rate, dividend_yield))
-    surface = spx_surface_from_context(ctx, params)
+    if surface is None:
+        surface = spx_surface_from_context(ctx, params)
     iv = surface.vol(k, forward, tt)
     return _slice(
         "SPX", trading_class, expiry, dte, right, tt, forward, k, iv,
