@@ -221,6 +221,8 @@ def rolling_vol(
     """
     if window < 2:
         raise ValueError(f"window must be at least 2 sessions, got {window}")
+    if not net_liquidation:
+        return []
     previous = [start if start is not None else math.nan, *net_liquidation[:-1]]
     returns = [
         nl / prev - 1.0 if prev and not math.isnan(prev) else math.nan
