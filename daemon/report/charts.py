@@ -12,6 +12,7 @@ Units are in the axis labels; see :mod:`daemon.report.data`.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -187,7 +188,17 @@ def draw_greeks(report: RunReport, path: Path) -> Path:
 
 
 def draw_all(report: RunReport, out_dir: Path, title: str = "") -> dict[str, Path]:
-    """Draw every chart of :data:`CHART_FILES` into ``out_dir``; returns name -> path."""
+    """Draw every chart of :data:`CHART_FILES` into ``out_dir``; returns name -> path.
+
+    Matplotlib's warnings (e.g. about absurd values in a damaged journal) are
+    silenced: the command's output is its one line.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _draw_all(report, out_dir, title)
+
+
+def _draw_all(report: RunReport, out_dir: Path, title: str) -> dict[str, Path]:
     return {
         "equity": draw_equity(report, out_dir / CHART_FILES["equity"], title),
         "vol_vix": draw_vol_vix(report, out_dir / CHART_FILES["vol_vix"]),

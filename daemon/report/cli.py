@@ -25,13 +25,16 @@ def add_parser(subparsers: Any) -> None:
         ),
     )
     p.add_argument("journal", type=Path, metavar="JOURNAL", help="journal SQLite file")
-    p.add_argument("--run", type=int, help="run id (default: the journal's last run)")
+    p.add_argument("--run", type=int, metavar="N", help="run id (default: the journal's last run)")
     p.add_argument(
         "--out",
         type=Path,
+        metavar="DIR",
         help="output directory (default: JOURNAL's name with -report appended, beside the journal)",
     )
-    p.add_argument("--title", help="the page's heading (default: alvh run N [mode])")
+    p.add_argument(
+        "--title", metavar="TEXT", help="the page's heading (default: alvh run N [mode])"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

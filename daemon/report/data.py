@@ -72,6 +72,12 @@ UNTAGGED = "untagged"
 _CLOSED_BY = "closed by order "
 
 
+def _num(value: float | None) -> float:
+    """``value`` as a float, NaN for ``None``: SQLite stores a NaN (a mark the job could
+    not price) as NULL, so a read model may hand back ``None`` where a float is typed."""
+    return math.nan if value is None else float(value)
+
+
 # --------------------------------------------------------------------------- records
 
 
@@ -273,7 +279,7 @@ def attribution_by_tag(
     for m in marks:
         held = chosen.get(m.position_id)
         at = index.get(m.session)
-        if held is None or at is None or math.isnan(m.unrealized_pnl):
+        if held is None or at is None or math.isnan(_num(m.unrealized_pnl)):
             continue
         if held.closed_session is not None and m.session >= held.closed_session:
             continue  # closed that day: its realized P&L counts, not a mark
@@ -302,7 +308,7 @@ def tag_totals(
         row[0] += 1
         if p.closed_session is not None:
             row[1] += p.realized_pnl or 0.0
-        elif p.id in last_mark and not math.isnan(last_mark[p.id].unrealized_pnl):
+        elif p.id in last_mark and not math.isnan(_num(last_mark[p.id].unrealized_pnl)):
             row[2] += last_mark[p.id].unrealized_pnl
     return [TagTotal(k, int(v[0]), v[1], v[2]) for k, v in sorted(acc.items())]
 
@@ -328,7 +334,7 @@ def net_greeks(
         if kind is None or i is None:
             continue
         for g in GREEKS:
-            value = getattr(m, g)
+            value = _num(getattr(m, g))
             if not math.isnan(value):
                 out[kind][g][i] += value
     return out
@@ -441,7 +447,8 @@ def structure_rows(
             pnl = p.realized_pnl
         else:
             mark = last_mark.get(p.id)
-            pnl = None if mark is None or math.isnan(mark.unrealized_pnl) else mark.unrealized_pnl
+            value = math.nan if mark is None else _num(mark.unrealized_pnl)
+            pnl = None if math.isnan(value) else value
         risk = max_loss(p.legs, p.quantity, p.open_price)
         ror = pnl / risk if pnl is not None and risk else None
         rule, reason = exit_of(p, by_id) if p.closed_session is not None else ("", "")
@@ -496,14 +503,14 @@ def gather(journal: Journal, run_id: int | None = None, vix: VixSource | None = 
     decisions = journal.decisions(rid)
     summary = summarize_records(info, journal.tally(rid), positions, daily)
     sessions = [d.session for d in daily]
-    nl = [float(d.net_liquidation) for d in daily]
+    nl = [_num(d.net_liquidation) for d in daily]
     start = starting_net_liquidation(info, daily)
 
     vix_by_session: dict[date, float] = {}
     vix_source = "none"
     if sessions:
         rows = journal.market_days(sessions[0], sessions[-1])
-        vix_by_session = {r.session: r.vix for r in rows if not math.isnan(r.vix)}
+        vix_by_session = {r.session: _num(r.vix) for r in rows if not math.isnan(_num(r.vix))}
         if vix_by_session:
             vix_source = "journal market_daily"
         elif vix is not None:
@@ -521,7 +528,7 @@ def gather(journal: Journal, run_id: int | None = None, vix: VixSource | None = 
         vix=tuple(vix_by_session.get(s, math.nan) for s in sessions),
         vix_source=vix_source,
         hedge_pnl={k: tuple(v) for k, v in attribution_by_tag(positions, marks, sessions).items()},
-        condor_pnl=tuple(float(d.condor_pnl) for d in daily),
+        condor_pnl=tuple(_num(d.condor_pnl) for d in daily),
         greeks={
             kind: {g: tuple(v) for g, v in by_greek.items()}
             for kind, by_greek in net_greeks(positions, marks, sessions).items()

@@ -357,3 +357,26 @@ def test_a_run_with_nothing_journaled_still_gets_a_page(tmp_path: Path) -> None:
     text = page.read_text(encoding="utf-8")
     assert "No structure was opened." in text and "No decision was journaled." in text
     assert all((page.parent / name).read_bytes()[:8] == PNG_MAGIC for name in CHART_FILES.values())
+
+
+def test_marks_the_job_could_not_price_add_nothing(journal_path: Path, tmp_path: Path) -> None:
+    """SQLite stores a NaN greek as NULL; the report reads it back as "no value"."""
+    copy = tmp_path / "nan-marks.sqlite"
+    shutil.copy(journal_path, copy)
+    conn = sqlite3.connect(copy)
+    with conn:
+        conn.execute("UPDATE marks SET delta = ?, unrealized_pnl = ? WHERE rowid % 3 = 0",
+                     (math.nan, math.nan))  # fmt: skip
+    conn.close()
+    with Journal.open(copy, read_only=True) as journal:
+        report = gather(journal, vix=lambda s: None)
+    rows = _sql(
+        copy,
+        "SELECT m.session, SUM(m.delta) FROM marks m JOIN positions p ON p.id = m.position_id "
+        "WHERE p.structure = 'condor' GROUP BY 1",
+    )
+    index = {s.isoformat(): i for i, s in enumerate(report.sessions)}
+    for session, delta in rows:
+        expected = 0.0 if delta is None else delta
+        assert report.greeks["condor"]["delta"][index[str(session)]] == pytest.approx(expected)
+    assert render_run_report(copy, None, tmp_path / "out", vix=lambda s: None).is_file()
