@@ -16,7 +16,14 @@ from html import escape
 
 from daemon.report.data import RunReport, StructureRow
 
-__all__ = ["render_page"]
+__all__ = ["CSV_FILES", "render_page"]
+
+#: File names of the tables written as CSV beside the page (the page links them).
+CSV_FILES = {
+    "structures": "structures.csv",
+    "rules": "fired_rules.csv",
+    "tags": "hedge_by_rung.csv",
+}
 
 _CSS = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 1.5em auto; max-width: 72em;
@@ -171,6 +178,11 @@ def _structures_table(report: RunReport) -> str:
     return _table(head, rows, left=3)
 
 
+def _csv_link(name: str) -> str:
+    file = escape(CSV_FILES[name])
+    return f'<p class="note">As CSV: <a href="{file}">{file}</a>.</p>'
+
+
 def render_page(report: RunReport, images: Mapping[str, str], title: str) -> str:
     """The page's HTML.
 
@@ -213,6 +225,7 @@ def render_page(report: RunReport, images: Mapping[str, str], title: str) -> str
         "<h2>Hedge P&amp;L by rung</h2>",
         img("hedge_attribution", "hedge P&L by rung"),
         _tags_table(report),
+        _csv_link("tags"),
         '<p class="note">Realized P&amp;L of the closed hedge layers plus the open ones at'
         " their last mark, by the tag the ladder gave them (rung-1, rung-2, recycle...).</p>",
         "<h2>Net greeks</h2>",
@@ -223,12 +236,14 @@ def render_page(report: RunReport, images: Mapping[str, str], title: str) -> str
         " so the two do not add except theta ($ per calendar day).</p>",
         "<h2>Fired rules</h2>",
         _rules_table(report),
+        _csv_link("rules"),
         "<h2>Structures</h2>",
         '<p class="note">Max loss: the most the structure can lose held to expiry at its'
         " entry price (condor: widest wing minus the credit; long options: the debit), dollars."
         " P&amp;L / risk divides the realized P&amp;L (open ones: the last mark) by it."
         " IRR annualises that over the calendar days held: (1 + P&amp;L/risk)^(365/days) - 1."
         " Exit rule and reason come from the decision whose order closed the structure.</p>",
+        _csv_link("structures"),
         _structures_table(report),
         "</body></html>",
     ]

@@ -1,15 +1,20 @@
 """Render one run of a journal: read it (read-only), draw the charts, write the page.
 
 Output directory layout (``out_dir``): ``report.html`` plus the PNG files of
-:data:`daemon.report.charts.CHART_FILES`, which the page names relatively.
+:data:`daemon.report.charts.CHART_FILES`, which the page names relatively,
+and the page's tables as CSV for other tools (:data:`CSV_FILES`: one row per
+structure, per (rule, action), per hedge tag; dates ISO, money dollars,
+returns decimal, empty cell = no value).
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
+import dataclasses
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -17,9 +22,16 @@ from daemon.journal import Journal, JournalError
 from daemon.journal.errors import DAMAGED_JOURNAL_ERRORS, damaged
 from daemon.report.charts import CHART_FILES, draw_all
 from daemon.report.data import RunReport, VixSource, gather
-from daemon.report.page import render_page
+from daemon.report.page import CSV_FILES, render_page
 
-__all__ = ["PAGE_FILE", "ReportError", "bundled_vix", "render_report", "render_run_report"]
+__all__ = [
+    "CSV_FILES",
+    "PAGE_FILE",
+    "ReportError",
+    "bundled_vix",
+    "render_report",
+    "render_run_report",
+]
 
 #: File name of the page inside the output directory.
 PAGE_FILE = "report.html"
@@ -61,6 +73,35 @@ def bundled_vix(bundle_dir: Path | None = None) -> VixSource:
     return source
 
 
+def _cell(value: object) -> object:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def _write_csv(path: Path, rows: Iterable[object], header: Sequence[str]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow(_cell(getattr(row, name)) for name in header)
+
+
+def write_tables(report: RunReport, out_dir: Path) -> dict[str, Path]:
+    """Write the report's tables as CSV (:data:`CSV_FILES`) into ``out_dir``; name -> path."""
+    from daemon.report.data import RuleCount, StructureRow
+
+    paths = {name: out_dir / file for name, file in CSV_FILES.items()}
+    _write_csv(
+        paths["structures"],
+        report.structures,
+        [f.name for f in dataclasses.fields(StructureRow)],
+    )
+    _write_csv(paths["rules"], report.rules, [f.name for f in dataclasses.fields(RuleCount)])
+    _write_csv(paths["tags"], report.tags, ["key", "structures", "realized", "open", "total"])
+    return paths
+
+
 def render_report(report: RunReport, out_dir: Path, title: str | None = None) -> Path:
     """Draw ``report``'s charts and write its page into ``out_dir`` (created if missing).
 
@@ -74,6 +115,7 @@ def render_report(report: RunReport, out_dir: Path, title: str | None = None) ->
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         draw_all(report, out_dir, heading)
+        write_tables(report, out_dir)
         page = out_dir / PAGE_FILE
         page.write_text(render_page(report, dict(CHART_FILES), heading), encoding="utf-8")
     except OSError as exc:

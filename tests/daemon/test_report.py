@@ -380,3 +380,21 @@ def test_marks_the_job_could_not_price_add_nothing(journal_path: Path, tmp_path:
         expected = 0.0 if delta is None else delta
         assert report.greeks["condor"]["delta"][index[str(session)]] == pytest.approx(expected)
     assert render_run_report(copy, None, tmp_path / "out", vix=lambda s: None).is_file()
+
+
+def test_the_tables_are_written_as_csv_too(journal_path: Path, page: Path) -> None:
+    import csv
+
+    with (page.parent / "structures.csv").open(newline="") as f:
+        structures = list(csv.DictReader(f))
+    assert len(structures) == _sql(journal_path, "SELECT COUNT(*) FROM positions")[0][0]
+    realized = sum(float(r["pnl"]) for r in structures if r["closed"])
+    (expected,) = _sql(journal_path, "SELECT SUM(realized_pnl) FROM positions")[0]
+    assert realized == pytest.approx(expected, abs=0.01)
+    with (page.parent / "fired_rules.csv").open(newline="") as f:
+        rules = {(r["rule"], r["action"]): int(r["count"]) for r in csv.DictReader(f)}
+    counts = _sql(journal_path, "SELECT rule, action, COUNT(*) FROM decisions GROUP BY 1, 2")
+    assert rules == {(rule, action): n for rule, action, n in counts}
+    with (page.parent / "hedge_by_rung.csv").open(newline="") as f:
+        tags = list(csv.DictReader(f))
+    assert {r["key"] for r in tags} >= {"rung-1"}
