@@ -80,7 +80,14 @@ class ReplayConfig(Section):
     ``commission_per_contract`` is the broker commission and
     ``spx_fee_per_contract``/``vix_fee_per_contract`` the exchange, regulatory
     and clearing fees, dollars per contract; ``rate`` the annual risk-free
-    rate as a decimal, used for forwards and discounting.
+    rate as a decimal, used for the option models' forwards and discounting.
+
+    ``cash_rate`` is what the cash balance earns: ``"tbill"`` (default) the
+    3-month T-bill rate of the bundled FRED DTB3 series, converted from its
+    discount basis to a bond-equivalent yield (:mod:`daemon.marketdata.tbill`);
+    a number is a fixed annual rate, decimal (0 = no interest). Interest is
+    simple, actual/365, credited every session on the whole balance
+    (:mod:`daemon.brokers.interest`) and journaled (``interest`` table).
     """
 
     starting_cash: float = Field(default=1_000_000.0, gt=0.0, le=1e10)
@@ -89,6 +96,14 @@ class ReplayConfig(Section):
     spx_fee_per_contract: float = Field(default=0.66, ge=0.0, le=10.0)
     vix_fee_per_contract: float = Field(default=0.40, ge=0.0, le=10.0)
     rate: float = Field(default=0.0, ge=-0.05, le=0.25)
+    cash_rate: Literal["tbill"] | float = "tbill"
+
+    @field_validator("cash_rate")
+    @classmethod
+    def _cash_rate(cls, value: str | float) -> str | float:
+        if isinstance(value, float) and not -0.05 <= value <= 0.25:
+            raise ValueError('must be "tbill" or an annual rate, decimal, in -0.05..0.25')
+        return value
 
     def costs(self) -> SimulationCosts:
         """The fill and cost model of replay and of ``alvh run --dry-run``."""
