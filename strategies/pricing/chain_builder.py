@@ -17,7 +17,7 @@ SPX/SPXW 0.05 below 3.00 and 0.10 at or above; VIX (penny-interval class)
 
 SPX/SPXW (:data:`SPX_SPREAD`): ``h = max(0.025, 0.05 * sqrt(mid))``, fitted on
 the 17 Cboe end-of-day SPXW chains of 2022-2024 in ``../shared/data/chains``
-(56,000 quotes, 5-90 DTE, 2-60 delta; ``docs/cash-and-fills.md`` has the
+(50,000 quotes, 5-90 DTE, 2-60 delta; ``docs/cash-and-fills.md`` has the
 table). Real spreads grow much more slowly than the premium: median full
 spread 0.15 at a 1-3 mid, 0.30 at 3-10, 0.40 at 10-20, 0.60 at 20-40, 0.70 at
 40-80, 0.90 above. The model matches the median in every bucket up to a 40
