@@ -16,6 +16,7 @@ spreads per chain file. ``docs/cash-and-fills.md`` shows its output for the
 
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
 
@@ -58,8 +59,8 @@ def main(argv: list[str]) -> int:
     model = ask - bid
     print(f"all: model/real {model.sum() / real.sum():.2f} over {len(real)} quotes")
     print("abs delta    DTE     quotes  median mid  real  model")
-    for d_lo, d_hi in zip(DELTA_EDGES, DELTA_EDGES[1:], strict=False):
-        for t_lo, t_hi in zip(DTE_EDGES, DTE_EDGES[1:], strict=False):
+    for d_lo, d_hi in itertools.pairwise(DELTA_EDGES):
+        for t_lo, t_hi in itertools.pairwise(DTE_EDGES):
             sel = (delta > d_lo) & (delta <= d_hi) & (dte > t_lo) & (dte <= t_hi)
             if not sel.any():
                 continue
