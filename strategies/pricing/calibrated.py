@@ -106,20 +106,21 @@ VIX_FIT_SOURCES: Final[tuple[str, ...]] = (
     "vix_chains_2023/VIX_chain_commit2023-10-18T1107ET_all_d3cf375f.csv",
 )
 VIX: Final[dict[str, float]] = {
-    "vvix_ratio": 0.9826901437747417,
-    "vvix_exponent": 0.8511637471189478,
-    "term_exponent": 0.09760615222367813,
-    "skew_term_exponent": 0.3165650938311603,
-    "call_slope": 1.005228557556241,
-    "call_curvature": 0.09689997563936727,
-    "basis_exponent": 0.3970235981589437,
-    "level_exponent": -0.06967722342782115,
+    "vvix_ratio": 0.9275400682735129,
+    "vvix_exponent": 0.8736333835911734,
+    "term_exponent": 0.13506689367436045,
+    "skew_term_exponent": 0.1760556219690475,
+    "call_slope": 1.3632546367401124,
+    "call_curvature": -0.23016520352491834,
+    "call_slope_level": -0.5541317744007805,
+    "basis_exponent": 0.3341225418042275,
+    "level_exponent": 0.07180524186988708,
 }
 VIX_CURVE: Final[dict[str, float]] = {
-    "kappa0": 7.729904974281866,
-    "kappa_ratio_exponent": 1.9730752726170933,
-    "theta_c0": 2.6456587794922295,
-    "theta_vix3m": 2.06177347709381,
-    "theta_vix": -1.225905034381766,
+    "kappa0": 7.729849996738856,
+    "kappa_ratio_exponent": 1.9730476176505765,
+    "theta_c0": 2.6456656851252576,
+    "theta_vix3m": 2.061774674358071,
+    "theta_vix": -1.2259065622372662,
 }
 # --- END VIX FITTED
