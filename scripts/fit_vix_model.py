@@ -401,7 +401,9 @@ def write_calibrated(p: VixOptionParams, c: VixCurveParams, sources: list[str]) 
     end = text.index("# --- END VIX FITTED")
     body = ["# --- BEGIN VIX FITTED (written by scripts/fit_vix_model.py --write; "
             "do not edit by hand)"]  # fmt: skip
-    body.append(f"VIX_FIT_SOURCES: Final[tuple[str, ...]] = {tuple(sources)!r}")
+    body.append("VIX_FIT_SOURCES: Final[tuple[str, ...]] = (")  # one per line, as ruff formats
+    body += [f'    "{s}",' for s in sources]
+    body.append(")")
     body.append("VIX: Final[dict[str, float]] = {")
     body += [f'    "{k}": {getattr(p, k)!r},' for k in VIX_FREE]
     body += ["}", "VIX_CURVE: Final[dict[str, float]] = {"]

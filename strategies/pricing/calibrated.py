@@ -17,9 +17,10 @@ CPI/FOMC calendar.
   --write`` (second block below). :data:`VIX`: real VIX call quotes of
   ``../shared/data/vix_options/`` (Cboe's VXTH daily data 2006-2013, the
   one-month ~30-delta call the VIX Tail Hedge index holds, mid only before
-  2011; the 2023 Cboe VIX chain snapshots), each priced on the CFE
-  settlement of the future of its expiry (the put-call-parity future for a
-  chain), market IV from the mid, universe 7-120 calendar DTE and mid >= 0.10
+  2011; the 2023 Cboe VIX chain snapshots), a chain's quotes priced on the
+  put-call-parity future of their expiry, VXTH's (calls only) on the CFE
+  settlement of the future of its expiry, market IV from the mid, universe
+  calls with 7-120 calendar DTE and mid >= 0.10
   (two ticks); robust least squares on IV in vol points, validated
   leave-one-year-out. :data:`VIX_CURVE`: the bundled CFE futures
   settlements 2009-09 .. 2024-12 against spot VIX and VIX3M. Sources listed

@@ -49,7 +49,10 @@ Option vol
     ``(a, b) = (call_slope (F/20)^call_slope_level, call_curvature)`` for
     ``y >= 0`` (the upward call skew, flatter when the future is high: in a
     spike the calls' premium over ATM shrinks; ``y`` is capped at the
-    quadratic's peak when ``b < 0``) and
+    quadratic's peak when ``b < 0``; the fit keeps ``b <= 0``, a concave wing
+    that levels off, because a convex one fitted on VXTH's strikes
+    (``ln(K/F) <= 0.5``) overprices 2023's far calls by 36 vol points out of
+    sample) and
     ``(put_slope, put_curvature)`` for ``y < 0``. The call-side and ATM
     parameters come from :mod:`strategies.pricing.calibrated` (fitted by
     ``scripts/fit_vix_model.py`` on real quotes: Cboe's VXTH VIX calls
