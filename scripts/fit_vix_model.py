@@ -96,6 +96,26 @@ CURVE_FREE: dict[str, tuple[float, float]] = {
     "theta_vix3m": (-3.0, 4.0),
     "theta_vix": (-3.0, 3.0),
 }
+#: Fixed starting points of the fits (not the shipped values, so a rerun reproduces
+#: the same numbers whatever ``calibrated.py`` holds).
+VIX_START: dict[str, float] = {
+    "vvix_ratio": 0.93,
+    "vvix_exponent": 0.87,
+    "term_exponent": 0.13,
+    "skew_term_exponent": 0.18,
+    "call_slope": 1.36,
+    "call_curvature": -0.23,
+    "call_slope_level": -0.55,
+    "basis_exponent": 0.33,
+    "level_exponent": 0.07,
+}
+CURVE_START: dict[str, float] = {
+    "kappa0": 7.73,
+    "kappa_ratio_exponent": 1.97,
+    "theta_c0": 2.65,
+    "theta_vix3m": 2.06,
+    "theta_vix": -1.23,
+}
 REGIMES = (("<20", 0.0, 20.0), ("20-30", 20.0, 30.0), (">30", 30.0, math.inf))
 
 
@@ -199,7 +219,7 @@ def _errors(ds: Dataset, p: VixOptionParams, keep: Callable[[int], np.ndarray]) 
 def fit_vix(ds: Dataset, years_out: set[int]) -> VixOptionParams:
     lo = np.array([b[0] for b in VIX_FREE.values()])
     hi = np.array([b[1] for b in VIX_FREE.values()])
-    x0 = np.clip([getattr(VixOptionParams(), k) for k in VIX_FREE], lo + 1e-6, hi - 1e-6)
+    x0 = np.clip([VIX_START[k] for k in VIX_FREE], lo + 1e-6, hi - 1e-6)
 
     def keep(i: int) -> np.ndarray:
         return ds.masks[i] & ~np.isin(ds.year_of(i), list(years_out))
@@ -367,7 +387,7 @@ def curve_vec(x: np.ndarray, a: np.ndarray) -> np.ndarray:
 def fit_curve(a: np.ndarray) -> VixCurveParams:
     lo = np.array([b[0] for b in CURVE_FREE.values()])
     hi = np.array([b[1] for b in CURVE_FREE.values()])
-    x0 = np.clip([getattr(VixCurveParams(), k) for k in CURVE_FREE], lo + 1e-6, hi - 1e-6)
+    x0 = np.clip([CURVE_START[k] for k in CURVE_FREE], lo + 1e-6, hi - 1e-6)
     res = least_squares(lambda x: curve_vec(x, a) - a[:, 4], x0, bounds=(lo, hi),
                         loss="soft_l1", f_scale=0.5)  # fmt: skip
     return curve_params(res.x)

@@ -107,21 +107,21 @@ VIX_FIT_SOURCES: Final[tuple[str, ...]] = (
     "vix_chains_2023/VIX_chain_commit2023-10-18T1107ET_all_d3cf375f.csv",
 )
 VIX: Final[dict[str, float]] = {
-    "vvix_ratio": 0.9275400682735129,
-    "vvix_exponent": 0.8736333835911734,
-    "term_exponent": 0.13506689367436045,
-    "skew_term_exponent": 0.1760556219690475,
-    "call_slope": 1.3632546367401124,
-    "call_curvature": -0.23016520352491834,
-    "call_slope_level": -0.5541317744007805,
-    "basis_exponent": 0.3341225418042275,
-    "level_exponent": 0.07180524186988708,
+    "vvix_ratio": 0.927538766916922,
+    "vvix_exponent": 0.8736340056164509,
+    "term_exponent": 0.13506587473515663,
+    "skew_term_exponent": 0.17605832040829475,
+    "call_slope": 1.363268162568943,
+    "call_curvature": -0.23018133797764437,
+    "call_slope_level": -0.5541450721931483,
+    "basis_exponent": 0.3341224901615681,
+    "level_exponent": 0.07180961533327906,
 }
 VIX_CURVE: Final[dict[str, float]] = {
-    "kappa0": 7.729849996738856,
-    "kappa_ratio_exponent": 1.9730476176505765,
-    "theta_c0": 2.6456656851252576,
-    "theta_vix3m": 2.061774674358071,
-    "theta_vix": -1.2259065622372662,
+    "kappa0": 7.729963874929266,
+    "kappa_ratio_exponent": 1.9731268250771454,
+    "theta_c0": 2.6456557489204133,
+    "theta_vix3m": 2.0617741159882583,
+    "theta_vix": -1.225905475835601,
 }
 # --- END VIX FITTED
