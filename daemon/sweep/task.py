@@ -7,7 +7,7 @@ into a results-only journal in a temporary directory, computes
 :func:`~daemon.sweep.metrics.point_metrics`, and returns the metrics, the
 summary and the journal file's bytes, so the client can cache them on its own
 disk whether the worker shares it or not (a 2007-2024 results-only journal is
-about 1 MB).
+about 1.7 MB).
 
 Logging: the replay's event log is dropped (a sweep runs hundreds of replays;
 the JSON event log of one costs about a quarter of its time, and warnings
