@@ -11,13 +11,15 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime, time
 from typing import TYPE_CHECKING
 
 from daemon.brokers.base import BrokerError, FatalBrokerError
+from daemon.clock import NEW_YORK
 from daemon.marketdata.requests import gather
 from strategies.adjustments import AdjustData, MarketRequest, plan_condor_manage
 from strategies.domain import LegQuote, OptionContract, Right, Structure
+from strategies.exit_path import SessionPath
 from strategies.plan import Plan, error_decision, nothing_to_do
 from strategies.planner import hedge_manage_wants_chain, plan_exit
 from strategies.portfolio import StructurePosition
@@ -150,6 +152,7 @@ async def _manage_condor(
     """
     hedges = engine.portfolio.open_positions(Structure.HEDGE_LAYER)
     data = AdjustData()
+    path = await _path_since_last_check(engine, position)
     for _ in range(MAX_DATA_ROUNDS):
         outcome: Plan | MarketRequest
         try:
@@ -162,6 +165,7 @@ async def _manage_condor(
                 engine.adjust_rules,
                 hedges,
                 data,
+                path,
             )
         except Exception as exc:  # a rule's bug must not stop the job or the daemon
             engine.log.error(
@@ -179,3 +183,34 @@ async def _manage_condor(
             RuntimeError(f"still asking for market data after {MAX_DATA_ROUNDS} rounds"),
         )
     )
+
+
+async def _path_since_last_check(
+    engine: TradingEngine, position: StructurePosition
+) -> tuple[SessionPath, ...]:
+    """The market since this condor's last exit check, when the broker can say.
+
+    A broker with ``path_since`` (the simulated one) hands the sessions whose
+    range became visible since the last check (the first check: since the
+    opening session's midnight, so a range the entry did not see counts);
+    the check's time is then remembered (in memory: after a restart the
+    path starts again at the opening session). A broker without it (IB)
+    hands none: live exits see the current mark only. A broker error is
+    logged and the rule runs on the current mark; the range stays due.
+    """
+    path_since = getattr(engine.broker, "path_since", None)
+    if path_since is None:
+        return ()
+    since = engine.exit_checked.get(position.id) or datetime.combine(
+        position.opened_session, time(0, 0), NEW_YORK
+    )
+    contracts = [leg.contract for leg in position.legs]
+    try:
+        path = tuple(await path_since(contracts, since))
+    except BrokerError as exc:
+        if isinstance(exc, FatalBrokerError):
+            raise
+        engine.log.warning("exit_path_unavailable", position_id=position.id, reason=str(exc))
+        return ()
+    engine.exit_checked[position.id] = engine.clock()
+    return path
