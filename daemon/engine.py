@@ -290,8 +290,14 @@ class TradingEngine:
         await manage.manage_job(self)
 
     async def mark_job(self) -> None:
-        """Mark positions at mid; journal marks and the day's P&L; flush the journal."""
+        """Mark positions at mid; journal marks and the day's P&L; flush the journal.
+
+        First, with a broker that reports the market's path (replay), the
+        stops and targets the session's range reached are filled
+        (:func:`daemon.manage.path_exits`), so the marks see the book after them.
+        """
         crash_point("mark")
+        await manage.path_exits(self)
         session = self.session()
         held = self.portfolio.open_positions()
         quotes = await self._quote_positions(held) if held else {}

@@ -185,6 +185,56 @@ async def _manage_condor(
     )
 
 
+async def path_exits(engine: TradingEngine) -> None:
+    """Settle the stops and targets the market's path reached, after the close (replay).
+
+    Run by the mark job before it marks, when the broker reports the path
+    (``path_since``: the simulated broker; IB does not, so live does nothing
+    here). Each held condor's exit rule sees the path since its last check
+    (the session just closed, its range now visible); only a **resting**
+    close (a stop or target the range reached, at its level) is executed,
+    so the book and the journal hold the exit on the session it happened,
+    before the next session's entry and hedge check. Anything else (hold,
+    a DTE floor, a stop on the close itself, which the range also holds)
+    is left to the manage job, and nothing is journaled for it.
+    """
+    if getattr(engine.broker, "path_since", None) is None:
+        return
+    condors = [
+        p
+        for p in engine.portfolio.open_positions(Structure.CONDOR)
+        if not engine.executor.has_live_order(p.id) and p.is_balanced
+    ]
+    if not condors:
+        return
+    try:
+        quotes = await engine._quote_positions(condors)
+    except BrokerError as exc:
+        engine.log.warning("exit_path_unavailable", reason=str(exc))
+        return
+    session = engine.session()
+    for position in condors:
+        path = await _path_since_last_check(engine, position)
+        if not path:
+            continue
+        plan = engine._guarded(
+            "condor_exit",
+            Structure.CONDOR,
+            functools.partial(
+                plan_exit,
+                position,
+                quotes,
+                session,
+                engine.condor_rules,
+                engine.hedge_rules,
+                True,
+                path=path,
+            ),
+        )
+        if any(d.resting for d in plan.decisions):
+            await engine.executor.execute(plan)
+
+
 async def _path_since_last_check(
     engine: TradingEngine, position: StructurePosition
 ) -> tuple[SessionPath, ...]:

@@ -4,9 +4,9 @@ A copy of the bundled history is patched so that one session (CRASH) closes
 30% below its open with the VIX close (and high) three times its open. The
 jobs of that session before the close (entry 15:30, hedge check 15:40,
 manage 15:45 ET) must see the open and the previous session's values only;
-the mark at 16:15 ET must see the close; the next session's manage sees the
-crash in the path since its last check and stops the condor at the stop
-level (the range reached it), not at the crash's mark.
+the mark at 16:15 ET must see the close: first the session's range, now
+visible, stops the condor at the stop level (the range reached it), not at
+the crash's mark; then the marks value the hedge at the tripled VIX.
 """
 
 from __future__ import annotations
@@ -78,46 +78,55 @@ def test_jobs_before_the_close_see_the_open_and_previous_values(
     assert signals, "the hedge check and manage journal the signals they saw"
     for inputs in signals:
         assert inputs["sig_vix"] == pytest.approx(history.vix_open[i])
-    exits = [(t, action, inputs) for t, rule, action, inputs in seen if rule == "condor_exit"]
+    exits = [
+        (action, inputs)
+        for t, rule, action, inputs in seen
+        if rule == "condor_exit" and t < "16:00"
+    ]
     assert exits, "a condor is held on the crash session"
-    for t, action, inputs in exits:
-        assert t == "15:45"
+    for action, inputs in exits:
         assert action == "hold"  # the crash is not visible yet
         assert float(inputs["debit"]) < float(inputs["stop_debit"])  # type: ignore[arg-type]
         assert str(inputs.get("path_session", "")) < CRASH.isoformat()
-    assert all(t < "16:00" for t, _, _, _ in seen)
+    assert all(t < "16:00" or rule == "condor_exit" for t, rule, _, _ in seen)
 
 
-def test_the_mark_sees_the_close_and_the_next_manage_stops_at_the_level(
+def test_after_the_close_the_range_stops_the_condor_at_its_level_and_the_mark_sees_the_close(
     crash_run: tuple[MarketHistory, int, Path],
 ) -> None:
     history, i, journal = crash_run
-    db = sqlite3.connect(journal)
-    (before,) = db.execute(
-        "select net_liquidation from daily where session = ?",
-        (history.sessions[i - 1].isoformat(),),
-    ).fetchone()
-    (after, condor_pnl) = db.execute(
-        "select net_liquidation, condor_pnl from daily where session = ?",
-        (CRASH.isoformat(),),
-    ).fetchone()
-    assert condor_pnl < -10_000  # marked at the crashed close
-    assert after < before - 10_000
-    nxt = _decisions(journal, history.sessions[i + 1])
+    seen = _decisions(journal, CRASH)
     stops = [
-        inputs for _, rule, action, inputs in nxt if rule == "condor_exit" and action == "close"
+        inputs
+        for t, rule, action, inputs in seen
+        if rule == "condor_exit" and action == "close" and t == "16:15"
     ]
-    assert stops, "the next session's manage closes the condor on the crash's range"
+    assert len(stops) == 1, "the mark job settles the stop the crash's range reached"
     stop = stops[0]
+    assert stop["trigger"] == "stop"
     assert stop["path_session"] == CRASH.isoformat()
-    assert stop["path_gap"] == 0
+    assert stop["path_gap"] == 0  # the open was quiet
     assert stop["path_spx_low_vix_high_spx"] == pytest.approx(history.spx_open[i] * 0.70)
-    assert stop["limit_price"] == pytest.approx(float(stop["stop_debit"]), abs=0.03)  # type: ignore[arg-type]
+    assert stop["path_spx_low_vix_high_vix"] == pytest.approx(history.vix_open[i] * 3.0)
+    stop_debit = float(stop["stop_debit"])  # type: ignore[arg-type]
+    assert stop["limit_price"] == pytest.approx(stop_debit, abs=0.03)
+    db = sqlite3.connect(journal)
     (status, avg) = db.execute(
         "select o.status, o.avg_price from orders o join decisions d on d.id = o.order_ref "
         "where d.rule = 'condor_exit' and d.session = ? and d.action = 'close'",
-        (history.sessions[i + 1].isoformat(),),
+        (CRASH.isoformat(),),
     ).fetchone()
     assert status == "filled"
     # the stop level plus slippage, far below the crash's own mark
-    assert float(stop["limit_price"]) <= avg < float(stop["path_worst_debit"])  # type: ignore[arg-type]
+    assert stop_debit - 0.03 <= avg < stop_debit + 1.0 < float(stop["path_worst_debit"])  # type: ignore[arg-type]
+    (before,) = db.execute(
+        "select hedge_pnl from daily where session = ?", (history.sessions[i - 1].isoformat(),)
+    ).fetchone()
+    (hedge_pnl, condor_pnl) = db.execute(
+        "select hedge_pnl, condor_pnl from daily where session = ?", (CRASH.isoformat(),)
+    ).fetchone()
+    assert hedge_pnl > before + 1_000  # the VIX calls marked at the tripled close
+    # the condor was closed before the mark: its P&L is the stop's planned loss
+    # (one credit) plus slippage and commissions, not the crash's
+    planned = (stop_debit - float(stop["credit"])) * 100 * int(stop["quantity"])  # type: ignore[arg-type]
+    assert -1.1 * planned < condor_pnl < -planned
