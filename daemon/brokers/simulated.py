@@ -149,6 +149,9 @@ class SimulatedBroker:
         self._ctx_cache: tuple[tuple[date, Phase], MarketContext] | None = None
         # One visible state per (session, phase): quotes cannot change within it, so cache them.
         self._quote_cache: dict[OptionContract, LegQuote] = {}
+        # the quote caches of the current session's phases: the path of a session
+        # (marked at its open and close) reuses what its jobs already priced
+        self._phase_caches: dict[tuple[date, Phase], dict[OptionContract, LegQuote]] = {}
         #: Bumped by every fill and settlement (see :meth:`account`).
         self._book_version = 0
         self._account_cache: tuple[tuple[date, Phase, int], AccountSnapshot] | None = None
@@ -189,7 +192,8 @@ class SimulatedBroker:
             except (KeyError, ValueError) as exc:
                 raise BrokerError(f"no market data for session {key[0]}") from exc
             self._ctx_cache = (key, self._history.visible_context(index, key[1]))
-            self._quote_cache = {}
+            self._phase_caches = {k: v for k, v in self._phase_caches.items() if k[0] == key[0]}
+            self._quote_cache = self._phase_caches.setdefault(key, {})
         return self._ctx_cache[1]
 
     async def market_context(self) -> MarketContext:
@@ -321,8 +325,9 @@ class SimulatedBroker:
         closing = self._history.context(index)
         scale = rng.vix_high / closing.vix if closing.vix > 0 else 1.0
 
-        def state(label: str, ctx: MarketContext) -> MarketState:
-            quotes = self._price(ctx, live, {})
+        def state(label: str, ctx: MarketContext, phase: Phase | None = None) -> MarketState:
+            cache = self._phase_caches.get((day, phase), {}) if phase is not None else {}
+            quotes = self._price(ctx, live, cache)
             return MarketState(label, ctx.spx, ctx.vix, {q.contract: q for q in quotes})
 
         def extreme(spx: float) -> MarketContext:
@@ -336,11 +341,11 @@ class SimulatedBroker:
 
         return SessionPath(
             day,
-            state("open", opening),
+            state("open", opening, Phase.OPEN),
             (
                 state("spx low / vix high", extreme(rng.spx_low)),
                 state("spx high / vix high", extreme(rng.spx_high)),
-                state("close", closing),
+                state("close", closing, Phase.CLOSE),
             ),
         )
 
