@@ -6,7 +6,8 @@ says live or ``--live`` is given);
 every decision, order and fill; ``alvh journal`` summarises a journal file;
 ``alvh calendar`` shows exchange sessions and macro events and imports
 iCalendar schedules; ``alvh status`` reports a journal and ``alvh web``
-serves a read-only dashboard of it.
+serves a read-only dashboard of it; ``alvh study`` replays the method's
+variants over one range and writes a comparison page (:mod:`daemon.study`).
 Errors a user can fix (bad config, range outside the data, unreadable
 journal) print one line to stderr and exit with status 2; a journal another
 ``alvh run`` or ``alvh replay`` holds (its ``.lock``) prints one line and exits
@@ -130,11 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     from daemon import calendar_cli, modelcheck_cli, web
     from daemon import status as status_cmd
+    from daemon.study import cli as study_cli
 
     status_cmd.add_parser(sub)
     web.add_parser(sub)
     calendar_cli.add_parser(sub)
     modelcheck_cli.add_parser(sub)
+    study_cli.add_parser(sub)
     return parser
 
 
@@ -182,6 +185,10 @@ def _main(argv: Sequence[str]) -> int:
             from daemon import modelcheck_cli as mc_cli
 
             return mc_cli.run(args)
+        if args.command == "study":
+            from daemon.study import cli as study_cli
+
+            return study_cli.run(args)
     except CliError as exc:
         print(f"alvh {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
