@@ -7,7 +7,9 @@ options settle to the special opening quotation (SOQ) of the expiry morning;
 the daily bundle has no SOQ series, so the simulated broker uses the SPX
 open of the expiry session as its proxy (see
 :mod:`daemon.brokers.simulated`). Cboe's CNDR, BXM and PUT indexes trade
-this class.
+this class. The bundle's SPX open equals the previous close on many
+sessions of 2006-07 and 2011-13 (the index's stale first print), so on
+those expiry days the proxy is the previous close rather than the SOQ.
 """
 
 from __future__ import annotations

@@ -44,12 +44,8 @@ class Comparison:
 
         return {
             "months": len(self.months),
-            "first_month": f"{self.months[0][0]:04d}-{self.months[0][1]:02d}"
-            if self.months
-            else None,
-            "last_month": f"{self.months[-1][0]:04d}-{self.months[-1][1]:02d}"
-            if self.months
-            else None,
+            "first_month": _month(self.months[0]) if self.months else None,
+            "last_month": _month(self.months[-1]) if self.months else None,
             "cndr_monthly_correlation": clean(self.correlation),
             "cndr_tracking_error": clean(self.tracking_error),
             "replica_to_index_vol_ratio": clean(self.vol_ratio),
@@ -58,7 +54,22 @@ class Comparison:
             "meets_acceptance": bool(
                 math.isfinite(self.correlation) and self.correlation >= ACCEPTANCE_CORRELATION
             ),
+            "largest_gaps": [
+                {"month": _month(m), "replica": clean(r), "index": clean(i)}
+                for m, r, i in sorted(
+                    zip(self.months, self.replica, self.index, strict=True),
+                    key=lambda row: -abs(row[1] - row[2]),
+                )[:10]
+            ],
+            "monthly": [
+                {"month": _month(m), "replica": clean(r), "index": clean(i)}
+                for m, r, i in zip(self.months, self.replica, self.index, strict=True)
+            ],
         }
+
+
+def _month(month: tuple[int, int]) -> str:
+    return f"{month[0]:04d}-{month[1]:02d}"
 
 
 def compare_monthly(

@@ -140,7 +140,10 @@ def _cndr_section(result: StudyResult, images: dict[str, str], out_dir: Path) ->
         "the real SOQ, the replica enters at the 15:30 job and settles at the SPX open "
         "(SOQ proxy); its strikes are the model's 20/5-delta strikes; its size (max loss as "
         "a share of net liquidation) is a documented choice that scales returns (tracking "
-        "error) but not correlation; Cboe's T-bill account vs the replay's cash rate.</p>"
+        "error) but not correlation; Cboe's T-bill account vs the replay's cash rate. "
+        "The bundle's SPX open equals the previous close on many sessions of 2006-07 and "
+        "2011-13 (a stale first print), so on those roll days the SOQ proxy is stale: "
+        "study.json's <code>cndr.largest_gaps</code> lists the months that differ most.</p>"
     )
 
 

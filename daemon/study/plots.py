@@ -72,6 +72,10 @@ def _equity(result: StudyResult, out: Path, plt: Any) -> str | None:
         dates, levels = got
         ax.plot(dates, levels / levels[0], label=label, linewidth=1.2)
     ax.set_yscale("log")
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_ylabel("growth of 1 (log scale)")
     ax.set_title(f"Equity {result.options.start} to {result.options.end}")
     ax.grid(True, alpha=0.3)

@@ -47,7 +47,9 @@ class Variant:
 #: expired condor settles at 09:30 (SOQ proxy: the SPX open) so the 15:30
 #: entry job opens the next one the same Friday. Held to expiry: the stop
 #: multiple is the largest valid (100 x credit, past any condor's max loss)
-#: and the profit target is 100% (debit <= 0: only a worthless condor).
+#: and the profit target is 100% (debit <= 0: only a worthless condor; then
+#: it closes for nothing a day or two early, same P&L as expiring worthless
+#: less commissions, and the next condor may open before roll day).
 #: Sizing: max loss = ``max_loss_pct_of_net_liq`` % of net liquidation;
 #: Cboe publishes no contract count, so 10% (T-bills covering ten times the
 #: max loss, as Cboe states for its BFLY index) is the documented choice; it

@@ -102,3 +102,9 @@ def test_cndr_comparison_of_a_scaled_replica() -> None:
     payload = cmp.as_json()
     assert payload["meets_acceptance"] is True
     assert payload["cndr_monthly_correlation"] == pytest.approx(1.0)
+    assert len(payload["monthly"]) == len(cmp.months)  # type: ignore[arg-type]
+    gaps = payload["largest_gaps"]
+    assert isinstance(gaps, list) and len(gaps) == 10
+    assert abs(gaps[0]["replica"] - gaps[0]["index"]) >= abs(
+        gaps[-1]["replica"] - gaps[-1]["index"]
+    )
