@@ -3,7 +3,7 @@
 Speed work must not change what the replay decides, orders, fills or books.
 This replays a range at the default config and hashes, row by row and in a
 fixed order, every results table of the run (decisions, orders, order events,
-fills, settlements, positions, marks, daily) plus the summary, leaving out
+fills, settlements, positions, marks, daily, interest) plus the summary, leaving out
 only the run's wall-clock stamps (``runs.started_at``/``finished_at`` and the
 summary's copies of them). Floats are hashed by ``repr``, so a difference in
 the last bit changes the hash.
@@ -43,6 +43,7 @@ RESULT_TABLES: dict[str, str] = {
     "positions": "opened_session, id",
     "marks": "session, position_id",
     "daily": "session",
+    "interest": "session",
 }
 
 #: Summary fields that are wall-clock stamps, not results.
@@ -83,6 +84,7 @@ def fingerprint(journal: Path, run_id: int, summary: Any) -> dict[str, Any]:
             "max_drawdown_pct": round(summary.max_drawdown_pct, 2),
             "trades_closed": summary.trades_closed,
             "commissions": round(summary.commissions, 2),
+            "interest": round(summary.interest, 2),
         },
     }
 

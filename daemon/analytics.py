@@ -47,6 +47,7 @@ MONEY_FIELDS = frozenset(
         "unrealized_pnl",
         "condor_pnl",
         "hedge_pnl",
+        "interest",
         "commissions",
         "starting_net_liquidation",
         "final_net_liquidation",
@@ -62,7 +63,8 @@ class JournalSummary:
     Counts are keyed by structure (``"condor"``, ``"hedge_layer"``; fills of
     orders the journal does not know are under ``"other"``). P&L is net of
     commissions and fees. ``total_pnl`` is the last session's realized plus
-    unrealized P&L (realized only when no session was marked);
+    unrealized P&L plus ``interest``, the interest credited to cash
+    (realized only when no session was marked);
     ``max_drawdown`` is the largest fall of net liquidation from its running
     peak, also as ``max_drawdown_pct`` percent of that peak. ``win_rate`` is
     a decimal share of closed positions with positive realized P&L, ``None``
@@ -90,6 +92,7 @@ class JournalSummary:
     unrealized_pnl: float = 0.0
     condor_pnl: float = 0.0
     hedge_pnl: float = 0.0
+    interest: float = 0.0
     commissions: float = 0.0
     starting_net_liquidation: float | None = None
     final_net_liquidation: float | None = None
@@ -135,8 +138,8 @@ class JournalSummary:
             f" ({self.orders_filled} filled); fills {counts(self.fills)}",
             f"trades closed {self.trades_closed}, wins {self.wins}, win rate {win}",
             f"P&L total {self.total_pnl:,.2f} (condor {self.condor_pnl:,.2f},"
-            f" hedge {self.hedge_pnl:,.2f}; realized {self.realized_pnl:,.2f},"
-            f" open {self.unrealized_pnl:,.2f}) USD",
+            f" hedge {self.hedge_pnl:,.2f}, interest on cash {self.interest:,.2f};"
+            f" realized {self.realized_pnl:,.2f}, open {self.unrealized_pnl:,.2f}) USD",
             f"max drawdown {self.max_drawdown:,.2f} USD ({self.max_drawdown_pct:.2f}%);"
             f" commissions {self.commissions:,.2f} USD",
         ]
@@ -283,8 +286,9 @@ def summarize_records(
         positions: its positions, open and closed.
         daily: its ``daily`` rows in session order.
 
-    P&L comes from the last ``daily`` row (cumulative); a run with none
-    falls back to the realized P&L of its closed positions.
+    P&L comes from the last ``daily`` row (cumulative, interest on cash
+    included); a run with none falls back to the realized P&L of its closed
+    positions.
     """
     counts = count_activity(tallies)
     closed, wins, rate = win_rate(positions)
@@ -293,9 +297,10 @@ def summarize_records(
         realized = float(last.realized_pnl or 0.0)
         unrealized = float(last.unrealized_pnl or 0.0)
         condor_pnl, hedge_pnl = float(last.condor_pnl or 0.0), float(last.hedge_pnl or 0.0)
+        interest = float(last.interest or 0.0)
     else:
         by_structure = realized_by_structure(positions)
-        realized, unrealized = sum(by_structure.values()), 0.0
+        realized, unrealized, interest = sum(by_structure.values()), 0.0, 0.0
         condor_pnl = by_structure.get(Structure.CONDOR.value, 0.0)
         hedge_pnl = by_structure.get(Structure.HEDGE_LAYER.value, 0.0)
     starting = starting_net_liquidation(info, daily)
@@ -317,11 +322,12 @@ def summarize_records(
         trades_closed=closed,
         wins=wins,
         win_rate=rate,
-        total_pnl=realized + unrealized,
+        total_pnl=realized + unrealized + interest,
         realized_pnl=realized,
         unrealized_pnl=unrealized,
         condor_pnl=condor_pnl,
         hedge_pnl=hedge_pnl,
+        interest=interest,
         commissions=counts.commissions,
         starting_net_liquidation=starting,
         final_net_liquidation=float(daily[-1].net_liquidation) if daily else None,

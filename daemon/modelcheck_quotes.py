@@ -4,12 +4,18 @@ Each quote is priced where it was quoted:
 
 * time: from 16:00 ET of the quote date to settlement (09:30 ET for VIX and
   AM-settled SPX, 16:00 ET for SPXW), calendar years;
-* forward: for VIX, the CFE settlement of the future of the same expiry on
-  the quote date (bundled ``vix_futures.csv``); else the put-call-parity
-  future of that date and expiry when the file quotes both rights on at
-  least three common strikes; else the modelled curve
+* forward: the put-call-parity forward of that date and expiry when the
+  file quotes both rights on at least three common strikes (the forward the
+  quotes themselves were priced on, taken at the same moment); else, for
+  VIX, the CFE settlement of the future of the same expiry on the quote date
+  (bundled ``vix_futures.csv``; a call-only file such as Cboe's VXTH data);
+  else the modelled curve
   (:func:`strategies.pricing.vix_model.vix_futures_curve`). For SPX the
-  parity forward, else the bundled SPX close. Rate 0 (the quotes' own
+  parity forward, else the bundled SPX close. Parity comes first because a
+  settlement is a 16:15 ET price while a snapshot may be from another moment
+  or day (the 2023 VIX chains carry guessed quote dates: on their 24
+  expiries with both, parity minus settlement is a median +0.09 points,
+  median absolute 0.16, up to 1.59). Rate 0 (the quotes' own
   discounting is within the quote noise at these maturities);
 * market IV from the mid (Black-76); model IV from the shipped models with
   the quote date's bundled daily levels (VIX, VIX3M, VVIX, SKEW, VIX9D).
@@ -23,7 +29,11 @@ Figures: the chain check's keys (``n_quotes``, median and p90 of
 ``|model IV - market IV|`` in vol points, the flat baseline's, DTE buckets)
 plus ``median_abs_price_error_pct`` (``|model price / mid - 1|``, percent)
 and ``by_vix_regime`` keyed ``"<20"``, ``"20-30"``, ``">30"`` on the VIX close
-of the quote date, and ``by_year``.
+of the quote date, ``by_year``, ``by_moneyness`` (keyed on ``ln(K/F)``
+buckets of :data:`MONEYNESS_BUCKETS`), ``by_price`` (keyed on the mid, index
+points, :data:`PRICE_BUCKETS`: the price error of a cheap call is bounded
+below by its tick and spread) and ``share_inside_bid_ask`` (model prices
+within the quoted bid-ask, two-sided quotes only; ``null`` without any).
 """
 
 from __future__ import annotations
@@ -47,11 +57,13 @@ from strategies.pricing.vix_model import (
     VixCurveParams,
     VixOptionParams,
     vix_futures_curve,
-    vix_option_vol,
+    vix_option_vol_arrays,
     vvix_or_fallback,
 )
 
 __all__ = [
+    "MONEYNESS_BUCKETS",
+    "PRICE_BUCKETS",
     "VIX_REGIMES",
     "PricedQuotes",
     "price_quotes",
@@ -68,6 +80,23 @@ VIX_REGIMES: tuple[tuple[str, float, float], ...] = (
     ("<20", 0.0, 20.0),
     ("20-30", 20.0, 30.0),
     (">30", 30.0, math.inf),
+)
+#: ``ln(K/F)`` buckets of ``by_moneyness``: label -> [low, high).
+MONEYNESS_BUCKETS: tuple[tuple[str, float, float], ...] = (
+    ("<-0.05", -math.inf, -0.05),
+    ("-0.05..0.05", -0.05, 0.05),
+    ("0.05..0.20", 0.05, 0.20),
+    ("0.20..0.40", 0.20, 0.40),
+    ("0.40..0.70", 0.40, 0.70),
+    (">=0.70", 0.70, math.inf),
+)
+#: Mid-price buckets of ``by_price`` (index points): label -> [low, high).
+PRICE_BUCKETS: tuple[tuple[str, float, float], ...] = (
+    ("<0.20", 0.0, 0.20),
+    ("0.20..0.50", 0.20, 0.50),
+    ("0.50..1", 0.50, 1.0),
+    ("1..3", 1.0, 3.0),
+    (">=3", 3.0, math.inf),
 )
 _MIN_PARITY = 3
 
@@ -154,9 +183,11 @@ def price_quotes(
         c, p = idx[rows.is_call[idx]], idx[~rows.is_call[idx]]
         fwd = _parity_forward(rows.strike[c], rows.mid[c], rows.strike[p], rows.mid[p])
         src = "parity"
-        if und == "VIX" and ex in ctx.vix_futures:
+        if math.isfinite(fwd):
+            pass
+        elif und == "VIX" and ex in ctx.vix_futures:
             fwd, src = float(ctx.vix_futures[ex]), "settlement"
-        elif not math.isfinite(fwd):
+        else:
             if und == "VIX":
                 fwd = float(vix_futures_curve(ctx.vix, ctx.vix3m, max(tt, 0.0), curve))
                 src = "curve"
@@ -203,17 +234,20 @@ def quotes_model_iv(
     """Model IV (decimal) for every quote: VIX model on the quote's future, SPX surface."""
     out = np.full(len(q), np.nan)
     r = q.rows
+    live = q.t > 0.0
+    vx = np.flatnonzero(live & (q.symbol == "VIX"))
+    if len(vx):
+        p = vix_options if vix_options is not None else VixOptionParams()
+        levels = np.array([vvix_or_fallback(None if math.isnan(a) else a, b, p)
+                           for a, b in zip(q.vvix[vx], q.vix[vx], strict=True)])  # fmt: skip
+        out[vx] = vix_option_vol_arrays(r.strike[vx], q.forward[vx], q.t[vx], levels, q.vix[vx], p)
+    sp = live & (q.symbol != "VIX")
     keys = np.char.add(np.char.add(r.quote_date.astype(str), r.underlying), r.expiry.astype(str))
-    for key in np.unique(keys):
-        idx = np.flatnonzero(keys == key)
+    for key in np.unique(keys[sp]):
+        idx = np.flatnonzero(sp & (keys == key))
         ctx = q.contexts[r.quote_date[idx[0]].astype(object)]
         fwd, tt = float(q.forward[idx[0]]), float(q.t[idx[0]])
-        if tt <= 0.0:
-            continue
-        if q.symbol[idx[0]] == "VIX":
-            out[idx] = vix_option_vol(r.strike[idx], fwd, tt, ctx.vvix, vix_options, vix=ctx.vix)
-        else:
-            out[idx] = spx_surface_from_context(ctx, spx).vol(r.strike[idx], fwd, tt)
+        out[idx] = spx_surface_from_context(ctx, spx).vol(r.strike[idx], fwd, tt)
     return out
 
 
@@ -260,6 +294,19 @@ def quotes_summary(
         label: _block(iv_err[(vix >= lo) & (vix < hi)], price_err[(vix >= lo) & (vix < hi)])
         for label, lo, hi in VIX_REGIMES
     }
+    lm = np.log(r.strike[sel] / q.forward[sel])
+    res["by_moneyness"] = {
+        label: _block(iv_err[(lm >= lo) & (lm < hi)], price_err[(lm >= lo) & (lm < hi)])
+        for label, lo, hi in MONEYNESS_BUCKETS
+    }
+    mid = r.mid[sel]
+    res["by_price"] = {
+        label: _block(iv_err[(mid >= lo) & (mid < hi)], price_err[(mid >= lo) & (mid < hi)])
+        for label, lo, hi in PRICE_BUCKETS
+    }
+    two = (r.bid[sel] > 0.0) & (r.ask[sel] > r.bid[sel])
+    inside = two & (price >= r.bid[sel]) & (price <= r.ask[sel])
+    res["share_inside_bid_ask"] = float(inside.sum() / two.sum()) if two.any() else None
     years = r.quote_date[sel].astype("datetime64[Y]").astype(int) + 1970
     res["by_year"] = {
         str(y): _block(iv_err[years == y], price_err[years == y]) for y in np.unique(years)

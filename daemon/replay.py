@@ -27,6 +27,7 @@ from daemon.calendars.event_rules import (
 )
 from daemon.calendars.exchange import ExchangeCalendar, default_calendar
 from daemon.calendars.macro import CalendarFileError
+from daemon.calendars.model_calendar import model_calendar
 from daemon.calendars.vix_expiry import vix_expiries_between
 from daemon.clock import NEW_YORK, VirtualClock
 from daemon.config import AlvhConfig
@@ -35,6 +36,7 @@ from daemon.journal import Journal
 from daemon.logs import bind_clock
 from daemon.marketdata.loader import MarketDataError, MarketHistory, load_history
 from daemon.marketdata.signal_source import BundleSignalSource
+from daemon.marketdata.tbill import cash_rate
 from daemon.scheduling.jobs import (
     JobName,
     job_definitions,
@@ -132,16 +134,23 @@ async def run_replay(
     market = ReplayMarket(history, calendar)
     first = history.sessions[indices[0]]
     last = history.sessions[indices[-1]]
+    try:
+        rate_of_cash = cash_rate(config.replay.cash_rate, first)
+    except MarketDataError as exc:
+        raise ReplayError(str(exc)) from exc
     clock = VirtualClock(datetime.combine(first, time(0, 0), NEW_YORK))
+    # The variance clock prices with the holidays and events it was fitted with.
+    pricing_calendar = model_calendar(calendar, macro, first, last + timedelta(days=400))
     broker = SimulatedBroker(
         market,
-        MarketModel.from_config(rate=config.replay.rate),
+        MarketModel.from_config(rate=config.replay.rate, calendar=pricing_calendar),
         clock.now,
         calendar.is_session,
         config.replay.costs(),
         config.replay.starting_cash,
         session_close=calendar.session_close,
         expiry_targets={config.condor.trading_class: config.condor.target_dte},
+        cash_rate=rate_of_cash,
     )
     journal = Journal.open(journal_path)
     bind_clock(clock.now)
@@ -192,6 +201,10 @@ async def run_replay(
                 replayed += 1
                 if on_session is not None:
                     on_session(current)
+                # Interest first: it is earned on the balance carried from the previous session.
+                credit = broker.accrue_interest() if calendar.is_session(current) else None
+                if credit is not None:
+                    journal.record_interest(credit, run_id)
             broker.process_settlements()
             if isinstance(job, EventJob):
                 await engine.run_job(JobName(job.kind.value), job.describe())

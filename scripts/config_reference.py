@@ -70,6 +70,7 @@ NAME_UNITS: dict[str, str] = {
     "walk_step": "index points",
     "combo_tick": "index points",
     "rate": "annual rate, decimal",
+    "cash_rate": '"tbill" or an annual rate, decimal, -0.05..0.25',
     "otm_min": "decimal fraction above the VIX future",
     "otm_max": "decimal fraction above the VIX future",
     "stop_multiple": "multiple of the credit",

@@ -96,20 +96,23 @@ def _closest_delta(chain: ChainSlice, target: float, mask: np.ndarray | None = N
 
 
 def _wing_index(chain: ChainSlice, short_index: int, width: float, below: bool) -> int | None:
-    """Index of the long wing: nearest quoted strike at or beyond ``width`` from the short.
+    """Index of the long wing: the quoted strike farthest from the short within ``width``.
 
-    ``below=True`` searches strikes ``<= short - width`` (put wing) and takes
-    the highest; otherwise strikes ``>= short + width`` (call wing), the lowest.
+    ``below=True`` searches strikes in ``[short - width, short)`` (put wing)
+    and takes the lowest; otherwise ``(short, short + width]`` (call wing), the
+    highest. A wing that would land between listed strikes thus takes the
+    listed strike just inside it: the defined risk is never wider than
+    configured. ``None`` when no quoted strike lies within ``width``.
     """
     short = float(chain.strikes[short_index])
     quoted = chain.quoted()
     if below:
-        mask = quoted & (chain.strikes <= short - width + _EPS)
+        mask = quoted & (chain.strikes >= short - width - _EPS) & (chain.strikes < short - _EPS)
         found = np.flatnonzero(mask)
-        return int(found[-1]) if found.size else None
-    mask = quoted & (chain.strikes >= short + width - _EPS)
+        return int(found[0]) if found.size else None
+    mask = quoted & (chain.strikes <= short + width + _EPS) & (chain.strikes > short + _EPS)
     found = np.flatnonzero(mask)
-    return int(found[0]) if found.size else None
+    return int(found[-1]) if found.size else None
 
 
 #: SPX strike grid the percent-of-spot wing is rounded to, index points.
@@ -244,8 +247,8 @@ def pick_condor_strikes(
             side = "put" if lp is None else "call"
             target = short_put - width if lp is None else short_call + width
             return (
-                f"No quoted {side} wing at or beyond {target:g} ({width:g} points from "
-                f"the short {side}, wing_mode {rules.wing_mode}); never selling a short "
+                f"No quoted {side} wing between the short {side} and {target:g} ({width:g} "
+                f"points from it, wing_mode {rules.wing_mode}); never selling a short "
                 "without its long wing."
             )
     strikes = CondorStrikes(
@@ -308,9 +311,12 @@ def plan_condor_entry(
     4. Wings, by ``rules.wing_mode``. ``"points"``: width ``W = wing_width``
        index points. ``"percent"``: ``W = wing_pct`` % of SPX spot
        (``ctx.spx``) rounded to the 5-point strike grid
-       (:func:`percent_wing_points`). For both, long put = highest quoted
-       strike ``<= short put - W``, long call = lowest quoted strike ``>=
-       short call + W`` (the nearest listed strike at or beyond the width);
+       (:func:`percent_wing_points`). For both, long put = lowest quoted
+       strike in ``[short put - W, short put)``, long call = highest quoted
+       strike in ``(short call, short call + W]``: where listed strikes are
+       coarser than the width lands, the listed strike just inside it, so the
+       defined risk is never wider than configured (the replay lists only
+       real strikes: 10-100 points apart away from the money);
        ``W`` is recorded as ``wing_target_points``. ``"delta"``: each long
        wing is the quoted strike beyond its short whose |delta| is closest to
        ``wing_delta``. SKIP if either wing is missing: a short is never sold

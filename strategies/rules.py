@@ -41,8 +41,9 @@ class CondorRules:
             wing means the same at SPX 1,400 and 5,500) or ``"delta"`` (long
             wing at ``wing_delta``). The default ``"points"`` keeps replay
             results unchanged; issue 9 leaves the choice of default to the lead.
-        wing_width: distance from each short strike to its long wing, index
-            points (``wing_mode = "points"``).
+        wing_width: largest distance from each short strike to its long wing,
+            index points (``wing_mode = "points"``): the wing is the farthest
+            listed strike within it.
         wing_pct: wing distance as a percent of SPX spot (2.0 = 2%), rounded
             to the nearest multiple of 5 points, at least 5 (``"percent"``).
         wing_delta: absolute delta of each long wing, below ``short_delta``

@@ -8,6 +8,10 @@ half hour of the session. Fills, commissions and cash settlement follow
 :func:`~daemon.brokers.fill_model.simulate_fill` (the model ``alvh run
 --dry-run`` shares), and the settlement rules below.
 
+Interest: with a ``cash_rate`` the cash balance earns it,
+credited by :meth:`SimulatedBroker.accrue_interest` at the first job of each
+session (:mod:`daemon.brokers.interest`).
+
 Settlement (cash, at expiry):
 
 * SPXW (PM-settled): the SPX close of the expiry session, at that session's
@@ -47,6 +51,7 @@ from daemon.brokers.base import (
     closest_expiry,
 )
 from daemon.brokers.fill_model import SimulationCosts, simulate_fill
+from daemon.brokers.interest import CashRate, InterestCredit, accrued_interest
 from daemon.brokers.listings import not_listed_reason, spxw_expiries, vix_listed
 from daemon.brokers.monthly import spx_monthly_expiries
 from daemon.clock import NEW_YORK
@@ -110,6 +115,7 @@ class SimulatedBroker:
         account_id: str = "SIM",
         session_close: Callable[[date], datetime] | None = None,
         expiry_targets: Mapping[str, int] | None = None,
+        cash_rate: CashRate | None = None,
     ) -> None:
         self._history = history
         self._model = model
@@ -134,6 +140,9 @@ class SimulatedBroker:
         #: Bumped by every fill and settlement (see :meth:`account`).
         self._book_version = 0
         self._account_cache: tuple[tuple[date, int], AccountSnapshot] | None = None
+        #: Annual rate cash earns (None: none); see :meth:`accrue_interest`.
+        self._cash_rate = cash_rate
+        self._interest_through: date | None = None
 
     # -- connection -------------------------------------------------------
     async def connect(self) -> None:
@@ -199,7 +208,29 @@ class SimulatedBroker:
         ]
 
     async def quote(self, contracts: Sequence[OptionContract]) -> list[LegQuote]:
+        """Model quotes; a contract not held must be listed that session.
+
+        Raises:
+            BrokerError: a contract not held whose strike the listing model
+                (:meth:`MarketModel.listed_strikes`) does not list on the
+                session, as IB refuses a contract that does not exist.
+        """
+        self._check_listed([c for c in contracts if c not in self._holdings])
         return self._quotes(contracts)
+
+    def _check_listed(self, contracts: Sequence[OptionContract]) -> None:
+        if not contracts:
+            return
+        ctx = self._context()
+        listed: dict[tuple[str, str, date], np.ndarray] = {}
+        for c in contracts:
+            key = (c.symbol, c.trading_class, c.expiry)
+            if key not in listed:
+                if c.expiry < ctx.session:
+                    continue  # _quotes reports the expired contract
+                listed[key] = self._model.listed_strikes(ctx, *key)
+            if not np.any(np.abs(listed[key] - c.strike) < 1e-6):
+                raise BrokerError(f"{c.local_symbol} is not listed on {ctx.session.isoformat()}")
 
     def _quotes(self, contracts: Sequence[OptionContract]) -> list[LegQuote]:
         """Model quotes, one model slice per (class, expiry, right) group."""
@@ -347,6 +378,28 @@ class SimulatedBroker:
         if contract.trading_class == "SPX":
             return SPX_AM_SETTLEMENT_TIME
         return self._pm_settlement_time(contract)
+
+    # -- interest ---------------------------------------------------------
+    def accrue_interest(self) -> InterestCredit | None:
+        """Credit the cash balance's interest since the previous session (:mod:`.interest`).
+
+        Call once before the first job of every session (replay does). The
+        first call only starts the clock; later calls credit
+        ``balance * rate(previous session) * calendar days / 365`` and return
+        it for the journal, ``None`` when nothing accrued (no rate, same session).
+        """
+        session = self._session()
+        since, self._interest_through = self._interest_through, session
+        if self._cash_rate is None or since is None or session <= since:
+            return None
+        days = (session - since).days
+        rate = self._cash_rate(since)
+        amount = accrued_interest(self._cash, rate, days)
+        self._cash += amount
+        self._book_version += 1
+        return InterestCredit(
+            session, self._clock(), since, days, self._cash - amount, rate, amount
+        )
 
     # -- settlement -------------------------------------------------------
     def _pm_settlement_time(self, contract: OptionContract) -> time:

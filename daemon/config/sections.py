@@ -63,6 +63,9 @@ class ScheduleConfig(Section):
 
 # --------------------------------------------------------------------------- replay
 
+#: The fill and cost model's defaults (one source: :class:`SimulationCosts`).
+_COSTS = SimulationCosts()
+
 
 class ReplayConfig(Section):
     """``[replay]``: the simulated broker's account, fills and costs.
@@ -76,19 +79,37 @@ class ReplayConfig(Section):
     it (one VIX call offsets about 60% of a 1-lot condor's loss per VIX point:
     the 2007-2024 replay measured 0.74 against the 0.35 target at $100,000,
     0.40 at $1,000,000). ``slippage_pct_of_half_spread`` is the decimal
-    share (0..1) of the half spread conceded from mid on every fill;
+    share (0..1) of the half spread conceded from mid on every fill (default
+    0.5, conservative; evidence in :mod:`daemon.brokers.fill_model`);
     ``commission_per_contract`` is the broker commission and
     ``spx_fee_per_contract``/``vix_fee_per_contract`` the exchange, regulatory
     and clearing fees, dollars per contract; ``rate`` the annual risk-free
-    rate as a decimal, used for forwards and discounting.
+    rate as a decimal, used for the option models' forwards and discounting.
+
+    ``cash_rate`` is what the cash balance earns: ``"tbill"`` (default) the
+    3-month T-bill rate of the bundled FRED DTB3 series, converted from its
+    discount basis to a bond-equivalent yield (:mod:`daemon.marketdata.tbill`);
+    a number is a fixed annual rate, decimal (0 = no interest). Interest is
+    simple, actual/365, credited every session on the whole balance
+    (:mod:`daemon.brokers.interest`) and journaled (``interest`` table).
     """
 
     starting_cash: float = Field(default=1_000_000.0, gt=0.0, le=1e10)
-    slippage_pct_of_half_spread: float = Field(default=0.25, ge=0.0, le=1.0)
-    commission_per_contract: float = Field(default=0.65, ge=0.0, le=10.0)
-    spx_fee_per_contract: float = Field(default=0.66, ge=0.0, le=10.0)
-    vix_fee_per_contract: float = Field(default=0.40, ge=0.0, le=10.0)
+    slippage_pct_of_half_spread: float = Field(
+        default=_COSTS.slippage_pct_of_half_spread, ge=0.0, le=1.0
+    )
+    commission_per_contract: float = Field(default=_COSTS.commission_per_contract, ge=0.0, le=10.0)
+    spx_fee_per_contract: float = Field(default=_COSTS.spx_fee_per_contract, ge=0.0, le=10.0)
+    vix_fee_per_contract: float = Field(default=_COSTS.vix_fee_per_contract, ge=0.0, le=10.0)
     rate: float = Field(default=0.0, ge=-0.05, le=0.25)
+    cash_rate: Literal["tbill"] | float = "tbill"
+
+    @field_validator("cash_rate")
+    @classmethod
+    def _cash_rate(cls, value: str | float) -> str | float:
+        if isinstance(value, float) and not -0.05 <= value <= 0.25:
+            raise ValueError('must be "tbill" or an annual rate, decimal, in -0.05..0.25')
+        return value
 
     def costs(self) -> SimulationCosts:
         """The fill and cost model of replay and of ``alvh run --dry-run``."""

@@ -54,6 +54,7 @@ from daemon.journal.market import MARKET_SOURCES, MarketDayRecord
 from daemon.journal.read import (
     DailyRecord,
     DecisionRecord,
+    InterestRecord,
     MarkRecord,
     OrderRecord,
     PositionRecord,
@@ -69,6 +70,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "DailyRecord",
     "DecisionRecord",
+    "InterestRecord",
     "Journal",
     "JournalError",
     "MarkRecord",

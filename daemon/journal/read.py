@@ -150,7 +150,9 @@ class DailyRecord:
 
     ``unrealized_pnl`` is the P&L of structures still open; ``condor_pnl`` and
     ``hedge_pnl`` are realized plus open P&L per structure kind;
-    ``drawdown`` is dollars below the running peak of ``net_liquidation``.
+    ``drawdown`` is dollars below the running peak of ``net_liquidation``;
+    ``interest`` is the interest credited to cash so far (schema v4; 0 in
+    older journals). ``cash`` and ``net_liquidation`` include it.
     """
 
     run_id: int
@@ -162,6 +164,26 @@ class DailyRecord:
     condor_pnl: float
     hedge_pnl: float
     drawdown: float
+    interest: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class InterestRecord:
+    """One row of ``interest``: cash interest credited at a session (dollars).
+
+    ``days`` calendar days from ``accrued_from`` at ``rate`` (annual decimal,
+    actual/365) on ``balance`` dollars earned ``amount`` dollars
+    (:mod:`daemon.brokers.interest`).
+    """
+
+    run_id: int
+    session: date
+    time: datetime
+    accrued_from: date
+    days: int
+    balance: float
+    rate: float
+    amount: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,9 +415,43 @@ class JournalReader:
         """The ``daily`` rows of ``run_id`` by session."""
         self.flush(force=True)
         return [
-            DailyRecord(rid, date.fromisoformat(session), *values)
-            for rid, session, *values in self._db.conn.execute(
-                f"SELECT {_DAILY_COLUMNS} FROM daily WHERE run_id = ? ORDER BY session", (run_id,)
+            DailyRecord(
+                rid,
+                date.fromisoformat(session),
+                cash,
+                nl,
+                realized,
+                unrealized,
+                condor,
+                hedge,
+                drawdown,
+                interest or 0.0,  # NULL: an older journal read-only
+            )
+            for rid, session, cash, nl, realized, unrealized, condor, hedge, drawdown, interest in (
+                self._db.conn.execute(
+                    f"SELECT {_DAILY_COLUMNS} FROM daily WHERE run_id = ? ORDER BY session",
+                    (run_id,),
+                )
+            )
+        ]
+
+    def interest(self, run_id: int) -> list[InterestRecord]:
+        """The interest credits of ``run_id`` by session (none before schema v4)."""
+        self.flush(force=True)
+        return [
+            InterestRecord(
+                rid,
+                date.fromisoformat(session),
+                datetime.fromisoformat(when),
+                date.fromisoformat(since),
+                int(days),
+                float(balance),
+                float(rate),
+                float(amount),
+            )
+            for rid, session, when, since, days, balance, rate, amount in self._db.conn.execute(
+                f"SELECT {_INTEREST_COLUMNS} FROM interest WHERE run_id = ? ORDER BY session",
+                (run_id,),
             )
         ]
 
@@ -432,6 +488,7 @@ class JournalReader:
 
 
 _DAILY_COLUMNS = ", ".join(f"[{c}]" for c in TABLES["daily"]["columns"])
+_INTEREST_COLUMNS = ", ".join(f"[{c}]" for c in TABLES["interest"]["columns"])
 
 # (order of kind, kind, structure, rows, filled orders, commission) per kind and structure
 _SQL_TALLY = """

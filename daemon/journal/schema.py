@@ -214,8 +214,24 @@ TABLES: dict[str, dict[str, Any]] = {
             "condor_pnl": _REAL,
             "hedge_pnl": _REAL,
             "drawdown": _REAL,
+            "interest": _REAL,
         },
         "pk": ("run_id", "session"),
+    },
+    "interest": {
+        "columns": {
+            "run_id": _INT,
+            "session": _TEXT,
+            "time": _TEXT,
+            "accrued_from": _TEXT,
+            "days": _INT,
+            "balance": _REAL,
+            "rate": _REAL,
+            "amount": _REAL,
+        },
+        "pk": ("run_id", "session"),
+        "not_null": ["time", "accrued_from", "days", "balance", "rate", "amount"],
+        "foreign_keys": [("run_id", "runs", "id")],
     },
     "market_daily": {
         "columns": {
@@ -366,11 +382,44 @@ def _migrate_2_to_3(db: sqlite_utils.Database) -> None:
     _create_table(db, "market_daily", _MARKET_DAILY_V3)
 
 
+#: The ``interest`` table (version 4), spelled out for the migration (history).
+_INTEREST_V4: dict[str, Any] = {
+    "columns": {
+        "run_id": int,
+        "session": str,
+        "time": str,
+        "accrued_from": str,
+        "days": int,
+        "balance": float,
+        "rate": float,
+        "amount": float,
+    },
+    "pk": ("run_id", "session"),
+    "not_null": ["time", "accrued_from", "days", "balance", "rate", "amount"],
+    "foreign_keys": [("run_id", "runs", "id")],
+}
+
+
+def _migrate_3_to_4(db: sqlite_utils.Database) -> None:
+    """Version 3 -> 4: interest on cash (replay's T-bill rate).
+
+    Adds the ``interest`` table (one row per run and session that credited
+    interest to the cash balance: the calendar days and previous session it
+    covers, the balance and annual rate it accrued at, dollars credited) and
+    ``daily.interest``, the run's interest credited so far (dollars,
+    cumulative). Earlier daily rows get 0: no interest was paid before.
+    """
+    db.execute("ALTER TABLE [daily] ADD COLUMN [interest] REAL")
+    db.execute("UPDATE daily SET interest = 0.0")
+    _create_table(db, "interest", _INTEREST_V4)
+
+
 #: ``MIGRATIONS[v - 1]`` takes a journal of version ``v`` to ``v + 1``, inside the
 #: transaction that :func:`connect` opens; append, never edit.
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _migrate_1_to_2,
     _migrate_2_to_3,
+    _migrate_3_to_4,
 )
 
 #: Version of the schema this code writes (``meta.schema_version`` and ``PRAGMA user_version``).

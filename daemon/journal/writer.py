@@ -30,6 +30,7 @@ from typing import Any
 import sqlite_utils
 
 from daemon.brokers.base import ComboOrder, OrderResult
+from daemon.brokers.interest import InterestCredit
 from daemon.journal.codec import legs_to_json, strict_json, utc_now
 from daemon.journal.errors import JournalError
 from daemon.journal.keys import UniqueKeys
@@ -55,6 +56,7 @@ _SQL_FILL = insert_sql("fills")
 _SQL_SETTLEMENT = insert_sql("settlements")
 _SQL_MARK = insert_sql("marks", replace=True)
 _SQL_DAILY = insert_sql("daily", replace=True)
+_SQL_INTEREST = insert_sql("interest")
 _SQL_ORDER_EVENT = insert_sql("order_events")
 _SQL_ORDER_UPDATE = (
     "UPDATE orders SET status = ?, filled_quantity = COALESCE(?, filled_quantity), "
@@ -85,12 +87,16 @@ class JournalWriter(PositionWriter):
         self._order_refs = UniqueKeys(db, "orders", ("order_ref",))
         self._exec_ids = UniqueKeys(db, "fills", ("exec_id",))
         self._settled = UniqueKeys(db, "settlements", ("run_id", "local_symbol", "structure_id"))
+        self._credited = UniqueKeys(db, "interest", ("run_id", "session"))
+        #: Interest credited so far per run, dollars (loaded on first use).
+        self._interest: dict[int, float] = {}
         self._keys = (
             self._decision_ids,
             self._order_refs,
             self._exec_ids,
             self._settled,
             self._position_ids,
+            self._credited,
         )
         self._closed = False
 
@@ -174,6 +180,7 @@ class JournalWriter(PositionWriter):
         self._clear_pending()
         # re-read from committed rows on next use
         self._realized.clear()
+        self._interest.clear()
         self._open_positions.clear()
         return dropped
 
@@ -408,6 +415,45 @@ class JournalWriter(PositionWriter):
         )
         return True
 
+    # -- interest on cash (schema version 4) -----------------------------------
+    def record_interest(self, credit: InterestCredit, run_id: int) -> bool:
+        """Journal interest credited to the cash balance, once per run and session.
+
+        Returns:
+            ``True`` if written; ``False`` when ``run_id`` already has a credit
+            on ``credit.session``.
+        """
+        key = (run_id, credit.session.isoformat())
+        if key in self._credited:
+            return False
+        total = self._interest_for(run_id)
+        self._credited.pending.add(key)
+        self._queue(
+            _SQL_INTEREST,
+            (
+                run_id,
+                credit.session.isoformat(),
+                credit.time.isoformat(),
+                credit.accrued_from.isoformat(),
+                credit.days,
+                credit.balance,
+                credit.rate,
+                credit.amount,
+            ),
+        )
+        self._interest[run_id] = total + credit.amount
+        return True
+
+    def _interest_for(self, run_id: int) -> float:
+        """Interest (dollars) credited to ``run_id`` so far, committed and pending."""
+        total = self._interest.get(run_id)
+        if total is None:
+            row = self._db.execute(
+                "SELECT COALESCE(SUM(amount), 0.0) FROM interest WHERE run_id = ?", [run_id]
+            ).fetchone()
+            total = self._interest[run_id] = float(row[0])
+        return total
+
     # -- marks and daily P&L --------------------------------------------------
     def record_mark(
         self,
@@ -455,7 +501,8 @@ class JournalWriter(PositionWriter):
         """Journal the end-of-session account and P&L (replaces the same session's row).
 
         The journal adds the cumulative realized P&L of positions closed so far
-        (see :meth:`close_position`) to the open P&L given here.
+        (see :meth:`close_position`) to the open P&L given here, and the
+        interest credited so far (:meth:`record_interest`) as ``interest``.
 
         Args:
             run_id, session: which run and session date.
@@ -479,6 +526,7 @@ class JournalWriter(PositionWriter):
                 realized_condor + open_condor_pnl,
                 realized_hedge + open_hedge_pnl,
                 drawdown,
+                self._interest_for(run_id),
             ),
         )
 

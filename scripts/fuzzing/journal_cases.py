@@ -87,7 +87,9 @@ def gen_journal(rng: random.Random, n: int, tmp: Path) -> Iterator[Case]:
     for i in range(n):
         path = tmp / f"j{i}.sqlite"
         label, invalid = _journal_mutations(rng, seed, path)
-        cmd = rng.choice(["journal", "journal-json", "status", "status-json", "replay", "run"])
+        cmd = rng.choice(
+            ["journal", "journal-json", "status", "status-json", "replay", "run", "report"]
+        )
         env: dict[str, str] = {}
         if cmd == "run":
             # the daemon on the damaged journal, with a gateway that refuses at once:
@@ -103,6 +105,8 @@ def gen_journal(rng: random.Random, n: int, tmp: Path) -> Iterator[Case]:
             continue
         if cmd.startswith("journal"):
             argv = ["journal", str(path)] + (["--json"] if cmd.endswith("json") else [])
+        elif cmd == "report":
+            argv = ["report", str(path), "--out", str(tmp / f"j{i}-report")]
         elif cmd.startswith("status"):
             argv = ["status", "--journal", str(path)] + (["--json"] if cmd.endswith("json") else [])
         else:

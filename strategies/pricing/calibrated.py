@@ -17,9 +17,10 @@ CPI/FOMC calendar.
   --write`` (second block below). :data:`VIX`: real VIX call quotes of
   ``../shared/data/vix_options/`` (Cboe's VXTH daily data 2006-2013, the
   one-month ~30-delta call the VIX Tail Hedge index holds, mid only before
-  2011; the 2023 Cboe VIX chain snapshots), each priced on the CFE
-  settlement of the future of its expiry (the put-call-parity future for a
-  chain), market IV from the mid, universe 7-120 calendar DTE and mid >= 0.10
+  2011; the 2023 Cboe VIX chain snapshots), a chain's quotes priced on the
+  put-call-parity future of their expiry, VXTH's (calls only) on the CFE
+  settlement of the future of its expiry, market IV from the mid, universe
+  calls with 7-120 calendar DTE and mid >= 0.10
   (two ticks); robust least squares on IV in vol points, validated
   leave-one-year-out. :data:`VIX_CURVE`: the bundled CFE futures
   settlements 2009-09 .. 2024-12 against spot VIX and VIX3M. Sources listed
@@ -106,20 +107,21 @@ VIX_FIT_SOURCES: Final[tuple[str, ...]] = (
     "vix_chains_2023/VIX_chain_commit2023-10-18T1107ET_all_d3cf375f.csv",
 )
 VIX: Final[dict[str, float]] = {
-    "vvix_ratio": 0.9826901437747417,
-    "vvix_exponent": 0.8511637471189478,
-    "term_exponent": 0.09760615222367813,
-    "skew_term_exponent": 0.3165650938311603,
-    "call_slope": 1.005228557556241,
-    "call_curvature": 0.09689997563936727,
-    "basis_exponent": 0.3970235981589437,
-    "level_exponent": -0.06967722342782115,
+    "vvix_ratio": 0.927538766916922,
+    "vvix_exponent": 0.8736340056164509,
+    "term_exponent": 0.13506587473515663,
+    "skew_term_exponent": 0.17605832040829475,
+    "call_slope": 1.363268162568943,
+    "call_curvature": -0.23018133797764437,
+    "call_slope_level": -0.5541450721931483,
+    "basis_exponent": 0.3341224901615681,
+    "level_exponent": 0.07180961533327906,
 }
 VIX_CURVE: Final[dict[str, float]] = {
-    "kappa0": 7.729904974281866,
-    "kappa_ratio_exponent": 1.9730752726170933,
-    "theta_c0": 2.6456587794922295,
-    "theta_vix3m": 2.06177347709381,
-    "theta_vix": -1.225905034381766,
+    "kappa0": 7.729963874929266,
+    "kappa_ratio_exponent": 1.9731268250771454,
+    "theta_c0": 2.6456557489204133,
+    "theta_vix3m": 2.0617741159882583,
+    "theta_vix": -1.225905475835601,
 }
 # --- END VIX FITTED

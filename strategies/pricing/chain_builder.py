@@ -8,18 +8,31 @@ at the 09:30 ET open of the expiry Wednesday) lose the 6.5 hours between the
 open and the close: ``t = (dte - 6.5/24) / 365``, floored at 0.
 
 Spread model (:class:`SpreadParams`, :func:`quote_from_mid`): half-spread
-``h = max(min_half, half_base + half_pct * mid)``; ``bid = mid - h`` rounded
-*down* and ``ask = mid + h`` rounded *up* to the minimum tick for that price
-level, and ``bid >= 0``, so ``bid <= mid <= ask`` always holds. Minimum
-ticks (Cboe SPX/SPXW and VIX contract specifications): SPX/SPXW 0.05 below
-3.00 and 0.10 at or above; VIX (penny-interval class) 0.01 below 3.00 and
-0.05 at or above. The default widths are medians read off Cboe end-of-day
-chains (SPXW 2023-02-03, 5-100 DTE: full spread about 0.10 below a 0.50 mid,
-0.15 at 1-3, 0.30 at 3-10, 0.50 at 10-30; VIX 2023-05-15: 0.04 below 0.50,
-about 0.06 at 1-3, 0.4 at 10-30).
+``h = max(min_half, half_base + half_pct * mid + half_sqrt * sqrt(mid))``;
+``bid = mid - h`` rounded *down* and ``ask = mid + h`` rounded *up* to the
+minimum tick for that price level, and ``bid >= 0``, so ``bid <= mid <= ask``
+always holds. Minimum ticks (Cboe SPX/SPXW and VIX contract specifications):
+SPX/SPXW 0.05 below 3.00 and 0.10 at or above; VIX (penny-interval class)
+0.01 below 3.00 and 0.05 at or above.
 
-Strike grids (:func:`strike_grid`): multiples of the listing step (SPXW 5
-points, VIX 1 point) within ``forward * exp(+-n_moves * sigma * sqrt(t))``.
+SPX/SPXW (:data:`SPX_SPREAD`): ``h = max(0.025, 0.05 * sqrt(mid))``, fitted on
+the 17 Cboe end-of-day SPXW chains of 2022-2024 in ``../shared/data/chains``
+(50,000 quotes, 5-90 DTE, 2-60 delta; ``docs/cash-and-fills.md`` has the
+table). Real spreads grow much more slowly than the premium: median full
+spread 0.15 at a 1-3 mid, 0.30 at 3-10, 0.40 at 10-20, 0.60 at 20-40, 0.70 at
+40-80, 0.90 above. The model matches the median in every bucket up to a 40
+mid and is at most a tick wider above; summed over all quotes it is 15% wider
+than the real spreads (the earlier linear ``0.05 + 0.01 * mid`` was 66% wider,
+up to 2.7 times at deep in-the-money strikes). VIX (:data:`VIX_SPREAD`):
+``h = max(0.005, 0.02 + 0.01 * mid)``, medians of the 2023-05-15 VIX chain
+(0.04 below a 0.50 mid, about 0.06 at 1-3, 0.4 at 10-30); Cboe's VXTH quotes
+of 2011-2012 were wider (median 0.10 at a 0.5-2.0 mid, the model 0.06-0.08),
+2013's the same as the model.
+
+Strike grids (:func:`strike_grid`): multiples of ``step`` within
+``forward * exp(+-n_moves * sigma * sqrt(t))``, the pricing window. Which
+strikes were *listed* is :mod:`strategies.pricing.strike_listing`'s job
+(:class:`strategies.pricing.market_model.MarketModel` intersects the two).
 """
 
 from __future__ import annotations
@@ -33,7 +46,7 @@ import numpy.typing as npt
 
 from strategies.domain import ChainSlice, FloatArray, MarketContext, Right
 from strategies.pricing.black import black_greeks, forward_from_spot
-from strategies.pricing.spx_surface import SpxSurfaceParams, spx_surface_from_context
+from strategies.pricing.spx_surface import SpxSurface, SpxSurfaceParams, spx_surface_from_context
 from strategies.pricing.vix_model import (
     VixCurveParams,
     VixOptionParams,
@@ -84,6 +97,7 @@ class SpreadParams:
         half_pct: part of the half-spread proportional to mid.
         min_half: floor of the half-spread.
         round_to_tick: round bid down / ask up to the tick grid.
+        half_sqrt: part of the half-spread proportional to the square root of mid.
     """
 
     tick_below: float
@@ -93,10 +107,13 @@ class SpreadParams:
     half_pct: float
     min_half: float
     round_to_tick: bool = True
+    half_sqrt: float = 0.0
 
 
-#: SPX/SPXW: ticks 0.05 / 0.10 around 3.00.
-SPX_SPREAD = SpreadParams(0.05, 0.10, 3.0, half_base=0.05, half_pct=0.01, min_half=0.025)
+#: SPX/SPXW: ticks 0.05 / 0.10 around 3.00; half-spread 0.05 x sqrt(mid), at least 0.025.
+SPX_SPREAD = SpreadParams(
+    0.05, 0.10, 3.0, half_base=0.0, half_pct=0.0, min_half=0.025, half_sqrt=0.05
+)
 #: VIX: ticks 0.01 / 0.05 around 3.00.
 VIX_SPREAD = SpreadParams(0.01, 0.05, 3.0, half_base=0.02, half_pct=0.01, min_half=0.005)
 
@@ -104,7 +121,10 @@ VIX_SPREAD = SpreadParams(0.01, 0.05, 3.0, half_base=0.02, half_pct=0.01, min_ha
 def quote_from_mid(mid: npt.ArrayLike, spread: SpreadParams) -> tuple[FloatArray, FloatArray]:
     """Bid and ask arrays around model mids (index points), ``0 <= bid <= mid <= ask``."""
     m = np.maximum(np.asarray(mid, dtype=np.float64), 0.0)
-    half = np.maximum(spread.min_half, spread.half_base + spread.half_pct * m)
+    half = spread.half_base + spread.half_pct * m
+    if spread.half_sqrt:
+        half = half + spread.half_sqrt * np.sqrt(m)
+    half = np.maximum(spread.min_half, half)
     bid = np.maximum(m - half, 0.0)
     ask = m + half
     if spread.round_to_tick:
@@ -195,6 +215,7 @@ def spx_chain_slice(
     dividend_yield: float = 0.0,
     trading_class: str = "SPXW",
     t: float | None = None,
+    surface: SpxSurface | None = None,
 ) -> ChainSlice:
     """Model SPX option quotes for one expiry and right.
 
@@ -208,6 +229,9 @@ def spx_chain_slice(
         rate, dividend_yield: continuous rates; forward ``F = S e^{(r-q) t}``.
         trading_class: ``"SPXW"`` (PM-settled) or ``"SPX"`` (AM-settled).
         t: override of the year fraction (default :func:`t_years`).
+        surface: the day's surface (default :func:`spx_surface_from_context`
+            of ``ctx`` and ``params``, weekend-only variance clock); pass one
+            built with the exchange holidays and macro events to use them.
 
     Returns:
         :class:`ChainSlice` with Black-Scholes-Merton spot greeks (delta
@@ -217,7 +241,8 @@ def spx_chain_slice(
     tt = t if t is not None else t_years(dte, am_settled=trading_class == "SPX")
     k = np.sort(np.asarray(strikes, dtype=np.float64).ravel())
     forward = float(forward_from_spot(ctx.spx, tt, rate, dividend_yield))
-    surface = spx_surface_from_context(ctx, params)
+    if surface is None:
+        surface = spx_surface_from_context(ctx, params)
     iv = surface.vol(k, forward, tt)
     return _slice(
         "SPX", trading_class, expiry, dte, right, tt, forward, k, iv,

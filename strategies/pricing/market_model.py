@@ -6,18 +6,28 @@ options: the SPX surface of :mod:`strategies.pricing.spx_surface`, the VIX
 model of :mod:`strategies.pricing.vix_model`, the spread model and listing
 grids of :mod:`strategies.pricing.chain_builder`.
 
-Listed strike grids (Cboe listings as seen in the chain snapshots):
+Listed strikes (:mod:`strategies.pricing.strike_listing`): a chain offers
+only the strikes the listing model says were listed that day: for SPX/SPXW
+5/10/25/50/100/200-point steps by distance from the money, expiry kind,
+DTE and era, cut to ``STRIKE_WINDOW_MOVES`` expected moves around spot (the
+pricing window: farther strikes have no model bid); for VIX Cboe's
+0.5/1/2.5/5/10-point ladder.
 
-* SPXW: every 5 points within ``STRIKE_WINDOW_MOVES`` expected moves of the
-  forward.
-* VIX: 1-point strikes up to 40, 2.5 to 50, 5 to 100, 10 beyond, from half
-  the future to three times it.
+Calendar (:class:`MarketCalendar`): the exchange holidays and the scheduled
+CPI/FOMC days, passed in as data. The SPX surface's variance clock counts
+them as it did when it was fitted (``scripts/fit_models.py``: holidays from
+the exchange calendar, events from the macro calendar), and the expiry kind
+of the listing model uses the holidays. The default (empty) calendar knows
+weekends only.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -28,35 +38,89 @@ from strategies.pricing.chain_builder import (
     VIX_SPREAD,
     SpreadParams,
     spx_chain_slice,
-    strike_grid,
     t_years,
     vix_chain_slice,
 )
-from strategies.pricing.spx_surface import SpxSurfaceParams, spx_surface_from_context
+from strategies.pricing.spx_surface import (
+    SpxSurface,
+    SpxSurfaceParams,
+    build_spx_surface,
+    spx_surface_from_context,
+)
+from strategies.pricing.strike_listing import (
+    ExpiryKind,
+    spx_expiry_kind,
+    spx_listed_strikes,
+    vix_listed_strikes,
+)
 from strategies.pricing.vix_model import VixCurveParams, VixOptionParams, vix_futures_curve
 
 #: Half-width of the SPXW strike window, in expected moves (sigma * sqrt(t)).
 STRIKE_WINDOW_MOVES = 4.0
 
-#: (upper bound, step) pairs of the VIX strike ladder.
-VIX_STRIKE_LADDER: tuple[tuple[float, float], ...] = (
-    (40.0, 1.0),
-    (50.0, 2.5),
-    (100.0, 5.0),
-    (1_000.0, 10.0),
-)
+#: Days after the session the variance clock's calendar window covers (the
+#: surface's 93-day knot and every SPX expiry the rules trade).
+CLOCK_WINDOW_DAYS = 200
+
+#: Event kinds the variance clock weighs (:class:`SpxSurfaceParams` ``cpi_weight``/``fomc_weight``).
+CLOCK_EVENT_KINDS = frozenset({"CPI", "FOMC"})
+
+EventWindow = tuple[tuple[date, tuple[str, ...]], ...]
 
 
-def vix_strike_grid(future: float) -> FloatArray:
-    """VIX strikes listed around ``future`` (VIX points): from F/2 to 3F on the Cboe ladder."""
-    lo, hi = max(future * 0.5, 1.0), future * 3.0
-    strikes: list[float] = []
-    start = 0.0
-    for bound, step in VIX_STRIKE_LADDER:
-        k = np.arange(start + step, bound + 1e-9, step)
-        strikes.extend(float(x) for x in k if lo <= x <= hi)
-        start = bound
-    return np.asarray(strikes, dtype=np.float64)
+@dataclass(frozen=True, slots=True, eq=False)
+class MarketCalendar:
+    """Exchange holidays and macro events, passed in as data (this core does no I/O).
+
+    Attributes:
+        holidays: weekday dates that are not exchange sessions.
+        events: date -> event kinds (``"CPI"``, ``"FOMC"``; others are ignored
+            by the variance clock). Give only events known in advance
+            (scheduled ones): an unscheduled action on the clock would be look-ahead.
+
+    Compared and hashed by identity (build one per run and share it).
+    """
+
+    holidays: frozenset[date] = frozenset()
+    events: Mapping[date, tuple[str, ...]] = field(default_factory=dict)
+
+    def is_session(self, day: date) -> bool:
+        """A weekday that is not a holiday."""
+        return day.weekday() < 5 and day not in self.holidays
+
+    def window(self, session: date, days: int) -> tuple[frozenset[date], EventWindow]:
+        """Holidays and clock events in ``(session, session + days]`` (cached per session)."""
+        return _window(self, session, days)
+
+
+@lru_cache(maxsize=16)
+def _window(cal: MarketCalendar, session: date, days: int) -> tuple[frozenset[date], EventWindow]:
+    end = session + timedelta(days=days)
+    hol = frozenset(d for d in cal.holidays if session < d <= end)
+    ev = tuple(
+        sorted(
+            (d, tuple(k for k in kinds if k in CLOCK_EVENT_KINDS))
+            for d, kinds in cal.events.items()
+            if session < d <= end and any(k in CLOCK_EVENT_KINDS for k in kinds)
+        )
+    )
+    return hol, ev
+
+
+@lru_cache(maxsize=64)
+def _calendar_surface(
+    vix: float,
+    vix9d: float | None,
+    vix3m: float | None,
+    skew: float | None,
+    params: SpxSurfaceParams,
+    session: date,
+    holidays: frozenset[date],
+    events: EventWindow,
+) -> SpxSurface:
+    return build_spx_surface(
+        vix, vix9d, vix3m, skew, params, session=session, holidays=holidays, events=dict(events)
+    )
 
 
 class UnknownProductError(ValueError):
@@ -73,6 +137,8 @@ class MarketModel:
         vix_curve: modelled VIX futures curve (used where no settlement exists).
         spx_spread, vix_spread: bid/ask models.
         rate: continuous annual rate (decimal) for forwards and discounting.
+        calendar: holidays and events of the variance clock and the listing
+            model's expiry kinds (default: weekends only).
     """
 
     spx: SpxSurfaceParams = field(default_factory=SpxSurfaceParams)
@@ -81,11 +147,61 @@ class MarketModel:
     spx_spread: SpreadParams = SPX_SPREAD
     vix_spread: SpreadParams = VIX_SPREAD
     rate: float = 0.0
+    calendar: MarketCalendar = field(default_factory=MarketCalendar)
 
     @classmethod
-    def from_config(cls, rate: float = 0.0) -> MarketModel:
-        """The shipped model with the configured rate."""
-        return cls(rate=rate)
+    def from_config(cls, rate: float = 0.0, calendar: MarketCalendar | None = None) -> MarketModel:
+        """The shipped model with the configured rate and the run's calendar."""
+        return cls(rate=rate, calendar=calendar if calendar is not None else MarketCalendar())
+
+    def spx_surface(self, ctx: MarketContext, dte: int = 0) -> SpxSurface:
+        """The day's SPX surface, its variance clock on :attr:`calendar` (memoised)."""
+        cal = self.calendar
+        if not cal.holidays and not cal.events:
+            return spx_surface_from_context(ctx, self.spx)
+        hol, ev = cal.window(ctx.session, max(CLOCK_WINDOW_DAYS, dte + 1))
+        return _calendar_surface(
+            ctx.vix, ctx.vix9d, ctx.vix3m, ctx.skew, self.spx, ctx.session, hol, ev
+        )
+
+    def listed_strikes(
+        self, ctx: MarketContext, symbol: str, trading_class: str, expiry: date
+    ) -> FloatArray:
+        """Every strike the listing model lists for ``expiry`` on ``ctx.session`` (no window cut).
+
+        Raises:
+            UnknownProductError: a product other than SPX/SPXW/VIX options.
+        """
+        dte = (expiry - ctx.session).days
+        if symbol == "SPX" and trading_class in ("SPXW", "SPX"):
+            kind = (
+                ExpiryKind.STANDARD
+                if trading_class == "SPX"
+                else spx_expiry_kind(expiry, self.calendar.is_session)
+            )
+            return spx_listed_strikes(ctx.spx, ctx.session, dte, kind)
+        if symbol == "VIX" and trading_class == "VIX":
+            return vix_listed_strikes(self.vix_future(ctx, expiry), dte)
+        raise UnknownProductError(f"no model for {symbol} options of class {trading_class}")
+
+    def listed_spx_strikes(
+        self, ctx: MarketContext, trading_class: str, expiry: date, surface: SpxSurface
+    ) -> FloatArray:
+        """Listed SPX/SPXW strikes of ``expiry`` inside the pricing window, ascending.
+
+        The window is ``spot * exp(+-STRIKE_WINDOW_MOVES * sigma_atm * sqrt(t))``;
+        if no listed strike falls inside it, the listed strike nearest spot.
+        """
+        dte = (expiry - ctx.session).days
+        listed = self.listed_strikes(ctx, "SPX", trading_class, expiry)
+        t = t_years(dte, am_settled=trading_class == "SPX")
+        atm = float(surface.atm_vol(max(t, 1e-6)))
+        move = STRIKE_WINDOW_MOVES * atm * math.sqrt(max(t, 0.0))
+        lo, hi = ctx.spx * math.exp(-move), ctx.spx * math.exp(move)
+        inside = listed[(listed >= lo - 1e-9) & (listed <= hi + 1e-9)]
+        if inside.size == 0:
+            inside = listed[[int(np.argmin(np.abs(listed - ctx.spx)))]]
+        return inside
 
     def vix_future(self, ctx: MarketContext, expiry: date) -> float:
         """The VIX future for ``expiry``: its settlement if known, else the modelled curve."""
@@ -104,7 +220,7 @@ class MarketModel:
         right: Right,
         strikes: npt.ArrayLike | None = None,
     ) -> ChainSlice:
-        """Quotes for one expiry and right; ``strikes=None`` means the listed grid.
+        """Quotes for one expiry and right; ``strikes=None`` means the listed strikes.
 
         Raises:
             UnknownProductError: a product other than SPX/SPXW/VIX options.
@@ -114,10 +230,9 @@ class MarketModel:
         if dte < 0:
             raise ValueError(f"{trading_class} {expiry} expired before {ctx.session}")
         if symbol == "SPX" and trading_class in ("SPXW", "SPX"):
+            surface = self.spx_surface(ctx, dte)
             if strikes is None:
-                t = t_years(dte, am_settled=trading_class == "SPX")
-                atm = float(spx_surface_from_context(ctx, self.spx).atm_vol(max(t, 1e-6)))
-                strikes = strike_grid(ctx.spx, t, atm, n_moves=STRIKE_WINDOW_MOVES, step=5.0)
+                strikes = self.listed_spx_strikes(ctx, trading_class, expiry, surface)
             return spx_chain_slice(
                 ctx,
                 expiry,
@@ -128,11 +243,12 @@ class MarketModel:
                 self.spx_spread,
                 rate=self.rate,
                 trading_class=trading_class,
+                surface=surface,
             )
         if symbol == "VIX" and trading_class == "VIX":
             future = self.vix_future(ctx, expiry)
             if strikes is None:
-                strikes = vix_strike_grid(future)
+                strikes = vix_listed_strikes(future, dte)
             return vix_chain_slice(
                 ctx,
                 expiry,

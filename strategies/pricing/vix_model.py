@@ -46,8 +46,13 @@ Option vol
     and wrong) ``VVIX = exp(c0) VIX^c1`` (regression on 2007-2024 closes).
     The smile in ``y = ln(K/F) (T / 30d)^-gamma`` is
     ``sigma = sigma_atm * clip(1 + a y + b y^2, min_ratio, max_ratio)`` with
-    ``(a, b) = (call_slope, call_curvature)`` for ``y >= 0`` (the upward call
-    skew; ``y`` is capped at the quadratic's peak when ``b < 0``) and
+    ``(a, b) = (call_slope (F/20)^call_slope_level, call_curvature)`` for
+    ``y >= 0`` (the upward call skew, flatter when the future is high: in a
+    spike the calls' premium over ATM shrinks; ``y`` is capped at the
+    quadratic's peak when ``b < 0``; the fit keeps ``b <= 0``, a concave wing
+    that levels off, because a convex one fitted on VXTH's strikes
+    (``ln(K/F) <= 0.5``) overprices 2023's far calls by 36 vol points out of
+    sample) and
     ``(put_slope, put_curvature)`` for ``y < 0``. The call-side and ATM
     parameters come from :mod:`strategies.pricing.calibrated` (fitted by
     ``scripts/fit_vix_model.py`` on real quotes: Cboe's VXTH VIX calls
@@ -76,6 +81,7 @@ __all__ = [
     "vix_futures_curve",
     "vix_option_atm_vol",
     "vix_option_vol",
+    "vix_option_vol_arrays",
     "vvix_or_fallback",
 ]
 
@@ -122,6 +128,7 @@ class VixOptionParams:
         term_exponent: ``alpha`` of the ATM term decay ``(T/30d)^-alpha``.
         skew_term_exponent: ``gamma`` scaling log-moneyness by ``(T/30d)^-gamma``.
         call_slope, call_curvature: smile coefficients for ``K >= F``.
+        call_slope_level: elasticity of the call slope to ``F / 20``.
         put_slope, put_curvature: smile coefficients for ``K < F``.
         min_ratio, max_ratio: clip of ``sigma / sigma_atm``.
         min_vol, max_vol: absolute clip, decimal.
@@ -138,6 +145,7 @@ class VixOptionParams:
     skew_term_exponent: float = _cal.VIX["skew_term_exponent"]
     call_slope: float = _cal.VIX["call_slope"]
     call_curvature: float = _cal.VIX["call_curvature"]
+    call_slope_level: float = _cal.VIX["call_slope_level"]
     vvix_exponent: float = _cal.VIX["vvix_exponent"]
     basis_exponent: float = _cal.VIX["basis_exponent"]
     level_exponent: float = _cal.VIX["level_exponent"]
@@ -210,6 +218,20 @@ def vvix_or_fallback(vvix: float | None, vix: float | None, params: VixOptionPar
     return 90.0
 
 
+def _atm_vol_arrays(
+    level: FloatArray, t: FloatArray, vix: FloatArray, future: FloatArray, p: VixOptionParams
+) -> FloatArray:
+    """ATM vol (decimal) from resolved VVIX ``level``; NaN/<=0 ``vix``/``future`` mean factor 1."""
+    tt = np.maximum(t, p.min_t)
+    vol = p.vvix_ratio * (level / 100.0) ** p.vvix_exponent * (tt / _T30) ** (-p.term_exponent)
+    f_ok = np.isfinite(future) & (future > 0.0)
+    fs = np.where(f_ok, future, _F_REF)
+    vol = vol * (fs / _F_REF) ** p.level_exponent
+    v_ok = f_ok & np.isfinite(vix) & (vix > 0.0)
+    vol = vol * np.where(v_ok, np.where(v_ok, vix, 1.0) / fs, 1.0) ** p.basis_exponent
+    return np.asarray(np.clip(vol, p.min_vol, p.max_vol), dtype=np.float64)
+
+
 def vix_option_atm_vol(
     vvix: float | None,
     t_years: npt.ArrayLike,
@@ -226,13 +248,52 @@ def vix_option_atm_vol(
     """
     p = params if params is not None else VixOptionParams()
     level = vvix_or_fallback(vvix, vix, p)
-    t = np.maximum(np.asarray(t_years, dtype=np.float64), p.min_t)
-    vol = p.vvix_ratio * (level / 100.0) ** p.vvix_exponent * (t / _T30) ** (-p.term_exponent)
-    if future is not None and math.isfinite(future) and future > 0.0:
-        vol = vol * (future / _F_REF) ** p.level_exponent
-        if vix is not None and math.isfinite(vix) and vix > 0.0:
-            vol = vol * (vix / future) ** p.basis_exponent
-    return np.asarray(np.clip(vol, p.min_vol, p.max_vol), dtype=np.float64)
+    t = np.asarray(t_years, dtype=np.float64)
+    nan = math.nan
+    v = np.full(t.shape, nan if vix is None else float(vix))
+    f = np.full(t.shape, nan if future is None else float(future))
+    return _atm_vol_arrays(np.full(t.shape, level), t, v, f, p)
+
+
+def vix_option_vol_arrays(
+    strikes: npt.ArrayLike,
+    future_price: npt.ArrayLike,
+    t_years: npt.ArrayLike,
+    vvix: npt.ArrayLike,
+    vix: npt.ArrayLike,
+    params: VixOptionParams | None = None,
+) -> FloatArray:
+    """Implied vol (decimal) of VIX options, every input an array (broadcast together).
+
+    The formula of :func:`vix_option_vol` for many quotes of different days
+    and expiries at once (the fitting script and the quotes check use it).
+
+    Args:
+        strikes: strikes, VIX points (> 0).
+        future_price: the VIX future of each option's expiry, points (> 0).
+        t_years: years to expiry (floored at ``params.min_t``).
+        vvix: VVIX levels already resolved (:func:`vvix_or_fallback`), points.
+        vix: spot VIX, points (NaN: no basis factor).
+        params: model parameters.
+
+    Returns:
+        Array of the broadcast shape.
+    """
+    p = params if params is not None else VixOptionParams()
+    k, f, t, lv, v = np.broadcast_arrays(
+        *(np.asarray(x, dtype=np.float64) for x in (strikes, future_price, t_years, vvix, vix))
+    )
+    tt = np.maximum(t, p.min_t)
+    atm = _atm_vol_arrays(lv, tt, v, f, p)
+    y = np.log(np.maximum(k, 1e-9) / f) * (tt / _T30) ** (-p.skew_term_exponent)
+    a = p.call_slope * (f / _F_REF) ** p.call_slope_level
+    yc = y
+    if p.call_curvature < 0.0:
+        yc = np.minimum(y, -a / (2.0 * p.call_curvature))
+    call = 1.0 + yc * (a + p.call_curvature * yc)
+    put = 1.0 + y * (p.put_slope + p.put_curvature * y)
+    ratio = np.clip(np.where(y >= 0.0, call, put), p.min_ratio, p.max_ratio)
+    return np.asarray(np.clip(atm * ratio, p.min_vol, p.max_vol), dtype=np.float64)
 
 
 def vix_option_vol(
@@ -258,14 +319,7 @@ def vix_option_vol(
         Array of the shape of ``strikes``.
     """
     p = params if params is not None else VixOptionParams()
-    t = max(t_years, p.min_t)
-    atm = float(vix_option_atm_vol(vvix, t, p, vix=vix, future=future_price))
-    k = np.maximum(np.asarray(strikes, dtype=np.float64), 1e-9)
-    y = np.log(k / future_price) * (t / _T30) ** (-p.skew_term_exponent)
-    yc = y
-    if p.call_curvature < 0.0:
-        yc = np.minimum(y, -p.call_slope / (2.0 * p.call_curvature))
-    call = 1.0 + yc * (p.call_slope + p.call_curvature * yc)
-    put = 1.0 + y * (p.put_slope + p.put_curvature * y)
-    ratio = np.clip(np.where(y >= 0.0, call, put), p.min_ratio, p.max_ratio)
-    return np.asarray(np.clip(atm * ratio, p.min_vol, p.max_vol), dtype=np.float64)
+    level = vvix_or_fallback(vvix, vix, p)
+    v = math.nan if vix is None else float(vix)
+    k = np.asarray(strikes, dtype=np.float64)
+    return vix_option_vol_arrays(k, future_price, t_years, level, v, p).reshape(k.shape)

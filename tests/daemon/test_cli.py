@@ -159,6 +159,7 @@ def test_journal_json(replayed: tuple[Path, str], capsys: pytest.CaptureFixture[
         "unrealized_pnl",
         "condor_pnl",
         "hedge_pnl",
+        "interest",
         "commissions",
         "decisions",
         "orders",
@@ -171,8 +172,14 @@ def test_journal_json(replayed: tuple[Path, str], capsys: pytest.CaptureFixture[
     assert data["first_session"] == "2019-03-01"
     assert data["last_session"] == "2019-03-29"
     assert data["sessions"] == 21
-    assert data["total_pnl"] == pytest.approx(data["realized_pnl"] + data["unrealized_pnl"])
-    assert data["total_pnl"] == pytest.approx(data["condor_pnl"] + data["hedge_pnl"])
+    # each figure is rounded to cents, so a sum of three may be a cent or two off the total
+    assert data["interest"] > 0  # a month on $1M at the 2019 T-bill rate (about 2.4%)
+    assert data["total_pnl"] == pytest.approx(
+        data["realized_pnl"] + data["unrealized_pnl"] + data["interest"], abs=0.021
+    )
+    assert data["total_pnl"] == pytest.approx(
+        data["condor_pnl"] + data["hedge_pnl"] + data["interest"], abs=0.021
+    )
     assert data["final_net_liquidation"] - data["starting_net_liquidation"] == pytest.approx(
         data["total_pnl"], abs=0.01
     )

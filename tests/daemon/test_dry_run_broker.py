@@ -99,8 +99,8 @@ async def test_orders_fill_at_the_quotes_through_the_replay_model_and_nothing_is
         assert fill["commission"] == 2 * COSTS.per_contract(leg.contract)
     [order] = rows(rig.journal.path, "SELECT * FROM orders")
     assert (order["status"], order["filled_quantity"]) == ("filled", 2)
-    # the credit is the mid less a quarter of the half spread on each leg: 2.90 - 4 x 0.025
-    assert abs(order["avg_price"] - (-2.80)) < 1e-9
+    # the credit is the mid less half of the half spread on each leg: 2.90 - 4 x 0.05
+    assert abs(order["avg_price"] - (-2.70)) < 1e-9
     assert rig.engine.portfolio.structures[structure].held_units == 2
     assert rig.gateway_broker.placed == [] and rig.gateway_broker.cancels == []
     # only market data and the connection pass through to the gateway
@@ -181,6 +181,6 @@ async def test_the_account_is_starting_cash_plus_the_books_cash_and_marks(tmp_pa
     await rig.open_condor(quantity=2)
     account = await rig.broker.account()
     commissions = sum(2 * COSTS.per_contract(leg.contract) for leg in CONDOR)
-    assert abs(account.cash - (100_000.0 + 2.80 * 2 * 100 - commissions)) < 1e-6
+    assert abs(account.cash - (100_000.0 + 2.70 * 2 * 100 - commissions)) < 1e-6
     marked = sum(2 * leg.ratio * QUOTES[leg.contract].mid * 100 for leg in CONDOR)
     assert abs(account.net_liquidation - (account.cash + marked)) < 1e-6

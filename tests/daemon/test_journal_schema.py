@@ -221,7 +221,7 @@ def v1(tmp_path: Path) -> Path:
 
 
 def test_schema_version_follows_the_migrations() -> None:
-    assert SCHEMA_VERSION == len(schema.MIGRATIONS) + 1 == 3
+    assert SCHEMA_VERSION == len(schema.MIGRATIONS) + 1 == 4
 
 
 def test_new_journal_records_its_version_in_meta_and_user_version(tmp_path: Path) -> None:
@@ -425,8 +425,9 @@ def test_version_2_journal_gains_market_daily_and_keeps_every_row(v2: Path, tmp_
     assert "market_daily" not in _shape(v2)
     before = {t: _rows(v2, t) for t in V2_TABLES}
     Journal.open(v2).close()
-    assert _pragma(v2, "user_version") == 3
-    assert dict(_rows(v2, "meta", "key, value"))["schema_version"] == "3"
+    assert _pragma(v2, "user_version") == SCHEMA_VERSION
+    assert dict(_rows(v2, "meta", "key, value"))["schema_version"] == str(SCHEMA_VERSION)
+    before["daily"] = [(*row, 0.0) for row in before["daily"]]  # version 4's interest column
     assert {t: _rows(v2, t) for t in V2_TABLES} == before
     assert _columns(v2, "market_daily") == [
         "session", "vix", "vvix", "spx", "advancing", "declining", "vix_m1",
@@ -478,13 +479,105 @@ def test_failed_2_to_3_migration_is_rolled_back(v2: Path, monkeypatch: pytest.Mo
         db.execute("CREATE TABLE market_daily (x TEXT)")  # exists: fails after the table
 
     monkeypatch.setattr(schema, "MIGRATIONS", (schema._migrate_1_to_2, fail))
-    with pytest.raises(JournalError, match="from schema version 2 to 3 failed"):
+    with pytest.raises(JournalError, match="from schema version 2 to 4 failed"):
         Journal.open(v2)
     assert "market_daily" not in _shape(v2)
     assert _pragma(v2, "user_version") == 2
     monkeypatch.undo()
     Journal.open(v2).close()
     assert "market_daily" in _shape(v2)
+
+
+# --------------------------------------------------------------------------- migration 3 -> 4
+
+
+def make_v3_journal(path: Path) -> None:
+    """A version-3 journal: the version-2 file brought to 3 by the 2 -> 3 step alone."""
+    make_v2_journal(path)
+    db = sqlite_utils.Database(path)
+    schema._migrate_2_to_3(db)
+    db.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    db.execute("PRAGMA user_version = 3")
+    db.conn.commit()
+    db.close()
+
+
+@pytest.fixture
+def v3(tmp_path: Path) -> Path:
+    path = tmp_path / "v3.sqlite"
+    make_v3_journal(path)
+    return path
+
+
+def test_version_3_journal_gains_interest_and_keeps_every_row(v3: Path, tmp_path: Path) -> None:
+    assert "interest" not in _shape(v3)
+    before = {t: _rows(v3, t) for t in (*V2_TABLES, "market_daily")}
+    assert before["daily"], "the fixture must have daily rows to migrate"
+    Journal.open(v3).close()
+    assert _pragma(v3, "user_version") == 4
+    assert dict(_rows(v3, "meta", "key, value"))["schema_version"] == "4"
+    before["daily"] = [(*row, 0.0) for row in before["daily"]]
+    assert {t: _rows(v3, t) for t in before} == before
+    assert _columns(v3, "interest") == [
+        "run_id", "session", "time", "accrued_from", "days", "balance", "rate", "amount",
+    ]  # fmt: skip
+    fresh = tmp_path / "fresh4.sqlite"
+    Journal.open(fresh).close()
+    assert _shape(v3) == _shape(fresh)
+
+
+def test_interest_is_journaled_once_and_carried_into_the_daily_rows(v3: Path) -> None:
+    from daemon.brokers.interest import InterestCredit
+
+    with Journal.open(v3) as j:
+        run = j.start_run(mode="replay", config_json="{}")
+        day1, day2 = date(2020, 2, 4), date(2020, 2, 7)
+        c1 = InterestCredit(day1, NOW, SESSION, 1, 1_000_000.0, 0.0155, 42.47)
+        c2 = InterestCredit(day2, NOW, day1, 3, 1_000_042.47, 0.0155, 127.4)
+        assert j.record_interest(c1, run)
+        assert not j.record_interest(c1, run)  # once per run and session
+        j.record_daily(run, day1, cash=1.0, net_liquidation=1.0, open_condor_pnl=0.0,
+                       open_hedge_pnl=0.0, drawdown=0.0)  # fmt: skip
+        j.flush(force=True)
+        assert j.record_interest(c2, run)
+        j.record_daily(run, day2, cash=1.0, net_liquidation=1.0, open_condor_pnl=0.0,
+                       open_hedge_pnl=0.0, drawdown=0.0)  # fmt: skip
+        assert [d.interest for d in j.daily(run)] == [42.47, pytest.approx(169.87)]
+        rows = j.interest(run)
+        assert [(r.session, r.accrued_from, r.days, r.amount) for r in rows] == [
+            (day1, SESSION, 1, 42.47), (day2, day1, 3, 127.4),
+        ]  # fmt: skip
+        assert j.summary(run).interest == pytest.approx(169.87)
+    with Journal.open(v3) as j:  # a reopened journal keeps counting from the committed rows
+        assert not j.record_interest(c2, run)
+        assert j._interest_for(run) == pytest.approx(169.87)
+
+
+def test_read_only_open_of_a_version_3_journal_reads_no_interest(v3: Path) -> None:
+    before = v3.read_bytes()
+    with Journal.open(v3, read_only=True) as j:
+        assert j.interest(j.run().id) == [] and j.interest(1) == []
+        daily = j.daily(1)  # the fixture's run with daily rows
+        assert daily and all(d.interest == 0.0 for d in daily)
+    assert v3.read_bytes() == before
+
+
+def test_failed_3_to_4_migration_is_rolled_back(v3: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(db: sqlite_utils.Database) -> None:
+        schema._migrate_3_to_4(db)
+        db.execute("CREATE TABLE interest (x TEXT)")  # exists: fails after the table
+
+    monkeypatch.setattr(
+        schema, "MIGRATIONS", (schema._migrate_1_to_2, schema._migrate_2_to_3, fail)
+    )
+    with pytest.raises(JournalError, match="from schema version 3 to 4 failed"):
+        Journal.open(v3)
+    assert "interest" not in _shape(v3)
+    assert "interest" not in _columns(v3, "daily")
+    assert _pragma(v3, "user_version") == 3
+    monkeypatch.undo()
+    Journal.open(v3).close()
+    assert "interest" in _shape(v3)
 
 
 # --------------------------------------------------------------------------- integrity

@@ -85,6 +85,31 @@ def test_quotes_file_reports_chain_keys_price_error_and_regimes(tmp_path, capsys
                           "p90_abs_iv_error_vol_pts", "median_abs_price_error_pct"}  # fmt: skip
         assert b["median_abs_iv_error_vol_pts"] == pytest.approx(5.0, abs=0.05)
     assert set(obj["by_year"]) == {"2007", "2010", "2011", "2012"}
+    assert sum(v["n_quotes"] for v in obj["by_moneyness"].values()) == 12
+    assert sum(v["n_quotes"] for v in obj["by_price"].values()) == 12
+    # bid/ask 0.02 around the model price + 5 vol points: the model price is below the bid
+    assert obj["share_inside_bid_ask"] == (0.0 if bid_ask else None)
+
+
+def test_a_file_with_both_rights_is_priced_on_its_parity_future(tmp_path, capsys):
+    """Quotes made on a future 1 point above the day's settlement: parity, not settlement."""
+    qd, ex = DATES[3]
+    ctx = load_history().context(load_history().index_of(qd))
+    f = ctx.vix_futures[ex] + 1.0
+    t = ((ex - qd).days - 6.5 / 24) / 365
+    lines = ["quote_date,underlying,expiry,strike,right,mid"]
+    for k in (f - 3.0, f - 1.0, f + 1.0, f + 3.0, f + 6.0):
+        iv = float(vix_option_vol(k, f, t, ctx.vvix, vix=ctx.vix))
+        for call in (True, False):
+            mid = float(black_price(f, k, t, iv, call))
+            lines.append(f"{qd},VIX,{ex},{k:.2f},{'C' if call else 'P'},{mid:.6f}")
+    path = tmp_path / "both.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, out = _run(path, capsys)
+    assert code == 0, out
+    obj = json.loads(out)
+    assert set(obj["forward_sources"]) == {"parity"}
+    assert obj["median_abs_iv_error_vol_pts"] < 0.05
 
 
 def test_quotes_file_text_output(tmp_path, capsys):

@@ -1,7 +1,9 @@
-"""The replay's results are exactly those of main before the speed work (issue 11).
+"""The replay's results are exactly those recorded in the golden fingerprint files.
 
-``tests/daemon/data/replay_fingerprint_2019h1.json`` was produced on main at
-36ab577 (before any speed change) by::
+The files were first produced on main at 36ab577 (before the speed work of
+issue 11) and are regenerated whenever a change moves results on purpose (last:
+issue 10's T-bill interest on cash, the 0.5 fill default and the SPX spread
+model), by::
 
     .venv/bin/python benchmarks/replay_fingerprint.py --start 2019-01-02 --end 2019-06-28
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 import json
 import sqlite3
 from collections import defaultdict
@@ -23,7 +24,13 @@ from daemon.brokers.base import Fill, Settlement
 from daemon.calendars.exchange import default_calendar
 from daemon.clock import NEW_YORK
 from daemon.config import load_config
-from daemon.journal import DailyRecord, DecisionRecord, Journal, PositionRecord
+from daemon.journal import (
+    DailyRecord,
+    DecisionRecord,
+    InterestRecord,
+    Journal,
+    PositionRecord,
+)
 from daemon.logs import configure_logging, get_logger
 from daemon.replay import ReplayResult, run_replay
 from strategies.domain import Action, Leg, OptionContract, Right, Structure
@@ -60,6 +67,7 @@ class Replay:
     daily: list[DailyRecord]
     marks_last: dict[str, float]
     raw_inputs: dict[str, str]
+    interest: list[InterestRecord]
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +120,7 @@ def replay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replay]:
             daily=daily,
             marks_last=marks_last,
             raw_inputs=raw_inputs,
+            interest=journal.interest(rid),
         )
     finally:
         journal.close()
@@ -369,11 +378,12 @@ def test_pnl_total_matches_net_liquidation(replay: Replay) -> None:
     assert replay.summary.starting_net_liquidation == replay.starting_cash
     pnl = final.net_liquidation - replay.starting_cash
     assert abs(pnl - replay.summary.total_pnl) <= 0.01
+    interest = replay.summary.interest
     assert replay.summary.total_pnl == pytest.approx(
-        replay.summary.realized_pnl + replay.summary.unrealized_pnl, abs=0.01
+        replay.summary.realized_pnl + replay.summary.unrealized_pnl + interest, abs=0.01
     )
     assert replay.summary.total_pnl == pytest.approx(
-        replay.summary.condor_pnl + replay.summary.hedge_pnl, abs=0.01
+        replay.summary.condor_pnl + replay.summary.hedge_pnl + interest, abs=0.01
     )
     # A crash run: the account must have moved.
     assert abs(pnl) > 100.0
@@ -383,14 +393,35 @@ def test_pnl_equals_cash_flows_plus_open_marks(replay: Replay) -> None:
     final = replay.daily[-1]
     fills_cash = sum(_cash_flow(f) for f in replay.fills)
     settled = sum(s.cash for s in replay.settlements)
-    assert final.cash == pytest.approx(replay.starting_cash + fills_cash + settled, abs=0.01)
+    interest = sum(r.amount for r in replay.interest)
+    assert final.cash == pytest.approx(
+        replay.starting_cash + fills_cash + settled + interest, abs=0.01
+    )
 
     open_positions = [p for p in replay.positions if p.is_open]
     assert all(p.id in replay.marks_last for p in open_positions)
     marks = sum(replay.marks_last[p.id] * p.quantity * 100 for p in open_positions)
     assert final.net_liquidation - final.cash == pytest.approx(marks, abs=0.01)
-    total = fills_cash + settled + marks
+    total = fills_cash + settled + interest + marks
     assert abs(total - replay.summary.total_pnl) <= 0.01
+
+
+def test_cash_earns_the_tbill_rate_every_session(replay: Replay) -> None:
+    sessions = [d.session for d in replay.daily]
+    # one credit per session after the first, covering the calendar days since the previous
+    assert [(r.accrued_from, r.session) for r in replay.interest] == list(
+        itertools.pairwise(sessions)
+    )
+    for r in replay.interest:
+        assert r.days == (r.session - r.accrued_from).days
+        assert r.amount == pytest.approx(r.balance * r.rate * r.days / 365)
+    # 2020 Q1: DTB3 fell from about 1.5% to -0.05% (2020-03-26): negative rates charge
+    assert all(-0.001 < r.rate < 0.02 for r in replay.interest)
+    assert min(r.rate for r in replay.interest) < 0.0 < max(r.rate for r in replay.interest)
+    total = sum(r.amount for r in replay.interest)
+    assert total > 0.0
+    assert replay.daily[-1].interest == pytest.approx(total)
+    assert replay.summary.interest == pytest.approx(total)
 
 
 def test_commissions_sum(replay: Replay) -> None:
@@ -431,7 +462,7 @@ def test_daily_rows_are_consistent(replay: Replay) -> None:
             row.condor_pnl + row.hedge_pnl, abs=0.01
         )
         assert row.net_liquidation - replay.starting_cash == pytest.approx(
-            row.realized_pnl + row.unrealized_pnl, abs=0.01
+            row.realized_pnl + row.unrealized_pnl + row.interest, abs=0.01
         ), row.session
         peak = max(peak, row.net_liquidation)
         assert row.drawdown >= -1e-9

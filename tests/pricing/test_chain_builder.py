@@ -125,4 +125,15 @@ def test_quote_from_mid_brackets_mid(mid, vix):
     spread = VIX_SPREAD if vix else SPX_SPREAD
     bid, ask = quote_from_mid(np.array([mid]), spread)
     assert 0.0 <= bid[0] <= mid <= ask[0]
-    assert ask[0] - bid[0] <= 2 * (spread.half_base + spread.half_pct * mid) + 2 * spread.tick_above
+    half = max(
+        spread.min_half,
+        spread.half_base + spread.half_pct * mid + spread.half_sqrt * np.sqrt(mid),
+    )
+    assert ask[0] - bid[0] <= 2 * half + 2 * spread.tick_above
+
+
+def test_spx_spread_follows_the_real_chains_medians():
+    # median real SPXW full spreads by mid (2022-2024 Cboe chains, docs/cash-and-fills.md)
+    for mid, real in ((2.0, 0.15), (5.0, 0.3), (15.0, 0.4), (30.0, 0.6), (60.0, 0.7), (120.0, 0.9)):
+        bid, ask = quote_from_mid(np.array([mid]), SPX_SPREAD)
+        assert real - 0.05 <= ask[0] - bid[0] <= real + 0.3 + 1e-9, mid  # ticks round outwards

@@ -69,7 +69,7 @@ def test_vix_option_fit_recovers_parameters_and_leaves_a_year_out():
     got = fv.fit_vix(ds, set())
     for key in ("vvix_ratio", "call_slope", "basis_exponent"):
         assert getattr(got, key) == pytest.approx(getattr(truth, key), rel=0.05, abs=0.03)
-    table = fv.validate_vix(ds)
+    table = fv.validate_vix(fv.score_loo(ds))
     assert "| 2011 | " in table and "| **all** |" in table
     all_row = next(line for line in table.splitlines() if line.startswith("| **all**"))
     assert float(all_row.split("|")[3]) < 0.5  # out-of-sample median IV error, vol points

@@ -256,27 +256,38 @@ def test_short_strike_is_closest_absolute_delta_and_ties_go_further_otm() -> Non
     assert decision.inputs["long_call_strike"] == 4125.0
 
 
-def test_wing_uses_the_nearest_strike_beyond_the_width_and_max_loss_the_wider_wing() -> None:
-    # 3850 is missing: the put wing moves out to 3825 (75 points), never in.
+def test_wing_between_listed_strikes_takes_the_one_inside_the_width() -> None:
+    # 3850 is not listed: the put wing moves in to 3860 (40 points), never out to 3825.
     put = make_slice(
         Right.PUT,
-        [3800.0, 3825.0, 3900.0, 3950.0],
-        [-0.05, -0.08, -0.16, -0.27],
-        [1.0, 1.5, 3.5, 7.0],
+        [3800.0, 3825.0, 3860.0, 3880.0, 3900.0, 3950.0],
+        [-0.05, -0.08, -0.11, -0.13, -0.16, -0.27],
+        [1.0, 1.5, 2.2, 2.8, 3.5, 7.0],
     )
     _, call = chains()
     decision = plan_condor_entry(CTX, [put], [call], 0, CondorRules(), net_liq=NET_LIQ)
     assert decision.action is Action.OPEN
-    assert decision.inputs["long_put_strike"] == 3825.0
-    assert decision.inputs["put_width"] == 75.0
-    # credit = (3.5 - 1.5) + (3.0 - 1.6) = 3.40; max loss = (75 - 3.40) * 100
-    assert decision.inputs["credit"] == pytest.approx(3.40)
-    assert decision.inputs["max_loss_dollars_per_condor"] == pytest.approx(7160.0)
-    assert decision.quantity == 3  # floor(25000 / 7160)
+    assert decision.inputs["long_put_strike"] == 3860.0
+    assert decision.inputs["put_width"] == 40.0
+    assert decision.inputs["call_width"] == 50.0
+    # credit = (3.5 - 2.2) + (3.0 - 1.6) = 2.70; max loss = (50 - 2.70) * 100, the wider wing
+    assert decision.inputs["credit"] == pytest.approx(2.70)
+    assert decision.inputs["max_loss_dollars_per_condor"] == pytest.approx(4730.0)
+    assert decision.quantity == 5  # floor(25000 / 4730)
+
+
+def test_entry_skips_when_no_listed_strike_lies_within_the_width() -> None:
+    put = make_slice(
+        Right.PUT, [3800.0, 3825.0, 3900.0, 3950.0], [-0.05, -0.08, -0.16, -0.27], [1, 1.5, 3.5, 7]
+    )
+    _, call = chains()
+    decision = plan_condor_entry(CTX, [put], [call], 0, CondorRules(), net_liq=NET_LIQ)
+    assert decision.action is Action.SKIP
+    assert "No quoted put wing between the short put and 3850" in decision.reason
 
 
 def test_entry_skips_without_a_long_wing() -> None:
-    put = make_slice(Right.PUT, [3870.0, 3900.0, 3950.0], [-0.12, -0.16, -0.27], [2.5, 3.5, 7.0])
+    put = make_slice(Right.PUT, [3900.0, 3950.0], [-0.16, -0.27], [3.5, 7.0])
     _, call = chains()
     decision = plan_condor_entry(CTX, [put], [call], 0, CondorRules(), net_liq=NET_LIQ)
     assert decision.action is Action.SKIP
@@ -341,13 +352,13 @@ def test_property_never_a_short_without_its_long_wing(
     assert ratios == [1, -1, -1, 1]
     assert rights == [Right.PUT, Right.PUT, Right.CALL, Right.CALL]
     cs = condor_strikes(decision.legs)  # raises unless every short has its wing
-    assert cs.put_width >= width - 1e-9
-    assert cs.call_width >= width - 1e-9
+    assert 0 < cs.put_width <= width + 1e-9
+    assert 0 < cs.call_width <= width + 1e-9
     quoted_puts = strikes[np.isfinite(slices[0].bid)]
-    # the wing is the nearest quoted strike at or beyond the width: nothing in between
-    between = quoted_puts[(quoted_puts > cs.long_put) & (quoted_puts <= cs.short_put - width)]
+    # the wing is the farthest quoted strike within the width: nothing between it and the width
+    between = quoted_puts[(quoted_puts < cs.long_put) & (quoted_puts >= cs.short_put - width)]
     assert between.size == 0
-    between = strikes[(strikes < cs.long_call) & (strikes >= cs.short_call + width)]
+    between = strikes[(strikes > cs.long_call) & (strikes <= cs.short_call + width)]
     assert between.size == 0
     assert 1 <= decision.quantity <= rules.max_contracts
     assert decision.limit_price is not None
@@ -513,10 +524,16 @@ def test_percent_mode_scales_the_wing_with_spot() -> None:
     # Half the index level, half the wing: 1.25% of 4,000 is 50 points.
     half = plan_condor_entry(CTX, [put], [call], 0, replace(rules, wing_pct=1.25), net_liq=NET_LIQ)
     assert half.inputs["long_put_strike"] == 3850.0
-    # Too wide for the listed strikes: a skip, never a naked short.
+    # Wider than the listed strikes: the farthest listed strike within 200 points.
     wide = plan_condor_entry(CTX, [put], [call], 0, replace(rules, wing_pct=5.0), net_liq=NET_LIQ)
-    assert wide.action is Action.SKIP
-    assert "wing_mode percent" in wide.reason
+    assert wide.inputs["wing_target_points"] == 200.0
+    assert wide.inputs["put_width"] <= 200.0 and wide.inputs["call_width"] <= 200.0
+    # Narrower than the strike spacing: a skip, never a naked short.
+    narrow = plan_condor_entry(
+        CTX, [put], [call], 0, replace(rules, wing_pct=0.25), net_liq=NET_LIQ
+    )
+    assert narrow.action is Action.SKIP
+    assert "wing_mode percent" in narrow.reason
 
 
 def test_delta_mode_picks_the_long_wing_by_delta() -> None:
