@@ -51,6 +51,11 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--keep-journals", action="store_true", help="keep each variant's journal in OUT/journals"
     )
+    p.add_argument(
+        "--variant-pages",
+        action="store_true",
+        help="also write each variant's `alvh report` page in OUT/variants/NAME/ (linked)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from daemon.journal import JournalError
     from daemon.marketdata.loader import MarketDataError
     from daemon.replay import ReplayError
+    from daemon.report.render import ReportError
     from daemon.study.benchmarks import BenchmarkError
     from daemon.study.run import StudyOptions, run_study, study_json
 
@@ -88,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         seed=s.seed,
         keep_journals=args.keep_journals,
         ablations=not args.no_ablations,
+        variant_pages=args.variant_pages,
     )
     if options.out.exists() and not options.out.is_dir():
         return fail(f"--out {options.out} is not a directory")
@@ -97,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         result = run_study(config, options, progress=say)
-    except (ReplayError, MarketDataError, JournalError, BenchmarkError) as exc:
+    except (ReplayError, MarketDataError, JournalError, BenchmarkError, ReportError) as exc:
         return fail(str(exc))
     except OSError as exc:
         return fail(f"{options.out}: {exc.strerror or exc}")

@@ -147,6 +147,18 @@ def _cndr_section(result: StudyResult, images: dict[str, str], out_dir: Path) ->
     )
 
 
+def _report_link(result: StudyResult, name: str, out_dir: Path) -> str:
+    """The variant's name, linked to its ``alvh report`` page when one was written."""
+    report = result.runs[name].report
+    if report is None:
+        return html.escape(name)
+    try:
+        target = report.relative_to(out_dir).as_posix()
+    except ValueError:
+        return html.escape(name)
+    return f'<a href="{html.escape(target)}">{html.escape(name)}</a>'
+
+
 def write_page(result: StudyResult, images: dict[str, str], path: Path) -> None:
     """Write the study page to ``path`` (PNGs from ``images`` embedded)."""
     out_dir = path.parent
@@ -156,7 +168,7 @@ def write_page(result: StudyResult, images: dict[str, str], path: Path) -> None:
                         "fill_mid", "fill_natural") if n in result.metrics]  # fmt: skip
     missing = "".join(f"<li>{html.escape(m)}</li>" for m in result.missing)
     described = "".join(
-        f"<tr><td>{html.escape(v.name)}</td><td style='text-align:left'>"
+        f"<tr><td>{_report_link(result, v.name, out_dir)}</td><td style='text-align:left'>"
         f"{html.escape(v.description)}</td><td>{result.runs[v.name].seconds:.1f} s</td></tr>"
         for v in result.variants
         if v.name in result.runs

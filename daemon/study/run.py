@@ -12,12 +12,15 @@ Outputs in ``out`` (see :func:`run_study`):
   bootstrap intervals, ``cndr_monthly_correlation``, ``cndr_tracking_error``
   (``null`` without the CNDR file), the CNDR comparison in detail, the
   claim's test (``claim``), and ``missing`` (benchmark files not given).
-* PNGs and ``study.html`` (:mod:`daemon.study.page`).
+* PNGs and ``study.html`` (:mod:`daemon.study.page`); with
+  ``variant_pages`` each variant's ``alvh report`` page in
+  ``variants/<name>/report.html``, linked from the study page.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 import tempfile
@@ -73,6 +76,8 @@ class StudyOptions:
     seed: int = bs.DEFAULT_SEED
     keep_journals: bool = False
     ablations: bool = True
+    #: Write each variant's ``alvh report`` page into ``out/variants/<name>/``.
+    variant_pages: bool = False
 
 
 @dataclass(slots=True)
@@ -112,6 +117,7 @@ def run_study(
     Raises:
         ReplayError, MarketDataError, JournalError: a replay cannot run.
         BenchmarkError: a given benchmark file cannot be read.
+        ReportError: a variant's report page cannot be written.
     """
     began = time.perf_counter()
     say = progress or (lambda _text: None)
@@ -177,13 +183,17 @@ def _replay(
         say(f"replayed {run.variant} in {run.seconds:.1f} s")
 
     runs = run_variants(
-        config, variants, options.start, options.end, journal_dir, options.jobs, on_done=done
+        config,
+        variants,
+        options.start,
+        options.end,
+        journal_dir,
+        options.jobs,
+        on_done=done,
+        report_dir=options.out / "variants" if options.variant_pages else None,
     )
     if not options.keep_journals:
-        runs = {
-            k: VariantRun(r.variant, r.sessions, r.net_liq, None, r.run_id, r.seconds, r.summary)
-            for k, r in runs.items()
-        }
+        runs = {k: dataclasses.replace(r, journal=None) for k, r in runs.items()}
     return runs
 
 

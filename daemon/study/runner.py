@@ -35,6 +35,7 @@ class VariantRun:
         run_id: the replay's run id in ``journal``.
         seconds: wall time of the replay, seconds.
         summary: the journal summary as JSON (``JournalSummary.as_json``).
+        report: the variant's ``alvh report`` page, when one was asked for.
     """
 
     variant: str
@@ -44,6 +45,7 @@ class VariantRun:
     run_id: int
     seconds: float
     summary: dict[str, Any]
+    report: Path | None = None
 
 
 _HISTORY: Any = None
@@ -61,13 +63,22 @@ def _history() -> Any:
 
 
 def run_variant(
-    config: AlvhConfig, variant: Variant, start: date, end: date, journal_path: Path
+    config: AlvhConfig,
+    variant: Variant,
+    start: date,
+    end: date,
+    journal_path: Path,
+    report_dir: Path | None = None,
 ) -> VariantRun:
     """Replay ``variant`` over ``start..end`` into ``journal_path`` (a new file).
+
+    With ``report_dir`` the run's ``alvh report`` page (:mod:`daemon.report`)
+    is written into ``report_dir/<variant name>/`` while the journal exists.
 
     Raises:
         ReplayError, MarketDataError, JournalError: as :func:`run_replay`.
         ValueError: the variant's overrides are not valid.
+        ReportError: the variant's report cannot be written.
     """
     from daemon.journal import Journal
     from daemon.logs import configure_logging, get_logger
@@ -85,6 +96,12 @@ def run_variant(
         rows = journal.daily(result.run_id)
     finally:
         journal.close()
+    report = None
+    if report_dir is not None:
+        from daemon.report.render import render_run_report
+
+        title = f"{variant.name}: {variant.description} ({start} to {end})"
+        report = render_run_report(journal_path, result.run_id, report_dir / variant.name, title)
     return VariantRun(
         variant.name,
         tuple(r.session for r in rows),
@@ -93,10 +110,11 @@ def run_variant(
         result.run_id,
         seconds,
         result.summary.as_json(),
+        report,
     )
 
 
-def _run_one(args: tuple[AlvhConfig, Variant, date, date, Path]) -> VariantRun:
+def _run_one(args: tuple[AlvhConfig, Variant, date, date, Path, Path | None]) -> VariantRun:
     return run_variant(*args)
 
 
@@ -108,12 +126,17 @@ def run_variants(
     journal_dir: Path,
     jobs: int = 1,
     on_done: Callable[[VariantRun], None] | None = None,
+    report_dir: Path | None = None,
 ) -> dict[str, VariantRun]:
     """Replay every variant (``jobs`` at a time) into ``journal_dir/<name>.sqlite``.
 
-    Returns the runs by variant name, in the order of ``variants``.
+    With ``report_dir`` each variant's ``alvh report`` page is written into
+    ``report_dir/<name>/``. Returns the runs by variant name, in the order of
+    ``variants``.
     """
-    tasks = [(config, v, start, end, journal_dir / f"{v.name}.sqlite") for v in variants]
+    tasks = [
+        (config, v, start, end, journal_dir / f"{v.name}.sqlite", report_dir) for v in variants
+    ]
     runs: dict[str, VariantRun] = {}
     if jobs <= 1:
         for task in tasks:

@@ -50,7 +50,7 @@ def test_study_writes_every_output(tmp_path: Path, capsys: pytest.CaptureFixture
     status = main(
         [
             "study", "--start", "2019-01-02", "--end", "2019-05-31", "--out", str(out),
-            "--no-ablations", "--jobs", "1",
+            "--no-ablations", "--jobs", "1", "--variant-pages",
             "--cndr", str(FIXTURES / "cndr_synthetic.csv"),
             "--tbill", str(FIXTURES / "dtb3_synthetic.csv"),
         ]
@@ -81,6 +81,9 @@ def test_study_writes_every_output(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "data:image/png;base64," in page
     assert "http://" not in page and "https://" not in page  # opens offline
     assert (out / "equity.png").stat().st_size > 1000
+    # each variant's `alvh report` page, linked relatively from the study page
+    assert (out / "variants" / "unhedged" / "report.html").is_file()
+    assert 'href="variants/alvh/report.html"' in page
 
 
 @pytest.mark.parametrize(
