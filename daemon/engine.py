@@ -127,7 +127,12 @@ class TradingEngine:
         self.settle_expired_enabled = settle_expired
         self.signal_source = signal_source
         self.signal_params = signal_params or SignalParams()
-        self._signals_cache: tuple[tuple[date, date | None, int], HedgeSignals] | None = None
+        #: When each condor's exits were last checked against the market's path
+        #: (:func:`daemon.manage._path_since_last_check`), by structure id.
+        self.exit_checked: dict[str, datetime] = {}
+        self._signals_cache: (
+            tuple[tuple[date, tuple[date, float, float] | None, int], HedgeSignals] | None
+        ) = None
         self.adjust_rules = adjust_rules if adjust_rules is not None else AdjustRules()
         self.executor = Executor(
             broker,
@@ -285,8 +290,14 @@ class TradingEngine:
         await manage.manage_job(self)
 
     async def mark_job(self) -> None:
-        """Mark positions at mid; journal marks and the day's P&L; flush the journal."""
+        """Mark positions at mid; journal marks and the day's P&L; flush the journal.
+
+        First, with a broker that reports the market's path (replay), the
+        stops and targets the session's range reached are filled
+        (:func:`daemon.manage.path_exits`), so the marks see the book after them.
+        """
         crash_point("mark")
+        await manage.path_exits(self)
         session = self.session()
         held = self.portfolio.open_positions()
         quotes = await self._quote_positions(held) if held else {}
@@ -517,8 +528,14 @@ class TradingEngine:
             self.log.warning("signals_unavailable", session=session.isoformat(), reason=str(exc))
             return None
         # the hedge check and the manage job read the same window most sessions:
-        # compute once per (session, last row, length)
-        key = (session, window.dates[-1] if window.dates else None, len(window))
+        # compute once per (session, last row, length, last values): a replay
+        # window's last row changes from the open to the close within a session
+        last = (
+            (window.dates[-1], float(window.vix[-1]), float(window.spx[-1]))
+            if window.dates
+            else None
+        )
+        key = (session, last, len(window))
         if self._signals_cache is None or self._signals_cache[0] != key:
             self._signals_cache = (key, compute_signals(window, self.signal_params))
         return self._signals_cache[1]

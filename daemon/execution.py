@@ -364,6 +364,7 @@ class Executor:
             decision.quantity,
             decision.limit_price,
             self.policy.worst_price(decision.limit_price),
+            resting=decision.resting,
         )
         intent = OrderIntent(
             decision_id,

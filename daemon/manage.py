@@ -11,13 +11,15 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime, time
 from typing import TYPE_CHECKING
 
 from daemon.brokers.base import BrokerError, FatalBrokerError
+from daemon.clock import NEW_YORK
 from daemon.marketdata.requests import gather
 from strategies.adjustments import AdjustData, MarketRequest, plan_condor_manage
 from strategies.domain import LegQuote, OptionContract, Right, Structure
+from strategies.exit_path import SessionPath
 from strategies.plan import Plan, error_decision, nothing_to_do
 from strategies.planner import hedge_manage_wants_chain, plan_exit
 from strategies.portfolio import StructurePosition
@@ -150,6 +152,7 @@ async def _manage_condor(
     """
     hedges = engine.portfolio.open_positions(Structure.HEDGE_LAYER)
     data = AdjustData()
+    path = await _path_since_last_check(engine, position)
     for _ in range(MAX_DATA_ROUNDS):
         outcome: Plan | MarketRequest
         try:
@@ -162,6 +165,7 @@ async def _manage_condor(
                 engine.adjust_rules,
                 hedges,
                 data,
+                path,
             )
         except Exception as exc:  # a rule's bug must not stop the job or the daemon
             engine.log.error(
@@ -179,3 +183,84 @@ async def _manage_condor(
             RuntimeError(f"still asking for market data after {MAX_DATA_ROUNDS} rounds"),
         )
     )
+
+
+async def path_exits(engine: TradingEngine) -> None:
+    """Settle the stops and targets the market's path reached, after the close (replay).
+
+    Run by the mark job before it marks, when the broker reports the path
+    (``path_since``: the simulated broker; IB does not, so live does nothing
+    here). Each held condor's exit rule sees the path since its last check
+    (the session just closed, its range now visible); only a **resting**
+    close (a stop or target the range reached, at its level) is executed,
+    so the book and the journal hold the exit on the session it happened,
+    before the next session's entry and hedge check. Anything else (hold,
+    a DTE floor, a stop on the close itself, which the range also holds)
+    is left to the manage job, and nothing is journaled for it.
+    """
+    if getattr(engine.broker, "path_since", None) is None:
+        return
+    condors = [
+        p
+        for p in engine.portfolio.open_positions(Structure.CONDOR)
+        if not engine.executor.has_live_order(p.id) and p.is_balanced
+    ]
+    if not condors:
+        return
+    try:
+        quotes = await engine._quote_positions(condors)
+    except BrokerError as exc:
+        engine.log.warning("exit_path_unavailable", reason=str(exc))
+        return
+    session = engine.session()
+    for position in condors:
+        path = await _path_since_last_check(engine, position)
+        if not path:
+            continue
+        plan = engine._guarded(
+            "condor_exit",
+            Structure.CONDOR,
+            functools.partial(
+                plan_exit,
+                position,
+                quotes,
+                session,
+                engine.condor_rules,
+                engine.hedge_rules,
+                True,
+                path=path,
+            ),
+        )
+        if any(d.resting for d in plan.decisions):
+            await engine.executor.execute(plan)
+
+
+async def _path_since_last_check(
+    engine: TradingEngine, position: StructurePosition
+) -> tuple[SessionPath, ...]:
+    """The market since this condor's last exit check, when the broker can say.
+
+    A broker with ``path_since`` (the simulated one) hands the sessions whose
+    range became visible since the last check (the first check: since the
+    opening session's midnight, so a range the entry did not see counts);
+    the check's time is then remembered (in memory: after a restart the
+    path starts again at the opening session). A broker without it (IB)
+    hands none: live exits see the current mark only. A broker error is
+    logged and the rule runs on the current mark; the range stays due.
+    """
+    path_since = getattr(engine.broker, "path_since", None)
+    if path_since is None:
+        return ()
+    since = engine.exit_checked.get(position.id) or datetime.combine(
+        position.opened_session, time(0, 0), NEW_YORK
+    )
+    contracts = [leg.contract for leg in position.legs]
+    try:
+        path = tuple(await path_since(contracts, since))
+    except BrokerError as exc:
+        if isinstance(exc, FatalBrokerError):
+            raise
+        engine.log.warning("exit_path_unavailable", position_id=position.id, reason=str(exc))
+        return ()
+    engine.exit_checked[position.id] = engine.clock()
+    return path

@@ -5,6 +5,15 @@ The same job definitions the live scheduler uses fire on a
 as fast as the machine allows (no sleeping). The broker is the
 :class:`~daemon.brokers.simulated.SimulatedBroker`; everything else is the
 live engine.
+
+No look-ahead: each job sees only the part of its session's daily row that
+is stamped at or before its fire time (:mod:`daemon.marketdata.visibility`):
+jobs before the close see the session's open for SPX and the VIX family and
+the previous session's values for the close-only series and the VIX futures;
+jobs at or after the close (the 16:15 ET mark) see the close. The market
+context, quotes, marks, fills, the risk and margin gates and the hedge
+signals all read that visible state. Stops and profit targets are checked
+against each closed session's range (:mod:`strategies.exit_path`).
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ from daemon.logs import bind_clock
 from daemon.marketdata.loader import MarketDataError, MarketHistory, load_history
 from daemon.marketdata.signal_source import BundleSignalSource
 from daemon.marketdata.tbill import cash_rate
+from daemon.marketdata.visibility import Phase, SessionRange, session_range, visible_context
 from daemon.scheduling.jobs import (
     JobName,
     job_definitions,
@@ -64,6 +74,14 @@ class ReplayMarket:
 
     def context(self, index: int) -> MarketContext:
         return self.history.context(index)
+
+    def visible_context(self, index: int, phase: Phase) -> MarketContext:
+        """What a job in ``phase`` of session ``index`` may see (no look-ahead)."""
+        return visible_context(self.history, index, phase)
+
+    def session_range(self, index: int) -> SessionRange | None:
+        """The range of session ``index`` (visible from its close)."""
+        return session_range(self.history, index)
 
     def spx_settlement(self, session: date) -> float:
         """SPX close of ``session``: the PM settlement of SPXW options expiring then."""
@@ -172,7 +190,7 @@ async def run_replay(
                 make_entry_guard(macro, config.events, clock.now) if config.events.enabled else None
             ),
             is_session=calendar.is_session,
-            signal_source=BundleSignalSource(history),
+            signal_source=BundleSignalSource(history, clock.now, calendar.session_close),
             signal_params=config.signals.to_params(),
             adjust_rules=config.adjust.to_rules(),
             risk_rules=config.risk.to_rules(),

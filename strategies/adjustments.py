@@ -67,6 +67,7 @@ from strategies.domain import (
     Right,
     Structure,
 )
+from strategies.exit_path import SessionPath
 from strategies.plan import Plan
 from strategies.planner import closing_limit, exit_quote, exit_quotes, plan_exit
 from strategies.portfolio import StructurePosition, adjusted_legs, leg_ratios
@@ -484,6 +485,7 @@ def plan_condor_manage(
     rules: AdjustRules,
     hedges: Sequence[StructurePosition],
     data: AdjustData | None = None,
+    path: Sequence[SessionPath] = (),
 ) -> Plan | MarketRequest:
     """The manage rule of one held condor, in the order of the module doc.
 
@@ -493,6 +495,8 @@ def plan_condor_manage(
         session: the session date.
         hedges: the open hedge structures (for the roll's G).
         data: what the engine gathered on an earlier :class:`MarketRequest`.
+        path: the market since the last check (:mod:`strategies.exit_path`),
+            for the stop and target.
 
     Returns:
         A plan, or the market data needed first.
@@ -501,7 +505,7 @@ def plan_condor_manage(
         ValueError: from the rules, for a structure they cannot read.
     """
     data = data or AdjustData()
-    exit_plan = plan_exit(position, quotes, session, condor_rules, hedge_rules, True)
+    exit_plan = plan_exit(position, quotes, session, condor_rules, hedge_rules, True, path=path)
     first = exit_plan.decisions[0] if exit_plan.decisions else None
     if (
         first is None

@@ -31,6 +31,7 @@ from strategies.domain import (
     MarketContext,
     Structure,
 )
+from strategies.exit_path import PathTrigger, SessionPath, condor_path_exit
 from strategies.positions import OpenStructure
 from strategies.risk import (
     CondorStrikes,
@@ -477,6 +478,7 @@ def plan_condor_exit(
     quotes: QuoteSource,
     session: date,
     rules: CondorRules,
+    path: Sequence[SessionPath] = (),
 ) -> Decision:
     """Decide whether to close an open iron condor.
 
@@ -500,6 +502,14 @@ def plan_condor_exit(
        lost about one credit).
     3. **Profit target**: ``debit <= (1 - profit_target_pct / 100) * credit``
        (50 = half the credit captured).
+
+    Before these, the **path since the last check** (``path``, see
+    :mod:`strategies.exit_path`): a stop or target the market reached in
+    between (a session's range, or a gap at its open) closes at the level
+    that triggered (the open's mark on a gap), as a resting order would have:
+    the decision is ``resting`` with that debit as its limit, and its inputs
+    hold the range, the worst/best debits and the trigger level. Without a
+    path (live trading), only the current mark is checked.
 
     Stop and profit target cannot both hold for a positive credit. Thresholds
     compare the unrounded mid debit; the order's ``limit_price`` is that debit
@@ -566,6 +576,12 @@ def plan_condor_exit(
     inputs.update(debit=debit, pnl_dollars=pnl)
     shown = f"debit {debit:.2f}" + (f" + adjustments {adjusted:.2f}" if adjusted else "")
 
+    if path:
+        hit, seen = condor_path_exit(position, path, stop_threshold, profit_threshold, adjusted)
+        inputs.update(seen)
+        if hit is not None:
+            return _resting_close(position, hit, inputs, credit, pnl_at=hit.debit + adjusted)
+
     if dte <= rules.exit_dte:
         trigger = f"DTE floor: {dte} DTE <= {rules.exit_dte}"
     elif effective >= stop_threshold:
@@ -598,4 +614,35 @@ def plan_condor_exit(
         quantity=position.quantity,
         limit_price=limit_price,
         position_id=position.id,
+    )
+
+
+def _resting_close(
+    position: OpenStructure, hit: PathTrigger, inputs: Inputs, credit: float, pnl_at: float
+) -> Decision:
+    """The CLOSE of a stop or target the path reached, at the level that triggered."""
+    limit_price = max(SPX_COMBO_TICK, round_to_tick(hit.debit, SPX_COMBO_TICK))
+    pnl = (credit - pnl_at) * CONTRACT_MULTIPLIER * position.quantity
+    where = "the open (gap)" if hit.gap else "inside the session"
+    inputs = {
+        **inputs,
+        "limit_price": limit_price,
+        "trigger": hit.kind,
+        "trigger_debit": hit.debit,
+        "trigger_pnl_dollars": pnl,
+        "resting": 1,
+    }
+    return Decision(
+        EXIT_RULE,
+        Action.CLOSE,
+        Structure.CONDOR,
+        f"Close {position.quantity} condor(s) {position.id} on {hit.kind} reached at {where} "
+        f"on {hit.session.isoformat()}: debit {hit.debit:.2f} vs credit {credit:.2f}, "
+        f"P&L {_usd(pnl)}, resting limit {limit_price:.2f}.",
+        inputs,
+        legs=position.closing_legs(),
+        quantity=position.quantity,
+        limit_price=limit_price,
+        position_id=position.id,
+        resting=True,
     )

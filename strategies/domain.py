@@ -215,7 +215,10 @@ class Decision:
     ``inputs`` holds every number the rule looked at, so the journal can
     explain the decision later; ``position_id`` names the position a CLOSE
     or ADJUST acts on, or the parent a ROLL succeeds; ``tag`` labels a new
-    structure (e.g. a hedge rung).
+    structure (e.g. a hedge rung). ``resting`` marks a close that stands for
+    a stop or target order resting at ``limit_price`` which the market reached
+    between two checks (:mod:`strategies.exit_path`): a simulated broker fills
+    it at that price plus slippage; a live broker sends it as a plain limit.
     """
 
     rule: str
@@ -228,6 +231,7 @@ class Decision:
     limit_price: float | None = None
     position_id: str | None = None
     tag: str | None = None
+    resting: bool = False
 
     @property
     def places_order(self) -> bool:

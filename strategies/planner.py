@@ -42,6 +42,7 @@ from strategies.domain import (
     OptionContract,
     Structure,
 )
+from strategies.exit_path import SessionPath
 from strategies.hedge import (
     EXIT_RULE,
     Exposure,
@@ -274,10 +275,12 @@ def plan_exit(
     spx: float = math.nan,
     vix_calls: Sequence[ChainSlice] = (),
     signals: HedgeSignals | None = None,
+    path: Sequence[SessionPath] = (),
 ) -> Plan:
     """Plan the exit (or hold) of one held structure, sized from what it holds.
 
-    Condors: :func:`strategies.condor.plan_condor_exit`. Hedges:
+    Condors: :func:`strategies.condor.plan_condor_exit` (with ``path``, the
+    market seen since the last check: :mod:`strategies.exit_path`). Hedges:
     :func:`strategies.hedge.plan_hedge_manage`, with the exposure of
     ``portfolio`` (without one, the hedge alone: no condor loss, so no roll
     successor and no recycle), ``spx`` for the condors' delta term and
@@ -303,7 +306,7 @@ def plan_exit(
     valued = exit_quotes(position, quotes)
     view = position.view()
     if position.kind is Structure.CONDOR:
-        return Plan.of(plan_condor_exit(view, valued, session, condor_rules))
+        return Plan.of(plan_condor_exit(view, valued, session, condor_rules, path))
     if portfolio is None:
         gain = hedge_vix_dollars(view, {**chain_quotes(vix_calls), **quotes}, session, hedge_rules)
         held = [HeldHedge(position.id, position.tag, position.expiry, gain)]

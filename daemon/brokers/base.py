@@ -92,6 +92,11 @@ class ComboOrder:
         limit_price: starting net price per unit (+ debit, - credit).
         worst_price: the least favourable net price the order may walk to;
             ``None`` means no walking.
+        resting: the order stands for a stop or target that rested at
+            ``limit_price`` and that the market reached between two checks
+            (:attr:`strategies.domain.Decision.resting`). The simulated broker
+            fills it at that price plus slippage when its path reached it;
+            the IB adapter ignores the flag (live exits have no path).
     """
 
     order_ref: str
@@ -99,6 +104,7 @@ class ComboOrder:
     quantity: int
     limit_price: float
     worst_price: float | None = None
+    resting: bool = False
 
 
 class OrderStatus(StrEnum):

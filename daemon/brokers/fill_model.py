@@ -154,3 +154,49 @@ def simulate_fill(
             Fill(next_exec_id(), order.order_ref, leg.contract, qty, price, commission, now)
         )
     return OrderResult(order.order_ref, OrderStatus.FILLED, order.quantity, net, tuple(fills))
+
+
+def resting_fill(
+    order: ComboOrder,
+    quotes: Sequence[LegQuote],
+    costs: SimulationCosts,
+    next_exec_id: Callable[[], str],
+    now: datetime,
+) -> OrderResult:
+    """Fill a resting stop/target order at its limit plus the model's slippage.
+
+    The caller has checked that the market reached ``order.limit_price``
+    (:meth:`daemon.brokers.simulated.SimulatedBroker.path_since`). ``quotes``
+    (one per leg, the market state nearest the limit) give each leg's
+    slippage (:func:`leg_fill_price`); the net is the limit moved against us
+    by their sum, and the difference between that net and the legs' own fill
+    prices is carried by one leg (a bought leg when the net must rise, a sold
+    one when it must fall), so the legs sum to the net and stay >= 0.
+
+    Returns:
+        ``FILLED`` with one :class:`Fill` per leg, or ``CANCELLED`` when a
+        quote is unusable.
+    """
+    for quote in quotes:
+        why = unusable_quote(quote)
+        if why is not None:
+            return OrderResult(order.order_ref, OrderStatus.CANCELLED, 0, None, (), why)
+    legs = order.legs
+    prices = [leg_fill_price(q, leg.ratio, costs) for leg, q in zip(legs, quotes, strict=True)]
+    slippage = sum(leg.ratio * (p - q.mid) for leg, p, q in zip(legs, prices, quotes, strict=True))
+    net = order.limit_price + slippage
+    gap = net - sum(leg.ratio * p for leg, p in zip(legs, prices, strict=True))
+    # a leg whose price moves by gap / ratio without going below 0
+    candidates = [k for k, leg in enumerate(legs) if prices[k] + gap / leg.ratio >= 0.0]
+    if candidates:
+        k = max(candidates, key=lambda j: prices[j])
+        prices[k] += gap / legs[k].ratio
+    fills = []
+    for leg, price in zip(legs, prices, strict=True):
+        qty = leg.ratio * order.quantity
+        commission = abs(qty) * costs.per_contract(leg.contract)
+        fills.append(
+            Fill(next_exec_id(), order.order_ref, leg.contract, qty, price, commission, now)
+        )
+    filled = sum(leg.ratio * p for leg, p in zip(legs, prices, strict=True))
+    return OrderResult(order.order_ref, OrderStatus.FILLED, order.quantity, filled, tuple(fills))

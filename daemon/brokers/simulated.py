@@ -1,9 +1,21 @@
 """The simulated broker used by replay: quotes from the option models, fills at mid plus slippage.
 
-It implements :class:`daemon.brokers.base.Broker` over real daily history:
-the market a decision sees is the close of the session the clock is in (a
-daily-bar replay), so the shipped schedule places every job in the last
-half hour of the session. Fills, commissions and cash settlement follow
+It implements :class:`daemon.brokers.base.Broker` over real daily history
+(a daily-bar replay). The market a call sees is what of the clock's session
+is visible at the clock's time (:mod:`daemon.marketdata.visibility`): before
+the close, SPX and the VIX family at the session's open with the previous
+session's close-only series and futures settlements; from the close on, the
+session's close. Quotes, marks, fills, the account and the margin what-if
+all use that one visible context, so no job sees a later price.
+
+Stops and profit targets between two checks (:meth:`SimulatedBroker.path_since`,
+:mod:`strategies.exit_path`): once a session has closed, its range (SPX low
+and high with the VIX high) is visible, and the broker marks the held
+contracts at the open and at the range's extremes. A close order the exit
+rule marks ``resting`` (a stop or target the range reached) fills at its limit
+(the trigger level, or the open's mark on a gap) plus the fill model's
+slippage, not at the current quotes; it is cancelled when no marked state of
+the path reached its limit. Fills, commissions and cash settlement follow
 :class:`~daemon.brokers.fill_model.SimulationCosts` through
 :func:`~daemon.brokers.fill_model.simulate_fill` (the model ``alvh run
 --dry-run`` shares), and the settlement rules below.
@@ -27,9 +39,10 @@ Settlement (cash, at expiry):
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, time
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
 from typing import Protocol
 
 import numpy as np
@@ -50,11 +63,12 @@ from daemon.brokers.base import (
     SettlementListener,
     closest_expiry,
 )
-from daemon.brokers.fill_model import SimulationCosts, simulate_fill
+from daemon.brokers.fill_model import SimulationCosts, resting_fill, simulate_fill
 from daemon.brokers.interest import CashRate, InterestCredit, accrued_interest
 from daemon.brokers.listings import not_listed_reason, spxw_expiries, vix_listed
 from daemon.brokers.monthly import spx_monthly_expiries
 from daemon.clock import NEW_YORK
+from daemon.marketdata.visibility import Phase, SessionRange, phase_at
 from strategies.domain import (
     ChainSlice,
     LegQuote,
@@ -62,10 +76,14 @@ from strategies.domain import (
     OptionContract,
     Right,
 )
+from strategies.exit_path import MarketState, SessionPath
 from strategies.margin import margin_impact, margin_requirement
 from strategies.pricing.market_model import MarketModel
 
 SPX_SETTLEMENT_TIME = time(16, 0)
+#: A resting order's limit is rounded to the 0.05 combo tick: it may lie this
+#: far (index points) outside the path's net mids and still have been reached.
+RESTING_TOLERANCE = 0.025 + 1e-9
 VIX_SETTLEMENT_TIME = time(9, 30)
 #: AM-settled SPX monthlies settle to the SOQ: the open is its proxy.
 SPX_AM_SETTLEMENT_TIME = time(9, 30)
@@ -78,6 +96,10 @@ class History(Protocol):
 
     def context(self, index: int) -> MarketContext: ...
 
+    def visible_context(self, index: int, phase: Phase) -> MarketContext:
+        """Session ``index``'s context as a job in ``phase`` of it sees it."""
+        ...
+
     def spx_settlement(self, session: date) -> float: ...
 
     def spx_am_settlement(self, session: date) -> float: ...
@@ -85,6 +107,10 @@ class History(Protocol):
     def vix_settlement(self, session: date) -> float: ...
 
     def vix_expiries(self, session: date, min_dte: int, max_dte: int) -> list[date]: ...
+
+    def session_range(self, index: int) -> SessionRange | None:
+        """Session ``index``'s SPX open/low/high and VIX open/high (None: no range)."""
+        ...
 
 
 @dataclass(slots=True)
@@ -134,15 +160,20 @@ class SimulatedBroker:
         #: into one journal never share an id (the journal keeps fills exactly once by id).
         self.exec_id_prefix = "sim-"
         self._seen_refs: set[str] = set()
-        self._ctx_cache: tuple[date, MarketContext] | None = None
-        # One daily close per session: quotes cannot change within it, so cache them.
+        self._ctx_cache: tuple[tuple[date, Phase], MarketContext] | None = None
+        # One visible state per (session, phase): quotes cannot change within it, so cache them.
         self._quote_cache: dict[OptionContract, LegQuote] = {}
+        # the quote caches of the current session's phases: the path of a session
+        # (marked at its open and close) reuses what its jobs already priced
+        self._phase_caches: dict[tuple[date, Phase], dict[OptionContract, LegQuote]] = {}
         #: Bumped by every fill and settlement (see :meth:`account`).
         self._book_version = 0
-        self._account_cache: tuple[tuple[date, int], AccountSnapshot] | None = None
         #: Annual rate cash earns (None: none); see :meth:`accrue_interest`.
         self._cash_rate = cash_rate
         self._interest_through: date | None = None
+        self._account_cache: tuple[tuple[date, Phase, int], AccountSnapshot] | None = None
+        # the states of the last path handed out (what a resting order may fill against)
+        self._path_states: list[dict[OptionContract, LegQuote]] = []
 
     # -- connection -------------------------------------------------------
     async def connect(self) -> None:
@@ -161,15 +192,25 @@ class SimulatedBroker:
     def _session(self) -> date:
         return self._clock().astimezone(NEW_YORK).date()
 
+    def _phase(self) -> Phase:
+        now = self._clock()
+        close = (
+            self._session_close(now.astimezone(NEW_YORK).date())
+            if self._session_close is not None
+            else None
+        )
+        return phase_at(now, close)
+
     def _context(self) -> MarketContext:
-        session = self._session()
-        if self._ctx_cache is None or self._ctx_cache[0] != session:
+        key = (self._session(), self._phase())
+        if self._ctx_cache is None or self._ctx_cache[0] != key:
             try:
-                index = self._history.index_of(session)
+                index = self._history.index_of(key[0])
             except (KeyError, ValueError) as exc:
-                raise BrokerError(f"no market data for session {session}") from exc
-            self._ctx_cache = (session, self._history.context(index))
-            self._quote_cache = {}
+                raise BrokerError(f"no market data for session {key[0]}") from exc
+            self._ctx_cache = (key, self._history.visible_context(index, key[1]))
+            self._phase_caches = {k: v for k, v in self._phase_caches.items() if k[0] == key[0]}
+            self._quote_cache = self._phase_caches.setdefault(key, {})
         return self._ctx_cache[1]
 
     async def market_context(self) -> MarketContext:
@@ -233,9 +274,20 @@ class SimulatedBroker:
                 raise BrokerError(f"{c.local_symbol} is not listed on {ctx.session.isoformat()}")
 
     def _quotes(self, contracts: Sequence[OptionContract]) -> list[LegQuote]:
-        """Model quotes, one model slice per (class, expiry, right) group."""
-        ctx = self._context()
-        cache = self._quote_cache
+        """Model quotes in the visible context, cached per (session, phase)."""
+        return self._price(self._context(), contracts, self._quote_cache)
+
+    def _price(
+        self,
+        ctx: MarketContext,
+        contracts: Sequence[OptionContract],
+        cache: dict[OptionContract, LegQuote],
+    ) -> list[LegQuote]:
+        """Model quotes in ``ctx``, one model slice per (class, expiry, right) group.
+
+        Raises:
+            BrokerError: a contract expired before ``ctx.session``.
+        """
         quotes: list[LegQuote | None] = [cache.get(c) for c in contracts]
         groups: dict[tuple[str, str, date, Right], list[int]] = {}
         for i, contract in enumerate(contracts):
@@ -264,11 +316,85 @@ class SimulatedBroker:
                 quotes[i] = cache[contracts[i]] = quote
         return [q for q in quotes if q is not None]
 
+    async def path_since(
+        self, contracts: Sequence[OptionContract], since: datetime
+    ) -> list[SessionPath]:
+        """The market between ``since`` and now, for exits (:mod:`strategies.exit_path`).
+
+        One :class:`SessionPath` per session whose close lies in ``(since,
+        now]`` (its range is visible only from its close), oldest first: the
+        contracts marked by the model at the session's open and at the
+        extremes of its range: SPX low with the VIX high, SPX high with the
+        VIX high, and the close. In the extreme states VIX9D and VIX3M are
+        scaled by VIX high / VIX close (the term structure keeps its shape)
+        and the rest of the context is the close's. Contracts expired before
+        a session are left out of its quotes.
+        """
+        now = self._clock()
+        day = since.astimezone(NEW_YORK).date()
+        today = now.astimezone(NEW_YORK).date()
+        path: list[SessionPath] = []
+        states: list[dict[OptionContract, LegQuote]] = []
+        while day <= today:
+            if not self._is_session(day):
+                day += timedelta(days=1)
+                continue
+            close = (
+                self._session_close(day)
+                if self._session_close is not None
+                else datetime.combine(day, SPX_SETTLEMENT_TIME, NEW_YORK)
+            )
+            if since < close <= now:
+                found = self._session_path(day, contracts)
+                if found is not None:
+                    path.append(found)
+                    states.extend(dict(st.quotes) for st in (found.open, *found.extremes))
+            day += timedelta(days=1)
+        self._path_states = states
+        return path
+
+    def _session_path(self, day: date, contracts: Sequence[OptionContract]) -> SessionPath | None:
+        try:
+            index = self._history.index_of(day)
+        except (KeyError, ValueError):
+            return None
+        rng = self._history.session_range(index)
+        if rng is None:
+            return None
+        live = [c for c in contracts if c.expiry >= day]
+        opening = self._history.visible_context(index, Phase.OPEN)
+        closing = self._history.context(index)
+        scale = rng.vix_high / closing.vix if closing.vix > 0 else 1.0
+
+        def state(label: str, ctx: MarketContext, phase: Phase | None = None) -> MarketState:
+            cache = self._phase_caches.get((day, phase), {}) if phase is not None else {}
+            quotes = self._price(ctx, live, cache)
+            return MarketState(label, ctx.spx, ctx.vix, {q.contract: q for q in quotes})
+
+        def extreme(spx: float) -> MarketContext:
+            return replace(
+                closing,
+                spx=spx,
+                vix=rng.vix_high,
+                vix9d=closing.vix9d * scale if closing.vix9d is not None else None,
+                vix3m=closing.vix3m * scale if closing.vix3m is not None else None,
+            )
+
+        return SessionPath(
+            day,
+            state("open", opening, Phase.OPEN),
+            (
+                state("spx low / vix high", extreme(rng.spx_low)),
+                state("spx high / vix high", extreme(rng.spx_high)),
+                state("close", closing, Phase.CLOSE),
+            ),
+        )
+
     # -- account ----------------------------------------------------------
     async def account(self) -> AccountSnapshot:
         # Cash, holdings and (within a session) quotes change only through fills,
         # settlements and the session: reuse the snapshot until one of them moves.
-        key = (self._session(), self._book_version)
+        key = (self._session(), self._phase(), self._book_version)
         if self._account_cache is not None and self._account_cache[0] == key:
             return self._account_cache[1]
         snapshot = self._account()
@@ -313,14 +439,48 @@ class SimulatedBroker:
         self._seen_refs.add(order.order_ref)
         if order.quantity <= 0 or not order.legs:  # simulate_fill rejects it, unquoted
             return simulate_fill(order, (), self._costs, self._next_exec_id, self._clock())
-        quotes = self._quotes([leg.contract for leg in order.legs])
-        result = simulate_fill(order, quotes, self._costs, self._next_exec_id, self._clock())
+        if order.resting:
+            result = self._resting_fill(order)
+        else:
+            quotes = self._quotes([leg.contract for leg in order.legs])
+            result = simulate_fill(order, quotes, self._costs, self._next_exec_id, self._clock())
         for fill in result.fills:
             self._apply_fill(fill)
         for fill in result.fills:
             for listener in self._fill_listeners:
                 listener(fill)
         return result
+
+    def _resting_fill(self, order: ComboOrder) -> OrderResult:
+        """Fill a resting stop/target at its limit plus slippage if the last path reached it.
+
+        The path is the one :meth:`path_since` last returned; the state whose
+        net mid is nearest the limit gives the legs' spreads (its slippage) and
+        their prices. Cancelled when no state of the path priced every leg or
+        the limit lies outside the path's net mids (by more than half a tick).
+        """
+        legs = order.legs
+        nets: list[tuple[float, list[LegQuote]]] = []
+        for quotes in self._path_states:
+            if all(leg.contract in quotes for leg in legs):
+                chosen = [quotes[leg.contract] for leg in legs]
+                nets.append(
+                    (sum(leg.ratio * q.mid for leg, q in zip(legs, chosen, strict=True)), chosen)
+                )
+        low = min((n for n, _ in nets), default=math.nan)
+        high = max((n for n, _ in nets), default=math.nan)
+        if not nets or not low - RESTING_TOLERANCE <= order.limit_price <= high + RESTING_TOLERANCE:
+            return OrderResult(
+                order.order_ref,
+                OrderStatus.CANCELLED,
+                0,
+                None,
+                (),
+                f"not filled: resting limit {order.limit_price:.2f} was not reached by the "
+                f"path since the last check (net mids {low:.2f}..{high:.2f})",
+            )
+        _, base = min(nets, key=lambda item: abs(item[0] - order.limit_price))
+        return resting_fill(order, base, self._costs, self._next_exec_id, self._clock())
 
     def _next_exec_id(self) -> str:
         return f"{self.exec_id_prefix}{next(self._exec_ids)}"

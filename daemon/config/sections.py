@@ -19,7 +19,9 @@ class ScheduleConfig(Section):
     These become APScheduler cron triggers. ``misfire_grace_s`` (seconds) is
     how late a job may still run after a missed trigger (e.g. after sleep).
     Entry, hedge check and management run inside the SPX options session
-    (09:30-16:15); the mark runs no earlier than the management job.
+    (09:30-16:15); the mark runs no earlier than the management job. In
+    replay a job before the session's close sees its open and the mark after
+    the close sees the close (:mod:`daemon.marketdata.visibility`).
     """
 
     timezone: Literal["America/New_York"] = "America/New_York"

@@ -111,7 +111,10 @@ class MarketHistory:
     ``futures_expiries`` have shape ``(n, 7)``, columns M1..M7); index ``i``
     is session ``sessions[i]``; ``NaN`` (``NaT`` for dates) means no value.
     Arrays are read-only. Levels are end-of-day in index points; the
-    ``*_open`` arrays are opening levels. ``advancing``/``declining``/
+    ``*_open`` arrays are opening levels (NaN where the file has none, or
+    only a close copied into open/high/low) and ``spx_high``/``spx_low``/
+    ``vix_high`` the session's range. What a job may see of a session
+    before its close is :mod:`daemon.marketdata.visibility`'s business. ``advancing``/``declining``/
     ``unchanged`` are NYSE issue counts stored as float64 (NaN = unknown).
 
     Attributes:
@@ -138,8 +141,11 @@ class MarketHistory:
     spx_low: FloatArray
     spx_close: FloatArray
     vix_open: FloatArray
+    vix_high: FloatArray
     vix_close: FloatArray
+    vix9d_open: FloatArray
     vix9d: FloatArray
+    vix3m_open: FloatArray
     vix3m: FloatArray
     vvix: FloatArray
     skew: FloatArray

@@ -123,6 +123,17 @@ def _ro(a: _A) -> _A:
     return a
 
 
+def _real_open(values: FloatArray, real: npt.NDArray[np.bool_]) -> FloatArray:
+    """The open column of an ``open,high,low,close`` series where it is a real open.
+
+    NaN on forward-filled rows (a copy of an older row) and on close-only rows
+    (open = high = low = close: Cboe's early VIX9D rows carry only a close).
+    """
+    o, h, lo, c = (values[:, k] for k in range(4))
+    close_only = (o == h) & (h == lo) & (lo == c)
+    return np.where(real & ~close_only, o, np.nan)
+
+
 def _runs(missing: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
     """Inclusive ``(start, end)`` index pairs of the runs of True in ``missing``."""
     if not missing.any():
@@ -376,8 +387,11 @@ def load_history(
         spx_low=_ro(spx_v[:, 2].copy()),
         spx_close=_ro(spx_v[:, 3].copy()),
         vix_open=_ro(vix_open),
+        vix_high=_ro(vix[:, 1].copy()),
         vix_close=_ro(vix[:, 3].copy()),
+        vix9d_open=_ro(_real_open(aligned["vix9d"], real["vix9d"])),
         vix9d=_ro(aligned["vix9d"][:, 3].copy()),
+        vix3m_open=_ro(_real_open(aligned["vix3m"], real["vix3m"])),
         vix3m=_ro(aligned["vix3m"][:, 3].copy()),
         vvix=_ro(aligned["vvix"][:, 0].copy()),
         skew=_ro(aligned["skew"][:, 0].copy()),

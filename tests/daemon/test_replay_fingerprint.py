@@ -12,6 +12,10 @@ settlements, positions, marks, daily) and the summary; a float that moves in
 its last bit changes the hash. ``replay_fingerprint_2007_2024.json`` is the
 same for the whole bundle (too slow for the suite; compare it by hand with
 ``--start 2007-01-03 --end 2024-12-31``).
+
+Both were regenerated on purpose when the replay stopped looking ahead and
+began checking stops and targets against the day's range (issue 10, branch
+``truth``): results change only on purpose, with the golden files.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from daemon.brokers.fill_model import SimulationCosts
 from daemon.brokers.simulated import SimulatedBroker
 from daemon.calendars.exchange import default_calendar
 from daemon.clock import NEW_YORK, VirtualClock
+from daemon.marketdata.visibility import SessionRange
 from strategies.domain import Leg, MarketContext, OptionContract, Right
 from strategies.pricing.market_model import MarketModel
 
@@ -73,6 +74,16 @@ class FakeHistory:
     def context(self, index: int) -> MarketContext:
         self.context_calls.append(index)
         return self.contexts[index]
+
+    def visible_context(self, index: int, phase: object) -> MarketContext:
+        return self.context(index)  # one level per session: what any job sees
+
+    def session_range(self, index: int) -> SessionRange:
+        """A range 80 points wide around the level, VIX up 6 points at its high."""
+        ctx = self.contexts[index]
+        return SessionRange(
+            ctx.session, ctx.spx, ctx.spx - 60.0, ctx.spx + 20.0, ctx.vix, ctx.vix + 6
+        )
 
     def spx_settlement(self, session: date) -> float:
         return {WED: SPX_SETTLE_WED}[session]
@@ -515,3 +526,70 @@ async def test_what_if_uses_the_reg_t_model_on_holdings_and_cash(rig: Rig) -> No
     assert long_call is not None
     assert long_call.init_margin_after == pytest.approx(7_500.0)
     assert long_call.equity_with_loan_after == pytest.approx(account.cash - 300.0 - 2 * 1.25)
+
+
+# -- resting stops and targets (the path since the last check) ----------------------------
+
+
+def _closing(legs: tuple[Leg, ...]) -> tuple[Leg, ...]:
+    return tuple(Leg(leg.contract, -leg.ratio) for leg in legs)
+
+
+async def test_path_since_marks_each_closed_session_at_its_open_and_extremes(rig: Rig) -> None:
+    contracts = [leg.contract for leg in CONDOR]
+    rig.go(_at(TUE, 15, 45))
+    path = await rig.broker.path_since(contracts, _at(MON, 15, 45))
+    assert [p.session for p in path] == [MON]  # TUE's range is not visible before its close
+    (mon,) = path
+    assert [s.label for s in mon.extremes] == [
+        "spx low / vix high",
+        "spx high / vix high",
+        "close",
+    ]
+    low = mon.extremes[0]
+    assert (low.spx, low.vix) == (2840.0, 19.0)
+    assert set(low.quotes) == set(contracts)
+    rig.go(_at(TUE, 16, 15))
+    assert [p.session for p in await rig.broker.path_since(contracts, _at(MON, 15, 45))] == [
+        MON,
+        TUE,
+    ]
+
+
+async def test_resting_close_fills_at_its_level_plus_slippage_only_if_the_path_reached_it(
+    rig: Rig,
+) -> None:
+    net, _ = await _net(rig, CONDOR)
+    assert (await rig.broker.place_order(ComboOrder("open", CONDOR, 2, net))).status is (
+        OrderStatus.FILLED
+    )
+    close = _closing(CONDOR)
+    rig.go(_at(TUE, 15, 45))
+    path = await rig.broker.path_since([leg.contract for leg in CONDOR], _at(MON, 15, 45))
+    low = path[0].extremes[0]
+    worst = sum(leg.ratio * low.quotes[leg.contract].mid for leg in close)
+    level = round(worst * 20 - 1) / 20  # a stop level the low reached, on the tick grid
+    result = await rig.broker.place_order(ComboOrder("stop", close, 2, level, resting=True))
+    assert result.status is OrderStatus.FILLED
+    slip = sum(
+        abs(leg.ratio) * COSTS.slippage_pct_of_half_spread * (q.ask - q.bid) / 2
+        for leg in close
+        for q in [low.quotes[leg.contract]]
+    )
+    assert result.avg_price == pytest.approx(level + slip)
+    assert sum(f.quantity * f.price for f in result.fills) / 2 == pytest.approx(level + slip)
+    assert all(f.price >= 0 for f in result.fills)
+    assert await rig.broker.positions() == []  # the book is flat
+
+
+async def test_resting_close_beyond_the_path_is_not_filled(rig: Rig) -> None:
+    net, _ = await _net(rig, CONDOR)
+    await rig.broker.place_order(ComboOrder("open", CONDOR, 1, net))
+    rig.go(_at(TUE, 15, 45))
+    await rig.broker.path_since([leg.contract for leg in CONDOR], _at(MON, 15, 45))
+    result = await rig.broker.place_order(
+        ComboOrder("stop", _closing(CONDOR), 1, 24.0, resting=True)  # the wings cap it at 25
+    )
+    assert result.status is OrderStatus.CANCELLED
+    assert "not reached" in result.reason
+    assert result.fills == ()
