@@ -7,7 +7,9 @@ every decision, order and fill; ``alvh journal`` summarises a journal file;
 ``alvh calendar`` shows exchange sessions and macro events and imports
 iCalendar schedules; ``alvh status`` reports a journal and ``alvh web``
 serves a read-only dashboard of it; ``alvh report`` writes one run of a
-journal as an HTML page with PNG charts (:mod:`daemon.report`).
+journal as an HTML page with PNG charts (:mod:`daemon.report`); ``alvh study``
+replays the method's variants over one range and writes a comparison page
+(:mod:`daemon.study`).
 Errors a user can fix (bad config, range outside the data, unreadable
 journal) print one line to stderr and exit with status 2; a journal another
 ``alvh run`` or ``alvh replay`` holds (its ``.lock``) prints one line and exits
@@ -132,12 +134,14 @@ def build_parser() -> argparse.ArgumentParser:
     from daemon import calendar_cli, modelcheck_cli, web
     from daemon import status as status_cmd
     from daemon.report import cli as report_cli
+    from daemon.study import cli as study_cli
 
     status_cmd.add_parser(sub)
     web.add_parser(sub)
     calendar_cli.add_parser(sub)
     modelcheck_cli.add_parser(sub)
     report_cli.add_parser(sub)
+    study_cli.add_parser(sub)
     return parser
 
 
@@ -189,6 +193,10 @@ def _main(argv: Sequence[str]) -> int:
             from daemon.report import cli as report_cli
 
             return report_cli.run(args)
+        if args.command == "study":
+            from daemon.study import cli as study_cli
+
+            return study_cli.run(args)
     except CliError as exc:
         print(f"alvh {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
