@@ -7,8 +7,10 @@ every decision, order and fill; ``alvh journal`` summarises a journal file;
 ``alvh calendar`` shows exchange sessions and macro events and imports
 iCalendar schedules; ``alvh status`` reports a journal and ``alvh web``
 serves a read-only dashboard of it; ``alvh report`` writes one run of a
-journal as an HTML page with PNG charts (:mod:`daemon.report`); ``alvh
-sweep`` replays a grid of configs on Dask (:mod:`daemon.sweep`).
+journal as an HTML page with PNG charts (:mod:`daemon.report`); ``alvh study``
+replays the method's variants over one range and writes a comparison page
+(:mod:`daemon.study`); ``alvh sweep`` replays a grid of configs on Dask
+(:mod:`daemon.sweep`).
 Errors a user can fix (bad config, range outside the data, unreadable
 journal) print one line to stderr and exit with status 2; a journal another
 ``alvh run`` or ``alvh replay`` holds (its ``.lock``) prints one line and exits
@@ -139,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     from daemon import calendar_cli, modelcheck_cli, web
     from daemon import status as status_cmd
     from daemon.report import cli as report_cli
+    from daemon.study import cli as study_cli
     from daemon.sweep import cli as sweep_cli
 
     status_cmd.add_parser(sub)
@@ -146,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     calendar_cli.add_parser(sub)
     modelcheck_cli.add_parser(sub)
     report_cli.add_parser(sub)
+    study_cli.add_parser(sub)
     sweep_cli.add_parser(sub)
     return parser
 
@@ -198,6 +202,10 @@ def _main(argv: Sequence[str]) -> int:
             from daemon.report import cli as report_cli
 
             return report_cli.run(args)
+        if args.command == "study":
+            from daemon.study import cli as study_cli
+
+            return study_cli.run(args)
         if args.command == "sweep":
             from daemon.sweep import cli as sweep_cli
 

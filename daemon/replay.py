@@ -87,6 +87,14 @@ class ReplayMarket:
         """SPX close of ``session``: the PM settlement of SPXW options expiring then."""
         return float(self.history.spx_close[self.history.index_of(session)])
 
+    def spx_am_settlement(self, session: date) -> float:
+        """Proxy for the SOQ of AM-settled SPX monthlies: the SPX open, else the previous close."""
+        i = self.history.index_of(session)
+        value = float(self.history.spx_open[i])
+        if math.isnan(value) and i > 0:
+            value = float(self.history.spx_close[i - 1])
+        return value
+
     def vix_settlement(self, session: date) -> float:
         """Proxy for the VIX SOQ on ``session``: the VIX open, else the previous close."""
         i = self.history.index_of(session)

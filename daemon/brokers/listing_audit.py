@@ -21,6 +21,8 @@ from datetime import date, datetime
 from pathlib import Path
 
 from daemon.clock import NEW_YORK
+from daemon.marketdata.history import MarketHistory
+from daemon.marketdata.visibility import phase_at, visible_context
 from strategies.pricing.market_model import MarketModel
 from strategies.pricing.strike_listing import (
     ExpiryKind,
@@ -41,12 +43,13 @@ class UnlistedLeg:
 
 
 def unlisted_opening_legs(
-    journal: Path, run_id: int, history: object, model: MarketModel | None = None
+    journal: Path, run_id: int, history: MarketHistory, model: MarketModel | None = None
 ) -> tuple[int, int, list[UnlistedLeg]]:
     """``(opening legs, orders with an opening leg, unlisted legs)`` of ``run_id``.
 
-    ``history`` is the run's :class:`~daemon.marketdata.loader.MarketHistory`
-    (``index_of``/``context``); ``model`` supplies the calendar (expiry kinds)
+    ``history`` is the run's :class:`~daemon.marketdata.loader.MarketHistory`;
+    each leg is checked against the listing at the context visible when it
+    filled (:mod:`daemon.marketdata.visibility`); ``model`` supplies the calendar (expiry kinds)
     and the VIX futures curve (default :class:`MarketModel`).
     """
     model = model if model is not None else MarketModel()
@@ -64,9 +67,12 @@ def unlisted_opening_legs(
             continue
         seen.add(local)
         orders.add(order_ref)
-        session = datetime.fromisoformat(when).astimezone(NEW_YORK).date()
+        stamp = datetime.fromisoformat(when)
+        session = stamp.astimezone(NEW_YORK).date()
         expiry = date.fromisoformat(expiry_text)
-        ctx = history.context(history.index_of(session))  # type: ignore[attr-defined]
+        # the listing is read where the order was priced: the context visible at its fill
+        phase = phase_at(stamp, history.calendar.session_close(session))
+        ctx = visible_context(history, history.index_of(session), phase)
         dte = (expiry - session).days
         if symbol == "VIX":
             listed = vix_listed_strikes(model.vix_future(ctx, expiry), dte)

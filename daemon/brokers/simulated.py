@@ -28,6 +28,9 @@ Settlement (cash, at expiry):
 
 * SPXW (PM-settled): the SPX close of the expiry session, at that session's
   close (16:00 ET, 13:00 ET on early closes).
+* SPX (AM-settled standard monthlies, :mod:`daemon.brokers.monthly`): the
+  SOQ of the expiry morning, for which the bundle has no series; the proxy
+  is the SPX *open* of the expiry session, at 09:30 ET.
 * VIX options: the special opening quotation (SOQ) of expiry morning, for
   which the bundled data has no series; the proxy is the VIX *open* of the
   expiry session (the previous close when the open is missing), at 09:30 ET.
@@ -63,6 +66,7 @@ from daemon.brokers.base import (
 from daemon.brokers.fill_model import SimulationCosts, resting_fill, simulate_fill
 from daemon.brokers.interest import CashRate, InterestCredit, accrued_interest
 from daemon.brokers.listings import not_listed_reason, spxw_expiries, vix_listed
+from daemon.brokers.monthly import spx_monthly_expiries
 from daemon.clock import NEW_YORK
 from daemon.marketdata.visibility import Phase, SessionRange, phase_at
 from strategies.domain import (
@@ -81,6 +85,8 @@ SPX_SETTLEMENT_TIME = time(16, 0)
 #: far (index points) outside the path's net mids and still have been reached.
 RESTING_TOLERANCE = 0.025 + 1e-9
 VIX_SETTLEMENT_TIME = time(9, 30)
+#: AM-settled SPX monthlies settle to the SOQ: the open is its proxy.
+SPX_AM_SETTLEMENT_TIME = time(9, 30)
 
 
 class History(Protocol):
@@ -95,6 +101,8 @@ class History(Protocol):
         ...
 
     def spx_settlement(self, session: date) -> float: ...
+
+    def spx_am_settlement(self, session: date) -> float: ...
 
     def vix_settlement(self, session: date) -> float: ...
 
@@ -222,6 +230,8 @@ class SimulatedBroker:
             raise NotListedError(unlisted)
         if symbol == "SPX" and trading_class == "SPXW":
             expiries = spxw_expiries(ctx.session, min_dte, max_dte, self._is_session)
+        elif symbol == "SPX" and trading_class == "SPX":
+            expiries = spx_monthly_expiries(ctx.session, min_dte, max_dte, self._is_session)
         elif symbol == "VIX" and trading_class == "VIX":
             expiries = vix_listed(
                 ctx.session, self._history.vix_expiries(ctx.session, min_dte, max_dte)
@@ -510,12 +520,24 @@ class SimulatedBroker:
         return OrderStatus.CANCELLED
 
     async def settlement_price(self, contract: OptionContract) -> float | None:
-        """SPX close (SPXW) or the VIX-open proxy of the SOQ (VIX) of the expiry session."""
+        """The expiry session's SPX close (SPXW), SPX open (SPX monthlies) or VIX open."""
         if contract.expiry > self._session():
             return None
+        return self._settlement_value(contract)
+
+    def _settlement_value(self, contract: OptionContract) -> float:
         if contract.symbol == "VIX":
             return self._history.vix_settlement(contract.expiry)
+        if contract.trading_class == "SPX":
+            return self._history.spx_am_settlement(contract.expiry)
         return self._history.spx_settlement(contract.expiry)
+
+    def _settlement_time(self, contract: OptionContract) -> time:
+        if contract.symbol == "VIX":
+            return VIX_SETTLEMENT_TIME
+        if contract.trading_class == "SPX":
+            return SPX_AM_SETTLEMENT_TIME
+        return self._pm_settlement_time(contract)
 
     # -- interest ---------------------------------------------------------
     def accrue_interest(self) -> InterestCredit | None:
@@ -557,15 +579,10 @@ class SimulatedBroker:
         # Runs before every replay job: sort only what has expired, in the same order.
         due = [c for c in self._holdings if c.expiry <= today]
         for contract in sorted(due, key=lambda c: (c.expiry, c.local_symbol)):
-            is_vix = contract.symbol == "VIX"
-            settle_time = VIX_SETTLEMENT_TIME if is_vix else self._pm_settlement_time(contract)
+            settle_time = self._settlement_time(contract)
             if contract.expiry == today and now.time() < settle_time:
                 continue
-            value = (
-                self._history.vix_settlement(contract.expiry)
-                if is_vix
-                else self._history.spx_settlement(contract.expiry)
-            )
+            value = self._settlement_value(contract)
             holding = self._holdings.pop(contract)
             self._book_version += 1
             cash = holding.quantity * contract.intrinsic(value) * contract.multiplier

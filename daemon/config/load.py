@@ -33,6 +33,7 @@ from daemon.config.sections import (
     ScheduleConfig,
     WebConfig,
 )
+from daemon.config.study import StudyConfig
 from daemon.service import ServiceConfig
 from daemon.strictmodel import coerce_env_text
 
@@ -62,6 +63,7 @@ class AlvhConfig(BaseSettings):
     service: ServiceConfig = ServiceConfig()
     alerts: AlertsConfig = AlertsConfig()
     web: WebConfig = WebConfig()
+    study: StudyConfig = StudyConfig()
 
     @classmethod
     def settings_customise_sources(

@@ -64,7 +64,7 @@ def _commented_keys(text: str) -> set[str]:
             section = header[1]
         elif table := re.match(r"^#\s*\[([a-z_.]+)", line):
             found.add(table[1].rstrip("."))
-        elif key := re.match(r"^#\s*([a-z_]+)\s*=", line):
+        elif key := re.match(r"^#\s*([a-z][a-z0-9_]*)\s*=", line):
             found.add(f"{section}.{key[1]}")
     return found
 

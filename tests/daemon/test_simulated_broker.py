@@ -437,8 +437,13 @@ async def test_option_chain_vix_uses_history_listings(rig: Rig) -> None:
 async def test_option_chain_unknown_product_raises(rig: Rig) -> None:
     with pytest.raises(BrokerError, match="lists no"):
         await rig.broker.option_chain("NDX", "NDXP", 0, 10)
-    with pytest.raises(BrokerError):
-        await rig.broker.option_chain("SPX", "SPX", 0, 10)
+    with pytest.raises(BrokerError, match="lists no"):
+        await rig.broker.option_chain("VIX", "VIXW", 0, 10)
+    # the AM-settled monthly class is listed (the CNDR replica trades it): third Fridays only
+    monthly = await rig.broker.option_chain("SPX", "SPX", 0, 40)
+    assert monthly
+    assert {s.expiry for s in monthly} <= {date(2019, 4, 18), date(2019, 5, 17)}
+    assert all(s.trading_class == "SPX" for s in monthly)
 
 
 async def test_no_market_data_for_session_raises_broker_error(rig: Rig) -> None:
