@@ -25,28 +25,20 @@ import socket
 import tempfile
 import time
 from datetime import date
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import structlog
 
 from daemon.config import AlvhConfig
-from daemon.marketdata.loader import MarketHistory, load_history
 from daemon.replay import run_replay
 from daemon.sweep.cache import versions
-from daemon.sweep.metrics import point_metrics
+from daemon.sweep.metrics import point_metrics, worker_history
 
 __all__ = ["run_point", "worker_history"]
 
 #: Replays started by this process (tests count them; a cached point adds none).
 REPLAYS_STARTED = 0
-
-
-@cache
-def worker_history() -> MarketHistory:
-    """The bundled market history, loaded once per process."""
-    return load_history()
 
 
 def _drop(_logger: Any, _method: str, _event: Any) -> Any:

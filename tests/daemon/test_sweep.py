@@ -172,6 +172,10 @@ def test_point_metrics_from_daily_rows(tmp_path: Path) -> None:
     assert whole["worst_day"] == pytest.approx(-0.1)
     assert whole["cagr"] == pytest.approx(1.2 ** (252 / 4) - 1)
     assert whole["condor_pnl"] == pytest.approx(200.0) and whole["commissions"] == 0.0
+    # the study's regimes by the previous session's VIX close (22.75-26.97 over these days)
+    assert whole["max_drawdown_vix_20_30"] == pytest.approx(0.1)
+    assert whole["cagr_vix_20_30"] == pytest.approx(whole["cagr"])
+    assert math.isnan(whole["vol_vix_gt30"]) and math.isnan(whole["vol_vix_lt20"])
     window = point_metrics(path, run, date(2021, 1, 1), date(2021, 1, 5))
     assert window["sessions"] == 2 and window["pnl"] == pytest.approx(210.0)  # from 990
     assert window["max_drawdown"] == 0.0 and math.isnan(window["calmar"])
