@@ -48,6 +48,7 @@ from daemon.brokers.base import (
 from daemon.clock import NEW_YORK
 from daemon.crashpoints import crash_point
 from daemon.journal import Journal
+from daemon.order_policy import OrderPolicy
 from strategies.domain import Action, Decision
 from strategies.execution import OrderIntent, OrderState
 from strategies.gates import RiskSnapshot, adds_risk, evaluate_gates, margin_gate
@@ -57,22 +58,7 @@ from strategies.portfolio import Portfolio, StructurePosition
 from strategies.positions import OpenStructure
 from strategies.rules import CondorRules, RiskRules
 
-
-@dataclass(frozen=True, slots=True)
-class OrderPolicy:
-    """How far an order may concede from the decision's limit price.
-
-    ``max_concession_pct`` of the absolute limit, but at least
-    ``min_concession`` index points, bounds the worst net price an order may
-    fill at (see :attr:`daemon.brokers.base.ComboOrder.worst_price`).
-    """
-
-    max_concession_pct: float = 10.0
-    min_concession: float = 0.10
-
-    def worst_price(self, limit: float) -> float:
-        """Worst acceptable net price (+ debit, - credit) for ``limit``, index points."""
-        return limit + max(abs(limit) * self.max_concession_pct / 100.0, self.min_concession)
+__all__ = ["Executor", "OrderPolicy", "RiskGate"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,7 +273,7 @@ class Executor:
             decision.legs,
             quantity,
             decision.limit_price,
-            self.policy.worst_price(decision.limit_price),
+            self.policy.worst_for(decision),
         )
         try:
             return await what_if(order), None
@@ -363,7 +349,7 @@ class Executor:
             decision.legs,
             decision.quantity,
             decision.limit_price,
-            self.policy.worst_price(decision.limit_price),
+            self.policy.worst_for(decision),
             resting=decision.resting,
         )
         intent = OrderIntent(

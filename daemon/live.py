@@ -224,6 +224,7 @@ async def _serve(
         alerts=alerts,
         adjust_rules=config.adjust.to_rules(),
         risk_rules=config.risk.to_rules(),
+        order_policy=config.broker.order_policy(),
     )
     if isinstance(engine.signal_source, IBSignalSource):
         engine.after_mark = engine.signal_source.record_close

@@ -201,6 +201,7 @@ async def run_replay(
             adjust_rules=config.adjust.to_rules(),
             risk_rules=config.risk.to_rules(),
             starting_equity=config.replay.starting_cash,
+            order_policy=config.broker.order_policy(),
         )
         replayed = 0
         current: date | None = None

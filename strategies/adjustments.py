@@ -66,6 +66,7 @@ from strategies.domain import (
     OptionContract,
     Right,
     Structure,
+    natural_price,
 )
 from strategies.exit_path import SessionPath
 from strategies.plan import Plan
@@ -344,24 +345,27 @@ def plan_wing_shift(
     if data.quote_error is not None:
         return hold(f"the new strikes could not be quoted: {data.quote_error}")
     net = 0.0
+    priced: dict[OptionContract, LegQuote] = {}
     for leg in legs:
         if leg.contract in (new_short, new_long):
             quote = data.quotes.get(leg.contract)
             if not _two_sided(quote):
                 return hold(f"no two-sided quote for {leg.contract.local_symbol}")
             assert quote is not None
-            mid = quote.mid
         else:
             held_quote = quotes.get(leg.contract)
             if held_quote is None:
                 return hold(f"no quote for {leg.contract.local_symbol}")
-            mid = exit_quote(held_quote, -leg.ratio).mid
-            if not math.isfinite(mid):
-                return hold(f"{leg.contract.local_symbol} cannot be priced")
+            quote = exit_quote(held_quote, -leg.ratio)
+        mid = quote.mid
+        if not math.isfinite(mid):
+            return hold(f"{leg.contract.local_symbol} cannot be priced")
+        priced[leg.contract] = quote
         inputs[f"mid {leg.contract.local_symbol}"] = round(mid, 4)
         net += leg.ratio * mid
     limit = round_to_tick(net, SPX_COMBO_TICK)
-    inputs.update(net_mid=round(net, 4), limit_price=limit)
+    natural = natural_price(legs, priced)
+    inputs.update(net_mid=round(net, 4), limit_price=limit, natural_price=natural)
     described = ", ".join(f"{leg.ratio:+d} {leg.contract.local_symbol}" for leg in legs)
     return Decision(
         WING_SHIFT_RULE,
@@ -378,6 +382,7 @@ def plan_wing_shift(
         quantity=units,
         limit_price=limit,
         position_id=position.id,
+        natural_price=natural,
     )
 
 
@@ -439,6 +444,7 @@ def plan_roll(
     close_limit = closing_limit(closing, quotes)
     if close_limit is None:
         return "the close cannot be priced"
+    close_natural = natural_price(closing, quotes)
     units = measure.units
     why = (
         f"loss ${measure.loss:,.0f} less rung gain ${measure.rung_gain:,.0f} exceeds "
@@ -450,11 +456,12 @@ def plan_roll(
         Structure.CONDOR,
         f"Close {units} condor(s) {position.id} to roll it: {why}; debit incl. adjustments "
         f"{measure.debit:.2f}, limit {close_limit:.2f}.",
-        {**inputs, "limit_price": close_limit, "units": units},
+        {**inputs, "limit_price": close_limit, "natural_price": close_natural, "units": units},
         legs=closing,
         quantity=units,
         limit_price=close_limit,
         position_id=position.id,
+        natural_price=close_natural,
     )
     roll = Decision(
         ROLL_RULE,

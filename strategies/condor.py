@@ -30,6 +30,7 @@ from strategies.domain import (
     Leg,
     MarketContext,
     Structure,
+    natural_price,
 )
 from strategies.exit_path import PathTrigger, SessionPath, condor_path_exit
 from strategies.positions import OpenStructure
@@ -601,7 +602,9 @@ def plan_condor_exit(
         )
 
     limit_price = max(SPX_COMBO_TICK, round_to_tick(debit, SPX_COMBO_TICK))
-    inputs["limit_price"] = limit_price
+    closing = position.closing_legs()
+    natural = natural_price(closing, by_contract)
+    inputs.update(limit_price=limit_price, natural_price=natural)
     inputs["trigger"] = trigger.split(":", 1)[0]
     return Decision(
         EXIT_RULE,
@@ -610,10 +613,11 @@ def plan_condor_exit(
         f"Close {position.quantity} condor(s) {position.id} on {trigger}; debit to close "
         f"{debit:.2f} vs credit {credit:.2f}, P&L {_usd(pnl)}, limit {limit_price:.2f}.",
         inputs,
-        legs=position.closing_legs(),
+        legs=closing,
         quantity=position.quantity,
         limit_price=limit_price,
         position_id=position.id,
+        natural_price=natural,
     )
 
 

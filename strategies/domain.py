@@ -18,7 +18,8 @@ Conventions used everywhere in alvh:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -219,6 +220,11 @@ class Decision:
     a stop or target order resting at ``limit_price`` which the market reached
     between two checks (:mod:`strategies.exit_path`): a simulated broker fills
     it at that price plus slippage; a live broker sends it as a plain limit.
+    ``natural_price`` is the net price of ``legs`` at their natural (each
+    bought leg at its ask, each sold leg at its bid; index points, + debit)
+    on the quotes the rule priced the decision on, or ``None`` when the rule
+    did not compute it; the executor may let a risk-reducing order concede up
+    to it (``daemon.order_policy.OrderPolicy``).
     """
 
     rule: str
@@ -232,6 +238,7 @@ class Decision:
     position_id: str | None = None
     tag: str | None = None
     resting: bool = False
+    natural_price: float | None = None
 
     @property
     def places_order(self) -> bool:
@@ -239,3 +246,29 @@ class Decision:
 
 
 _TRADING_ACTIONS = frozenset({Action.OPEN, Action.CLOSE, Action.ADJUST, Action.ROLL})
+
+
+def natural_price(legs: Sequence[Leg], quotes: Mapping[OptionContract, LegQuote]) -> float | None:
+    """Net price of ``legs`` at their natural, index points (+ debit, - credit).
+
+    Each bought leg (ratio > 0) at its ask, each sold leg at its bid: what a
+    marketable order crossing every leg's spread pays. A sold leg without a
+    usable bid (IB reports -1 or NaN) counts 0, as an exit values it.
+
+    Returns:
+        The net price, or ``None`` when a leg has no quote or a bought leg
+        has no finite ask.
+    """
+    total = 0.0
+    for leg in legs:
+        quote = quotes.get(leg.contract)
+        if quote is None:
+            return None
+        if leg.ratio > 0:
+            if not math.isfinite(quote.ask):
+                return None
+            total += leg.ratio * quote.ask
+        else:
+            bid = quote.bid if math.isfinite(quote.bid) and quote.bid >= 0.0 else 0.0
+            total += leg.ratio * bid
+    return total

@@ -41,6 +41,7 @@ from strategies.domain import (
     MarketContext,
     OptionContract,
     Structure,
+    natural_price,
 )
 from strategies.exit_path import SessionPath
 from strategies.hedge import (
@@ -364,17 +365,19 @@ def plan_flatten(position: StructurePosition, quotes: Quotes, why: str) -> Plan:
                     position_id=position.id,
                 )
             )
+        natural = natural_price(legs, quotes)
         decisions.append(
             Decision(
                 FLATTEN_RULE,
                 Action.CLOSE,
                 position.kind,
                 f"close {units} x {described} of {position.id}: {why}",
-                {"why": why, "units": units, "limit_price": limit},
+                {"why": why, "units": units, "limit_price": limit, "natural_price": natural},
                 legs=legs,
                 quantity=units,
                 limit_price=limit,
                 position_id=position.id,
+                natural_price=natural,
             )
         )
     return Plan.steps(FLATTEN_RULE, f"flatten {position.id}: {why}", decisions)

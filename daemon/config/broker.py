@@ -7,6 +7,9 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from daemon.config.base import DELAYED_MARKET_DATA_TYPES, Section
+from daemon.order_policy import OrderPolicy
+
+_ORDER_POLICY = OrderPolicy()
 
 
 class BrokerConfig(Section):
@@ -27,7 +30,13 @@ class BrokerConfig(Section):
     documents each): market-data line budget and pacing, the strike window in
     expected moves, limit-price walking (``walk_step`` index points every
     ``walk_interval_s`` seconds, cancelled after ``walk_timeout_s``), and
-    reconnect behaviour. Cross-checks: ``market_data_lines_budget <=
+    reconnect behaviour. ``close_concession``, ``adjust_concession`` and
+    ``natural_margin`` (index points) bound how far a CLOSE or an ADJUST
+    order may concede, in replay, dry run and live alike
+    (:class:`daemon.order_policy.OrderPolicy`): ``"natural"`` lets it go to the
+    natural price of its legs (buying at the ask, selling at the bid) plus the
+    margin, ``"band"`` keeps the opening orders' band (10% of the limit, at
+    least 0.10). Cross-checks: ``market_data_lines_budget <=
     market_data_lines``, ``walk_timeout_s >= walk_interval_s``,
     ``reconnect_max_s >= reconnect_initial_s``; ``host`` is a name or
     address (at most 253 characters, no spaces or control characters).
@@ -59,6 +68,17 @@ class BrokerConfig(Section):
     vix_futures_count: int = Field(default=8, ge=1, le=12)
     vix_option_iv: float = Field(default=1.0, gt=0, le=5)
     open_order_policy: Literal["adopt", "cancel"] = "adopt"
+    close_concession: Literal["band", "natural"] = _ORDER_POLICY.close_concession
+    adjust_concession: Literal["band", "natural"] = _ORDER_POLICY.adjust_concession
+    natural_margin: float = Field(default=_ORDER_POLICY.natural_margin, ge=0, le=5)
+
+    def order_policy(self) -> OrderPolicy:
+        """The executor's concession bounds from these keys."""
+        return OrderPolicy(
+            close_concession=self.close_concession,
+            adjust_concession=self.adjust_concession,
+            natural_margin=self.natural_margin,
+        )
 
     @field_validator("market_data_lines_budget")
     @classmethod

@@ -45,6 +45,7 @@ from strategies.domain import (
     LegQuote,
     OptionContract,
     Structure,
+    natural_price,
 )
 from strategies.hedge.common import (
     RECYCLE_TAG,
@@ -141,10 +142,13 @@ def plan_hedge_manage(
 
     def close(rule: str, why: str) -> Decision:
         limit = -round_vix_price(max(value, 0.0))
+        legs = hedge.closing_legs()
+        natural = natural_price(legs, quotes)
         return Decision(
             rule, Action.CLOSE, Structure.HEDGE_LAYER, f"Close {name}: {why} ({state}).",
-            {**inputs, "limit_price": limit}, legs=hedge.closing_legs(), quantity=hedge.quantity,
-            limit_price=limit, position_id=hedge.id, tag=tag,
+            {**inputs, "limit_price": limit, "natural_price": natural}, legs=legs,
+            quantity=hedge.quantity, limit_price=limit, position_id=hedge.id, tag=tag,
+            natural_price=natural,
         )  # fmt: skip
 
     if dte <= rules.close_dte:

@@ -136,6 +136,28 @@ async def test_intent_is_committed_before_place_order(path: Path) -> None:
     assert position_row(path, ref)["open_price"] == pytest.approx(-2.90)
 
 
+# -- how far an order may walk ------------------------------------------------------------
+
+
+async def test_a_close_may_walk_to_the_natural_an_open_keeps_the_band(path: Path) -> None:
+    rig = await start(path)
+    sid = await rig.open(2)
+    opened = rig.broker.placed[-1]
+    assert opened.worst_price == pytest.approx(-2.61)  # the band: 10% of the 2.90 credit
+    rig.broker.quotes.update(PROFIT_QUOTES)
+    rig.broker.script(Outcome(prices=CLOSE_PRICES))
+    await rig.engine.run_job(JobName.MANAGE)
+    close = rig.broker.placed[-1]
+    assert close.legs == CLOSING and close.limit_price == pytest.approx(1.00)
+    # natural: buy the shorts at 0.65, sell the wings at 0.05 = 1.20, + 0.10 margin
+    # (the band would stop at 1.10)
+    assert close.worst_price == pytest.approx(1.30)
+    assert order(path, close.order_ref)["worst_price"] == pytest.approx(1.30)
+    [decision] = [d for d in decisions(path) if d["id"] == close.order_ref]
+    assert json.loads(decision["inputs_json"])["natural_price"] == pytest.approx(1.20)
+    assert rig.position(sid).is_closed
+
+
 # -- partial fills -------------------------------------------------------------------------
 
 

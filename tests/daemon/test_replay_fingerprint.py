@@ -15,7 +15,9 @@ same for the whole bundle (too slow for the suite; compare it by hand with
 
 Both were regenerated on purpose when the replay stopped looking ahead and
 began checking stops and targets against the day's range (issue 10, branch
-``truth``): results change only on purpose, with the golden files.
+``truth``), and again when closes were allowed to concede to the natural price
+of their legs (branch ``exits``, ``[broker] close_concession``): results change
+only on purpose, with the golden files.
 """
 
 from __future__ import annotations
