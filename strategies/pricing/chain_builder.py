@@ -57,13 +57,16 @@ from strategies.pricing.vix_model import (
 __all__ = [
     "AM_SETTLEMENT_HOURS",
     "SPX_SPREAD",
+    "LegArrays",
     "VIX_SPREAD",
     "SpreadParams",
     "quote_from_mid",
     "spx_chain_slice",
+    "spx_leg_quotes",
     "strike_grid",
     "t_years",
     "vix_chain_slice",
+    "vix_leg_quotes",
 ]
 
 #: Hours between the 09:30 ET open (AM settlement) and the 16:00 ET close.
@@ -295,3 +298,93 @@ def vix_chain_slice(
     return _slice(
         "VIX", "VIX", expiry, dte, right, tt, float(future_price), k, iv, rate, 0.0, spread
     )
+
+
+@dataclass(frozen=True, slots=True)
+class LegArrays:
+    """Model quotes of options of one expiry, puts and calls mixed, parallel to the strikes given.
+
+    The numbers of :class:`ChainSlice` (same units) for arbitrary
+    ``(strike, right)`` pairs in the caller's order: the simulated broker
+    prices every held leg of an expiry in one vectorised pass instead of one
+    slice per right. Every formula is elementwise, so each option's numbers
+    are bit for bit those of its right's :func:`spx_chain_slice` /
+    :func:`vix_chain_slice`.
+    """
+
+    bid: FloatArray
+    ask: FloatArray
+    iv: FloatArray
+    delta: FloatArray
+    gamma: FloatArray
+    vega: FloatArray
+    theta: FloatArray
+
+
+def _leg_arrays(
+    t: float,
+    forward: float,
+    strikes: FloatArray,
+    iv: FloatArray,
+    is_call: npt.NDArray[np.bool_],
+    rate: float,
+    carry: float,
+    spread: SpreadParams,
+) -> LegArrays:
+    g = black_greeks(forward, strikes, t, iv, is_call, rate, carry)
+    bid, ask = quote_from_mid(g.price, spread)
+    return LegArrays(bid, ask, iv, g.delta, g.gamma, g.vega, g.theta)
+
+
+def spx_leg_quotes(
+    ctx: MarketContext,
+    dte: int,
+    strikes: npt.ArrayLike,
+    is_call: npt.ArrayLike,
+    surface: SpxSurface,
+    spread: SpreadParams = SPX_SPREAD,
+    *,
+    rate: float = 0.0,
+    trading_class: str = "SPXW",
+) -> LegArrays:
+    """SPX/SPXW quotes of one expiry for ``(strike, is_call)`` pairs (see :func:`spx_chain_slice`).
+
+    Args:
+        ctx: market levels (``spx``; the surface carries the vol indexes).
+        dte: calendar days from ``ctx.session`` to the expiry.
+        strikes: strikes, index points, in any order (the result keeps it).
+        is_call: True for a call, False for a put, one per strike.
+        surface: the day's surface (:meth:`MarketModel.spx_surface`).
+        spread: bid/ask model.
+        rate: continuous rate (no dividend yield, as the market model prices).
+        trading_class: ``"SPXW"`` (PM-settled) or ``"SPX"`` (AM-settled).
+    """
+    tt = t_years(dte, am_settled=trading_class == "SPX")
+    k = np.asarray(strikes, dtype=np.float64).ravel()
+    forward = float(forward_from_spot(ctx.spx, tt, rate, 0.0))
+    iv = surface.vol(k, forward, tt)
+    calls = np.asarray(is_call, dtype=bool).ravel()
+    return _leg_arrays(tt, forward, k, iv, calls, rate, rate - 0.0, spread)
+
+
+def vix_leg_quotes(
+    ctx: MarketContext,
+    dte: int,
+    strikes: npt.ArrayLike,
+    is_call: npt.ArrayLike,
+    future_price: float,
+    params: VixOptionParams | None = None,
+    spread: SpreadParams = VIX_SPREAD,
+    *,
+    rate: float = 0.0,
+) -> LegArrays:
+    """VIX quotes of one expiry for ``(strike, is_call)`` pairs (see :func:`vix_chain_slice`).
+
+    ``future_price`` is the VIX future of the expiry, points; the rest as
+    :func:`spx_leg_quotes`.
+    """
+    tt = t_years(dte, am_settled=True)
+    k = np.asarray(strikes, dtype=np.float64).ravel()
+    iv = vix_option_vol(k, future_price, tt, ctx.vvix, params, vix=ctx.vix)
+    calls = np.asarray(is_call, dtype=bool).ravel()
+    return _leg_arrays(tt, float(future_price), k, iv, calls, rate, 0.0, spread)

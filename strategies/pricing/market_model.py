@@ -36,10 +36,13 @@ from strategies.domain import ChainSlice, FloatArray, MarketContext, Right
 from strategies.pricing.chain_builder import (
     SPX_SPREAD,
     VIX_SPREAD,
+    LegArrays,
     SpreadParams,
     spx_chain_slice,
+    spx_leg_quotes,
     t_years,
     vix_chain_slice,
+    vix_leg_quotes,
 )
 from strategies.pricing.spx_surface import (
     SpxSurface,
@@ -260,5 +263,49 @@ class MarketModel:
                 self.vix_spread,
                 rate=self.rate,
                 curve=self.vix_curve,
+            )
+        raise UnknownProductError(f"no model for {symbol} options of class {trading_class}")
+
+    def leg_quotes(
+        self,
+        ctx: MarketContext,
+        symbol: str,
+        trading_class: str,
+        expiry: date,
+        strikes: npt.ArrayLike,
+        is_call: npt.ArrayLike,
+    ) -> LegArrays:
+        """Quotes of one expiry's ``(strike, is_call)`` pairs, puts and calls in one pass.
+
+        Each option's numbers equal those :meth:`slice` gives it (tested).
+
+        Raises:
+            UnknownProductError: a product other than SPX/SPXW/VIX options.
+            ValueError: ``expiry`` before ``ctx.session``.
+        """
+        dte = (expiry - ctx.session).days
+        if dte < 0:
+            raise ValueError(f"{trading_class} {expiry} expired before {ctx.session}")
+        if symbol == "SPX" and trading_class in ("SPXW", "SPX"):
+            return spx_leg_quotes(
+                ctx,
+                dte,
+                strikes,
+                is_call,
+                self.spx_surface(ctx, dte),
+                self.spx_spread,
+                rate=self.rate,
+                trading_class=trading_class,
+            )
+        if symbol == "VIX" and trading_class == "VIX":
+            return vix_leg_quotes(
+                ctx,
+                dte,
+                strikes,
+                is_call,
+                self.vix_future(ctx, expiry),
+                self.vix_options,
+                self.vix_spread,
+                rate=self.rate,
             )
         raise UnknownProductError(f"no model for {symbol} options of class {trading_class}")
