@@ -283,26 +283,25 @@ class SimulatedBroker:
         contracts: Sequence[OptionContract],
         cache: dict[OptionContract, LegQuote],
     ) -> list[LegQuote]:
-        """Model quotes in ``ctx``, one vectorised pass per (class, expiry), puts and calls together.
+        """Model quotes in ``ctx``: one vectorised pass per option class, expiries and rights mixed.
 
         Raises:
             BrokerError: a contract expired before ``ctx.session``.
         """
         quotes: list[LegQuote | None] = [cache.get(c) for c in contracts]
-        groups: dict[tuple[str, str, date], list[int]] = {}
+        groups: dict[tuple[str, str], list[int]] = {}
         for i, contract in enumerate(contracts):
             if quotes[i] is not None:
                 continue
             if contract.expiry < ctx.session:
                 raise BrokerError(f"{contract.local_symbol} expired before {ctx.session}")
-            key = (contract.symbol, contract.trading_class, contract.expiry)
-            groups.setdefault(key, []).append(i)
-        for (symbol, trading_class, expiry), members in groups.items():
+            groups.setdefault((contract.symbol, contract.trading_class), []).append(i)
+        for (symbol, trading_class), members in groups.items():
             legs = self._model.leg_quotes(
                 ctx,
                 symbol,
                 trading_class,
-                expiry,
+                [contracts[i].expiry for i in members],
                 [contracts[i].strike for i in members],
                 [contracts[i].right is Right.CALL for i in members],
             )

@@ -38,6 +38,7 @@ strikes were *listed* is :mod:`strategies.pricing.strike_listing`'s job
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -52,13 +53,15 @@ from strategies.pricing.vix_model import (
     VixOptionParams,
     vix_futures_curve,
     vix_option_vol,
+    vix_option_vol_arrays,
+    vvix_or_fallback,
 )
 
 __all__ = [
     "AM_SETTLEMENT_HOURS",
     "SPX_SPREAD",
-    "LegArrays",
     "VIX_SPREAD",
+    "LegArrays",
     "SpreadParams",
     "quote_from_mid",
     "spx_chain_slice",
@@ -302,14 +305,15 @@ def vix_chain_slice(
 
 @dataclass(frozen=True, slots=True)
 class LegArrays:
-    """Model quotes of options of one expiry, puts and calls mixed, parallel to the strikes given.
+    """Model quotes of options of one class, expiries and rights mixed, parallel to the input.
 
     The numbers of :class:`ChainSlice` (same units) for arbitrary
-    ``(strike, right)`` pairs in the caller's order: the simulated broker
-    prices every held leg of an expiry in one vectorised pass instead of one
-    slice per right. Every formula is elementwise, so each option's numbers
-    are bit for bit those of its right's :func:`spx_chain_slice` /
-    :func:`vix_chain_slice`.
+    ``(expiry, strike, right)`` triples in the caller's order: the simulated
+    broker prices every held leg of a class in one vectorised pass instead of
+    one slice per expiry and right. Every formula is elementwise (the
+    per-expiry scalars, time, forward and the SPX surface's vol, are computed
+    as the slice computes them), so each option's numbers are bit for bit
+    those of its :func:`spx_chain_slice` / :func:`vix_chain_slice`.
     """
 
     bid: FloatArray
@@ -322,8 +326,8 @@ class LegArrays:
 
 
 def _leg_arrays(
-    t: float,
-    forward: float,
+    t: FloatArray,
+    forward: FloatArray,
     strikes: FloatArray,
     iv: FloatArray,
     is_call: npt.NDArray[np.bool_],
@@ -336,55 +340,70 @@ def _leg_arrays(
     return LegArrays(bid, ask, iv, g.delta, g.gamma, g.vega, g.theta)
 
 
+def _by_dte(dtes: Sequence[int]) -> dict[int, list[int]]:
+    groups: dict[int, list[int]] = {}
+    for i, dte in enumerate(dtes):
+        groups.setdefault(dte, []).append(i)
+    return groups
+
+
 def spx_leg_quotes(
     ctx: MarketContext,
-    dte: int,
+    dtes: Sequence[int],
     strikes: npt.ArrayLike,
     is_call: npt.ArrayLike,
-    surface: SpxSurface,
+    surface_for: Callable[[int], SpxSurface],
     spread: SpreadParams = SPX_SPREAD,
     *,
     rate: float = 0.0,
     trading_class: str = "SPXW",
 ) -> LegArrays:
-    """SPX/SPXW quotes of one expiry for ``(strike, is_call)`` pairs (see :func:`spx_chain_slice`).
+    """SPX/SPXW quotes for ``(dte, strike, is_call)`` triples (see :func:`spx_chain_slice`).
 
     Args:
         ctx: market levels (``spx``; the surface carries the vol indexes).
-        dte: calendar days from ``ctx.session`` to the expiry.
+        dtes: calendar days from ``ctx.session`` to each option's expiry.
         strikes: strikes, index points, in any order (the result keeps it).
         is_call: True for a call, False for a put, one per strike.
-        surface: the day's surface (:meth:`MarketModel.spx_surface`).
+        surface_for: the day's surface for a DTE (:meth:`MarketModel.spx_surface`).
         spread: bid/ask model.
         rate: continuous rate (no dividend yield, as the market model prices).
         trading_class: ``"SPXW"`` (PM-settled) or ``"SPX"`` (AM-settled).
     """
-    tt = t_years(dte, am_settled=trading_class == "SPX")
     k = np.asarray(strikes, dtype=np.float64).ravel()
-    forward = float(forward_from_spot(ctx.spx, tt, rate, 0.0))
-    iv = surface.vol(k, forward, tt)
+    t, forward, iv = np.empty_like(k), np.empty_like(k), np.empty_like(k)
+    for dte, members in _by_dte(dtes).items():
+        tt = t_years(dte, am_settled=trading_class == "SPX")
+        f = float(forward_from_spot(ctx.spx, tt, rate, 0.0))
+        ix = np.array(members)
+        t[ix], forward[ix] = tt, f
+        iv[ix] = surface_for(dte).vol(k[ix], f, tt)
     calls = np.asarray(is_call, dtype=bool).ravel()
-    return _leg_arrays(tt, forward, k, iv, calls, rate, rate - 0.0, spread)
+    return _leg_arrays(t, forward, k, iv, calls, rate, rate - 0.0, spread)
 
 
 def vix_leg_quotes(
     ctx: MarketContext,
-    dte: int,
+    dtes: Sequence[int],
     strikes: npt.ArrayLike,
     is_call: npt.ArrayLike,
-    future_price: float,
+    future_prices: npt.ArrayLike,
     params: VixOptionParams | None = None,
     spread: SpreadParams = VIX_SPREAD,
     *,
     rate: float = 0.0,
 ) -> LegArrays:
-    """VIX quotes of one expiry for ``(strike, is_call)`` pairs (see :func:`vix_chain_slice`).
+    """VIX quotes for ``(dte, strike, is_call)`` triples (see :func:`vix_chain_slice`).
 
-    ``future_price`` is the VIX future of the expiry, points; the rest as
-    :func:`spx_leg_quotes`.
+    ``future_prices`` is the VIX future of each option's expiry, points; the
+    rest as :func:`spx_leg_quotes`.
     """
-    tt = t_years(dte, am_settled=True)
+    p = params if params is not None else VixOptionParams()
     k = np.asarray(strikes, dtype=np.float64).ravel()
-    iv = vix_option_vol(k, future_price, tt, ctx.vvix, params, vix=ctx.vix)
+    t = np.array([t_years(dte, am_settled=True) for dte in dtes], dtype=np.float64)
+    future = np.asarray(future_prices, dtype=np.float64).ravel()
+    level = vvix_or_fallback(ctx.vvix, ctx.vix, p)
+    v = math.nan if ctx.vix is None else float(ctx.vix)
+    iv = vix_option_vol_arrays(k, future, t, level, v, p)
     calls = np.asarray(is_call, dtype=bool).ravel()
-    return _leg_arrays(tt, float(future_price), k, iv, calls, rate, 0.0, spread)
+    return _leg_arrays(t, future, k, iv, calls, rate, 0.0, spread)

@@ -24,7 +24,7 @@ weekends only.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
@@ -271,39 +271,41 @@ class MarketModel:
         ctx: MarketContext,
         symbol: str,
         trading_class: str,
-        expiry: date,
+        expiries: Sequence[date],
         strikes: npt.ArrayLike,
         is_call: npt.ArrayLike,
     ) -> LegArrays:
-        """Quotes of one expiry's ``(strike, is_call)`` pairs, puts and calls in one pass.
+        """Quotes of ``(expiry, strike, is_call)`` triples of one class in one vectorised pass.
 
         Each option's numbers equal those :meth:`slice` gives it (tested).
 
         Raises:
             UnknownProductError: a product other than SPX/SPXW/VIX options.
-            ValueError: ``expiry`` before ``ctx.session``.
+            ValueError: an expiry before ``ctx.session``.
         """
-        dte = (expiry - ctx.session).days
-        if dte < 0:
-            raise ValueError(f"{trading_class} {expiry} expired before {ctx.session}")
+        dtes = [(expiry - ctx.session).days for expiry in expiries]
+        for expiry, dte in zip(expiries, dtes, strict=True):
+            if dte < 0:
+                raise ValueError(f"{trading_class} {expiry} expired before {ctx.session}")
         if symbol == "SPX" and trading_class in ("SPXW", "SPX"):
             return spx_leg_quotes(
                 ctx,
-                dte,
+                dtes,
                 strikes,
                 is_call,
-                self.spx_surface(ctx, dte),
+                lambda dte: self.spx_surface(ctx, dte),
                 self.spx_spread,
                 rate=self.rate,
                 trading_class=trading_class,
             )
         if symbol == "VIX" and trading_class == "VIX":
+            futures = {expiry: self.vix_future(ctx, expiry) for expiry in dict.fromkeys(expiries)}
             return vix_leg_quotes(
                 ctx,
-                dte,
+                dtes,
                 strikes,
                 is_call,
-                self.vix_future(ctx, expiry),
+                [futures[expiry] for expiry in expiries],
                 self.vix_options,
                 self.vix_spread,
                 rate=self.rate,

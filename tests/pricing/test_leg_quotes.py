@@ -26,40 +26,51 @@ CALENDAR = MarketCalendar(
 FIELDS = ("bid", "ask", "iv", "delta", "gamma", "vega", "theta")
 
 
+SPXW = {
+    date(2023, 2, 17): [3800.0, 4000.0, 4135.0, 4140.0, 4300.0, 4500.0],
+    date(2023, 2, 3): [4100.0, 4140.0],  # expiry day
+    date(2023, 5, 31): [3600.0, 4150.0, 4700.0],  # past the clock's 93-day knot
+}
+SPX = {date(2023, 3, 17): [3500.0, 4100.0, 4150.0, 4800.0]}
+VIX = {
+    date(2023, 3, 22): [12.0, 18.0, 20.5, 30.0, 45.0],  # settlement known
+    date(2023, 4, 19): [15.0, 22.0, 40.0],  # modelled curve
+}
+
+
 @pytest.mark.parametrize(
-    ("symbol", "trading_class", "expiry", "strikes"),
-    [
-        ("SPX", "SPXW", date(2023, 2, 17), [3800.0, 4000.0, 4135.0, 4140.0, 4300.0, 4500.0]),
-        ("SPX", "SPX", date(2023, 3, 17), [3500.0, 4100.0, 4150.0, 4800.0]),
-        ("SPX", "SPXW", date(2023, 2, 3), [4100.0, 4140.0]),  # expiry day
-        ("VIX", "VIX", date(2023, 3, 22), [12.0, 18.0, 20.5, 30.0, 45.0]),
-    ],
+    ("symbol", "trading_class", "chains"),
+    [("SPX", "SPXW", SPXW), ("SPX", "SPX", SPX), ("VIX", "VIX", VIX)],
 )
 @pytest.mark.parametrize("rate", [0.0, 0.045])
 def test_leg_quotes_equal_the_slices_bit_for_bit(
-    symbol: str, trading_class: str, expiry: date, strikes: list[float], rate: float
+    symbol: str, trading_class: str, chains: dict[date, list[float]], rate: float
 ) -> None:
     model = MarketModel.from_config(rate=rate, calendar=CALENDAR)
-    # every strike as a put and as a call, interleaved and unsorted
-    pairs = [(k, right) for k in reversed(strikes) for right in (Right.CALL, Right.PUT)]
+    # every strike of every expiry as a put and as a call, interleaved and unsorted
+    triples = [
+        (expiry, k, right)
+        for expiry, strikes in reversed(list(chains.items()))
+        for k in reversed(strikes)
+        for right in (Right.CALL, Right.PUT)
+    ]
+    triples = triples[::2] + triples[1::2]  # calls first, expiries mixed
     legs = model.leg_quotes(
         CTX,
         symbol,
         trading_class,
-        expiry,
-        [k for k, _ in pairs],
-        [right is Right.CALL for _, right in pairs],
+        [e for e, _, _ in triples],
+        [k for _, k, _ in triples],
+        [r is Right.CALL for _, _, r in triples],
     )
-    for right in (Right.PUT, Right.CALL):
-        sl = model.slice(CTX, symbol, trading_class, expiry, right, strikes=np.array(strikes))
-        for j, (k, r) in enumerate(pairs):
-            if r is not right:
-                continue
-            i = int(np.searchsorted(sl.strikes, k))
-            for name in FIELDS:
-                assert getattr(legs, name)[j] == getattr(sl, name)[i], (name, k, right)
+    for j, (expiry, k, right) in enumerate(triples):
+        strikes = np.array(chains[expiry])
+        sl = model.slice(CTX, symbol, trading_class, expiry, right, strikes=strikes)
+        i = int(np.searchsorted(sl.strikes, k))
+        for name in FIELDS:
+            assert getattr(legs, name)[j] == getattr(sl, name)[i], (name, expiry, k, right)
 
 
 def test_leg_quotes_refuse_an_expired_contract() -> None:
     with pytest.raises(ValueError, match="expired"):
-        MarketModel().leg_quotes(CTX, "SPX", "SPXW", date(2023, 2, 2), [4000.0], [True])
+        MarketModel().leg_quotes(CTX, "SPX", "SPXW", [date(2023, 2, 2)], [4000.0], [True])
