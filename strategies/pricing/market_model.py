@@ -24,6 +24,7 @@ weekends only.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -99,15 +100,24 @@ class MarketCalendar:
 @lru_cache(maxsize=16)
 def _window(cal: MarketCalendar, session: date, days: int) -> tuple[frozenset[date], EventWindow]:
     end = session + timedelta(days=days)
-    hol = frozenset(d for d in cal.holidays if session < d <= end)
-    ev = tuple(
+    holidays, event_days, events = _sorted_calendar(cal)
+    # (session, end] by bisection: the calendar spans decades, a window 200 days
+    hol = frozenset(holidays[bisect_right(holidays, session) : bisect_right(holidays, end)])
+    ev = events[bisect_right(event_days, session) : bisect_right(event_days, end)]
+    return hol, ev
+
+
+@lru_cache(maxsize=4)
+def _sorted_calendar(cal: MarketCalendar) -> tuple[list[date], list[date], EventWindow]:
+    """The holidays, and the clock's event days with their clock kinds, in date order."""
+    events = tuple(
         sorted(
             (d, tuple(k for k in kinds if k in CLOCK_EVENT_KINDS))
             for d, kinds in cal.events.items()
-            if session < d <= end and any(k in CLOCK_EVENT_KINDS for k in kinds)
+            if any(k in CLOCK_EVENT_KINDS for k in kinds)
         )
     )
-    return hol, ev
+    return sorted(cal.holidays), [d for d, _ in events], events
 
 
 @lru_cache(maxsize=64)

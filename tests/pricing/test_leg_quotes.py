@@ -7,7 +7,7 @@ must be bit for bit the one :meth:`MarketModel.slice` gives.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pytest
@@ -74,3 +74,26 @@ def test_leg_quotes_equal_the_slices_bit_for_bit(
 def test_leg_quotes_refuse_an_expired_contract() -> None:
     with pytest.raises(ValueError, match="expired"):
         MarketModel().leg_quotes(CTX, "SPX", "SPXW", [date(2023, 2, 2)], [4000.0], [True])
+
+
+def test_calendar_window_is_the_scan_of_the_whole_calendar() -> None:
+    # the window is cut by bisection (speed work); it must hold what a scan finds
+    cal = MarketCalendar(
+        holidays=frozenset(date(2020, 1, 1) + timedelta(days=13 * i) for i in range(60)),
+        events={
+            date(2020, 1, 1) + timedelta(days=9 * i): (("CPI",), ("FOMC", "CPI"), ("NFP",))[i % 3]
+            for i in range(90)
+        },
+    )
+    for session in (date(2019, 12, 31), date(2020, 3, 5), date(2021, 2, 1), date(2023, 1, 1)):
+        for days in (1, 30, 200, 400):
+            end = session + timedelta(days=days)
+            hol, ev = cal.window(session, days)
+            assert hol == frozenset(d for d in cal.holidays if session < d <= end)
+            assert ev == tuple(
+                sorted(
+                    (d, tuple(k for k in kinds if k in ("CPI", "FOMC")))
+                    for d, kinds in cal.events.items()
+                    if session < d <= end and any(k in ("CPI", "FOMC") for k in kinds)
+                )
+            )
