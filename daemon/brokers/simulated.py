@@ -283,33 +283,37 @@ class SimulatedBroker:
         contracts: Sequence[OptionContract],
         cache: dict[OptionContract, LegQuote],
     ) -> list[LegQuote]:
-        """Model quotes in ``ctx``, one model slice per (class, expiry, right) group.
+        """Model quotes in ``ctx``: one vectorised pass per option class, expiries and rights mixed.
 
         Raises:
             BrokerError: a contract expired before ``ctx.session``.
         """
         quotes: list[LegQuote | None] = [cache.get(c) for c in contracts]
-        groups: dict[tuple[str, str, date, Right], list[int]] = {}
+        groups: dict[tuple[str, str], list[int]] = {}
         for i, contract in enumerate(contracts):
             if quotes[i] is not None:
                 continue
             if contract.expiry < ctx.session:
                 raise BrokerError(f"{contract.local_symbol} expired before {ctx.session}")
-            key = (contract.symbol, contract.trading_class, contract.expiry, contract.right)
-            groups.setdefault(key, []).append(i)
-        for (symbol, trading_class, expiry, right), members in groups.items():
-            strikes = np.array([contracts[i].strike for i in members])
-            sl = self._model.slice(ctx, symbol, trading_class, expiry, right, strikes=strikes)
-            positions = np.searchsorted(sl.strikes, strikes).tolist()
-            # tolist(): the same Python floats as float(array[j]), one conversion per array
-            bid, ask, iv = sl.bid.tolist(), sl.ask.tolist(), sl.iv.tolist()
-            delta, gamma, vega, theta = (
-                sl.delta.tolist(),
-                sl.gamma.tolist(),
-                sl.vega.tolist(),
-                sl.theta.tolist(),
+            groups.setdefault((contract.symbol, contract.trading_class), []).append(i)
+        for (symbol, trading_class), members in groups.items():
+            legs = self._model.leg_quotes(
+                ctx,
+                symbol,
+                trading_class,
+                [contracts[i].expiry for i in members],
+                [contracts[i].strike for i in members],
+                [contracts[i].right is Right.CALL for i in members],
             )
-            for i, j in zip(members, positions, strict=True):
+            # tolist(): the same Python floats as float(array[j]), one conversion per array
+            bid, ask, iv = legs.bid.tolist(), legs.ask.tolist(), legs.iv.tolist()
+            delta, gamma, vega, theta = (
+                legs.delta.tolist(),
+                legs.gamma.tolist(),
+                legs.vega.tolist(),
+                legs.theta.tolist(),
+            )
+            for j, i in enumerate(members):
                 quote = LegQuote(
                     contracts[i], bid[j], ask[j], iv[j], delta[j], gamma[j], vega[j], theta[j]
                 )

@@ -38,6 +38,7 @@ strikes were *listed* is :mod:`strategies.pricing.strike_listing`'s job
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -52,18 +53,23 @@ from strategies.pricing.vix_model import (
     VixOptionParams,
     vix_futures_curve,
     vix_option_vol,
+    vix_option_vol_arrays,
+    vvix_or_fallback,
 )
 
 __all__ = [
     "AM_SETTLEMENT_HOURS",
     "SPX_SPREAD",
     "VIX_SPREAD",
+    "LegArrays",
     "SpreadParams",
     "quote_from_mid",
     "spx_chain_slice",
+    "spx_leg_quotes",
     "strike_grid",
     "t_years",
     "vix_chain_slice",
+    "vix_leg_quotes",
 ]
 
 #: Hours between the 09:30 ET open (AM settlement) and the 16:00 ET close.
@@ -295,3 +301,109 @@ def vix_chain_slice(
     return _slice(
         "VIX", "VIX", expiry, dte, right, tt, float(future_price), k, iv, rate, 0.0, spread
     )
+
+
+@dataclass(frozen=True, slots=True)
+class LegArrays:
+    """Model quotes of options of one class, expiries and rights mixed, parallel to the input.
+
+    The numbers of :class:`ChainSlice` (same units) for arbitrary
+    ``(expiry, strike, right)`` triples in the caller's order: the simulated
+    broker prices every held leg of a class in one vectorised pass instead of
+    one slice per expiry and right. Every formula is elementwise (the
+    per-expiry scalars, time, forward and the SPX surface's vol, are computed
+    as the slice computes them), so each option's numbers are bit for bit
+    those of its :func:`spx_chain_slice` / :func:`vix_chain_slice`.
+    """
+
+    bid: FloatArray
+    ask: FloatArray
+    iv: FloatArray
+    delta: FloatArray
+    gamma: FloatArray
+    vega: FloatArray
+    theta: FloatArray
+
+
+def _leg_arrays(
+    t: FloatArray,
+    forward: FloatArray,
+    strikes: FloatArray,
+    iv: FloatArray,
+    is_call: npt.NDArray[np.bool_],
+    rate: float,
+    carry: float,
+    spread: SpreadParams,
+) -> LegArrays:
+    g = black_greeks(forward, strikes, t, iv, is_call, rate, carry)
+    bid, ask = quote_from_mid(g.price, spread)
+    return LegArrays(bid, ask, iv, g.delta, g.gamma, g.vega, g.theta)
+
+
+def _by_dte(dtes: Sequence[int]) -> dict[int, list[int]]:
+    groups: dict[int, list[int]] = {}
+    for i, dte in enumerate(dtes):
+        groups.setdefault(dte, []).append(i)
+    return groups
+
+
+def spx_leg_quotes(
+    ctx: MarketContext,
+    dtes: Sequence[int],
+    strikes: npt.ArrayLike,
+    is_call: npt.ArrayLike,
+    surface_for: Callable[[int], SpxSurface],
+    spread: SpreadParams = SPX_SPREAD,
+    *,
+    rate: float = 0.0,
+    trading_class: str = "SPXW",
+) -> LegArrays:
+    """SPX/SPXW quotes for ``(dte, strike, is_call)`` triples (see :func:`spx_chain_slice`).
+
+    Args:
+        ctx: market levels (``spx``; the surface carries the vol indexes).
+        dtes: calendar days from ``ctx.session`` to each option's expiry.
+        strikes: strikes, index points, in any order (the result keeps it).
+        is_call: True for a call, False for a put, one per strike.
+        surface_for: the day's surface for a DTE (:meth:`MarketModel.spx_surface`).
+        spread: bid/ask model.
+        rate: continuous rate (no dividend yield, as the market model prices).
+        trading_class: ``"SPXW"`` (PM-settled) or ``"SPX"`` (AM-settled).
+    """
+    k = np.asarray(strikes, dtype=np.float64).ravel()
+    t, forward, iv = np.empty_like(k), np.empty_like(k), np.empty_like(k)
+    for dte, members in _by_dte(dtes).items():
+        tt = t_years(dte, am_settled=trading_class == "SPX")
+        f = float(forward_from_spot(ctx.spx, tt, rate, 0.0))
+        ix = np.array(members)
+        t[ix], forward[ix] = tt, f
+        iv[ix] = surface_for(dte).vol(k[ix], f, tt)
+    calls = np.asarray(is_call, dtype=bool).ravel()
+    return _leg_arrays(t, forward, k, iv, calls, rate, rate - 0.0, spread)
+
+
+def vix_leg_quotes(
+    ctx: MarketContext,
+    dtes: Sequence[int],
+    strikes: npt.ArrayLike,
+    is_call: npt.ArrayLike,
+    future_prices: npt.ArrayLike,
+    params: VixOptionParams | None = None,
+    spread: SpreadParams = VIX_SPREAD,
+    *,
+    rate: float = 0.0,
+) -> LegArrays:
+    """VIX quotes for ``(dte, strike, is_call)`` triples (see :func:`vix_chain_slice`).
+
+    ``future_prices`` is the VIX future of each option's expiry, points; the
+    rest as :func:`spx_leg_quotes`.
+    """
+    p = params if params is not None else VixOptionParams()
+    k = np.asarray(strikes, dtype=np.float64).ravel()
+    t = np.array([t_years(dte, am_settled=True) for dte in dtes], dtype=np.float64)
+    future = np.asarray(future_prices, dtype=np.float64).ravel()
+    level = vvix_or_fallback(ctx.vvix, ctx.vix, p)
+    v = math.nan if ctx.vix is None else float(ctx.vix)
+    iv = vix_option_vol_arrays(k, future, t, level, v, p)
+    calls = np.asarray(is_call, dtype=bool).ravel()
+    return _leg_arrays(t, future, k, iv, calls, rate, 0.0, spread)

@@ -24,7 +24,8 @@ weekends only.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from bisect import bisect_right
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
@@ -36,10 +37,13 @@ from strategies.domain import ChainSlice, FloatArray, MarketContext, Right
 from strategies.pricing.chain_builder import (
     SPX_SPREAD,
     VIX_SPREAD,
+    LegArrays,
     SpreadParams,
     spx_chain_slice,
+    spx_leg_quotes,
     t_years,
     vix_chain_slice,
+    vix_leg_quotes,
 )
 from strategies.pricing.spx_surface import (
     SpxSurface,
@@ -96,15 +100,24 @@ class MarketCalendar:
 @lru_cache(maxsize=16)
 def _window(cal: MarketCalendar, session: date, days: int) -> tuple[frozenset[date], EventWindow]:
     end = session + timedelta(days=days)
-    hol = frozenset(d for d in cal.holidays if session < d <= end)
-    ev = tuple(
+    holidays, event_days, events = _sorted_calendar(cal)
+    # (session, end] by bisection: the calendar spans decades, a window 200 days
+    hol = frozenset(holidays[bisect_right(holidays, session) : bisect_right(holidays, end)])
+    ev = events[bisect_right(event_days, session) : bisect_right(event_days, end)]
+    return hol, ev
+
+
+@lru_cache(maxsize=4)
+def _sorted_calendar(cal: MarketCalendar) -> tuple[list[date], list[date], EventWindow]:
+    """The holidays, and the clock's event days with their clock kinds, in date order."""
+    events = tuple(
         sorted(
             (d, tuple(k for k in kinds if k in CLOCK_EVENT_KINDS))
             for d, kinds in cal.events.items()
-            if session < d <= end and any(k in CLOCK_EVENT_KINDS for k in kinds)
+            if any(k in CLOCK_EVENT_KINDS for k in kinds)
         )
     )
-    return hol, ev
+    return sorted(cal.holidays), [d for d, _ in events], events
 
 
 @lru_cache(maxsize=64)
@@ -260,5 +273,51 @@ class MarketModel:
                 self.vix_spread,
                 rate=self.rate,
                 curve=self.vix_curve,
+            )
+        raise UnknownProductError(f"no model for {symbol} options of class {trading_class}")
+
+    def leg_quotes(
+        self,
+        ctx: MarketContext,
+        symbol: str,
+        trading_class: str,
+        expiries: Sequence[date],
+        strikes: npt.ArrayLike,
+        is_call: npt.ArrayLike,
+    ) -> LegArrays:
+        """Quotes of ``(expiry, strike, is_call)`` triples of one class in one vectorised pass.
+
+        Each option's numbers equal those :meth:`slice` gives it (tested).
+
+        Raises:
+            UnknownProductError: a product other than SPX/SPXW/VIX options.
+            ValueError: an expiry before ``ctx.session``.
+        """
+        dtes = [(expiry - ctx.session).days for expiry in expiries]
+        for expiry, dte in zip(expiries, dtes, strict=True):
+            if dte < 0:
+                raise ValueError(f"{trading_class} {expiry} expired before {ctx.session}")
+        if symbol == "SPX" and trading_class in ("SPXW", "SPX"):
+            return spx_leg_quotes(
+                ctx,
+                dtes,
+                strikes,
+                is_call,
+                lambda dte: self.spx_surface(ctx, dte),
+                self.spx_spread,
+                rate=self.rate,
+                trading_class=trading_class,
+            )
+        if symbol == "VIX" and trading_class == "VIX":
+            futures = {expiry: self.vix_future(ctx, expiry) for expiry in dict.fromkeys(expiries)}
+            return vix_leg_quotes(
+                ctx,
+                dtes,
+                strikes,
+                is_call,
+                [futures[expiry] for expiry in expiries],
+                self.vix_options,
+                self.vix_spread,
+                rate=self.rate,
             )
         raise UnknownProductError(f"no model for {symbol} options of class {trading_class}")

@@ -213,6 +213,19 @@ def variance_days(
     days = max(t_years, 0.0) * 365.0
     if not holidays and not events:
         return _weekday_clock(session, days, params.nonsession_weight)
+    ev = tuple(sorted((d, tuple(k)) for d, k in events.items())) if events else ()
+    return _clock(session, params, frozenset(holidays), ev).count(days)
+
+
+def _variance_days_loop(
+    session: date,
+    t_years: float,
+    params: SpxSurfaceParams,
+    holidays: Collection[date] = (),
+    events: Mapping[date, Collection[str]] | None = None,
+) -> float:
+    """:func:`variance_days` day by day: the reference :class:`_VarianceClock` is tested against."""
+    days = max(t_years, 0.0) * 365.0
     total = 0.0
     j = 1
     while days > j - 1:
@@ -228,6 +241,66 @@ def variance_days(
                 total += params.fomc_weight
         j += 1
     return total
+
+
+class _VarianceClock:
+    """The variance clock of one session and calendar, as running totals of whole days.
+
+    ``totals[n]`` is the count after ``n`` whole days, accumulated in the
+    order :func:`_variance_days_loop` adds its terms, so a count read from it
+    is bit for bit the loop's (only the partial last day is added per call).
+    The table grows on demand; the replay reads it for every quote, the loop
+    cost O(days) each time.
+    """
+
+    __slots__ = ("events", "holidays", "params", "session", "totals")
+
+    def __init__(
+        self,
+        session: date,
+        params: SpxSurfaceParams,
+        holidays: frozenset[date],
+        events: Mapping[date, Collection[str]],
+    ) -> None:
+        self.session = session
+        self.params = params
+        self.holidays = holidays
+        self.events = events
+        self.totals = [0.0]
+
+    def _day(self, total: float, j: int, frac: float) -> float:
+        p = self.params
+        d = self.session + timedelta(days=j)
+        is_session = d.weekday() < 5 and d not in self.holidays
+        total += frac * (1.0 if is_session else p.nonsession_weight)
+        if self.events and frac > 0.5 and d in self.events:
+            kinds = self.events[d]
+            if "CPI" in kinds:
+                total += p.cpi_weight
+            if "FOMC" in kinds and frac >= 1.0:
+                total += p.fomc_weight
+        return total
+
+    def count(self, days: float) -> float:
+        """Weighted day count for ``days`` calendar days (>= 0) after the session close."""
+        n = math.ceil(days)  # the loop's iterations: every j with j - 1 < days
+        if n <= 0:
+            return 0.0
+        totals = self.totals
+        while len(totals) < n:
+            totals.append(self._day(totals[-1], len(totals), 1.0))
+        frac = min(days - (n - 1), 1.0)
+        return self._day(totals[n - 1], n, frac)
+
+
+@lru_cache(maxsize=32)
+def _clock(
+    session: date,
+    params: SpxSurfaceParams,
+    holidays: frozenset[date],
+    events: tuple[tuple[date, tuple[str, ...]], ...],
+) -> _VarianceClock:
+    return _VarianceClock(session, params, holidays, dict(events))
 
 
 def _weekday_clock(session: date, days: float, nonsession_weight: float) -> float:

@@ -1,0 +1,99 @@
+"""One vectorised pass over an expiry's puts and calls quotes each option as its slice does.
+
+The simulated broker prices held legs with :meth:`MarketModel.leg_quotes`
+(speed work, issue 11); the replay's results must not move, so each number
+must be bit for bit the one :meth:`MarketModel.slice` gives.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import pytest
+
+from strategies.domain import MarketContext, Right
+from strategies.pricing.market_model import MarketCalendar, MarketModel
+
+CTX = MarketContext(
+    session=date(2023, 2, 3), spx=4136.48, vix=18.33, vix9d=17.76, vix3m=20.78,
+    vvix=83.49, skew=123.08, vix_futures={date(2023, 3, 22): 20.548},
+)  # fmt: skip
+CALENDAR = MarketCalendar(
+    holidays=frozenset({date(2023, 2, 20), date(2023, 4, 7)}),
+    events={date(2023, 2, 14): ("CPI",), date(2023, 3, 22): ("FOMC",)},
+)
+FIELDS = ("bid", "ask", "iv", "delta", "gamma", "vega", "theta")
+
+
+SPXW = {
+    date(2023, 2, 17): [3800.0, 4000.0, 4135.0, 4140.0, 4300.0, 4500.0],
+    date(2023, 2, 3): [4100.0, 4140.0],  # expiry day
+    date(2023, 5, 31): [3600.0, 4150.0, 4700.0],  # past the clock's 93-day knot
+}
+SPX = {date(2023, 3, 17): [3500.0, 4100.0, 4150.0, 4800.0]}
+VIX = {
+    date(2023, 3, 22): [12.0, 18.0, 20.5, 30.0, 45.0],  # settlement known
+    date(2023, 4, 19): [15.0, 22.0, 40.0],  # modelled curve
+}
+
+
+@pytest.mark.parametrize(
+    ("symbol", "trading_class", "chains"),
+    [("SPX", "SPXW", SPXW), ("SPX", "SPX", SPX), ("VIX", "VIX", VIX)],
+)
+@pytest.mark.parametrize("rate", [0.0, 0.045])
+def test_leg_quotes_equal_the_slices_bit_for_bit(
+    symbol: str, trading_class: str, chains: dict[date, list[float]], rate: float
+) -> None:
+    model = MarketModel.from_config(rate=rate, calendar=CALENDAR)
+    # every strike of every expiry as a put and as a call, interleaved and unsorted
+    triples = [
+        (expiry, k, right)
+        for expiry, strikes in reversed(list(chains.items()))
+        for k in reversed(strikes)
+        for right in (Right.CALL, Right.PUT)
+    ]
+    triples = triples[::2] + triples[1::2]  # calls first, expiries mixed
+    legs = model.leg_quotes(
+        CTX,
+        symbol,
+        trading_class,
+        [e for e, _, _ in triples],
+        [k for _, k, _ in triples],
+        [r is Right.CALL for _, _, r in triples],
+    )
+    for j, (expiry, k, right) in enumerate(triples):
+        strikes = np.array(chains[expiry])
+        sl = model.slice(CTX, symbol, trading_class, expiry, right, strikes=strikes)
+        i = int(np.searchsorted(sl.strikes, k))
+        for name in FIELDS:
+            assert getattr(legs, name)[j] == getattr(sl, name)[i], (name, expiry, k, right)
+
+
+def test_leg_quotes_refuse_an_expired_contract() -> None:
+    with pytest.raises(ValueError, match="expired"):
+        MarketModel().leg_quotes(CTX, "SPX", "SPXW", [date(2023, 2, 2)], [4000.0], [True])
+
+
+def test_calendar_window_is_the_scan_of_the_whole_calendar() -> None:
+    # the window is cut by bisection (speed work); it must hold what a scan finds
+    cal = MarketCalendar(
+        holidays=frozenset(date(2020, 1, 1) + timedelta(days=13 * i) for i in range(60)),
+        events={
+            date(2020, 1, 1) + timedelta(days=9 * i): (("CPI",), ("FOMC", "CPI"), ("NFP",))[i % 3]
+            for i in range(90)
+        },
+    )
+    for session in (date(2019, 12, 31), date(2020, 3, 5), date(2021, 2, 1), date(2023, 1, 1)):
+        for days in (1, 30, 200, 400):
+            end = session + timedelta(days=days)
+            hol, ev = cal.window(session, days)
+            assert hol == frozenset(d for d in cal.holidays if session < d <= end)
+            assert ev == tuple(
+                sorted(
+                    (d, tuple(k for k in kinds if k in ("CPI", "FOMC")))
+                    for d, kinds in cal.events.items()
+                    if session < d <= end and any(k in ("CPI", "FOMC") for k in kinds)
+                )
+            )
