@@ -178,21 +178,30 @@ def load_config(path: Path | None = None, *, live: bool = False) -> AlvhConfig:
             single line.
     """
     source = str(path) if path is not None else "built-in defaults"
-    data: dict[str, Any] = {}
-    if path is not None:
-        try:
-            raw = read_limited(path, MAX_CONFIG_BYTES)
-        except LimitedReadError as exc:
-            raise ConfigError(f"{source}: {exc}") from None
-        try:
-            data = tomllib.loads(raw.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"{source}: not UTF-8 text (byte {exc.start})") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{source}: invalid TOML: {exc}") from None
-        except RecursionError:
-            raise ConfigError(f"{source}: invalid TOML: nested too deeply") from None
+    data = read_toml(path) if path is not None else {}
     return config_from_data(data, source, live=live)
+
+
+def read_toml(path: Path, error: type[Exception] = ConfigError) -> dict[str, Any]:
+    """The TOML table of ``path``, read with the config file's size bound.
+
+    Raises:
+        ``error`` (default :class:`ConfigError`): the file is unreadable, too
+            large, not UTF-8 or not TOML; one line naming the file.
+    """
+    source = str(path)
+    try:
+        raw = read_limited(path, MAX_CONFIG_BYTES)
+    except LimitedReadError as exc:
+        raise error(f"{source}: {exc}") from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise error(f"{source}: not UTF-8 text (byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{source}: invalid TOML: {exc}") from None
+    except RecursionError:
+        raise error(f"{source}: invalid TOML: nested too deeply") from None
 
 
 def config_from_data(

@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import math
 import random
-import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from daemon.boundedio import MAX_CONFIG_BYTES, LimitedReadError, read_limited
 from daemon.config import AlvhConfig, ConfigError, config_from_data
+from daemon.config.load import read_toml
 
 __all__ = ["Grid", "GridError", "Point", "load_grid"]
 
@@ -125,16 +124,7 @@ def load_grid(path: Path) -> Grid:
             list without repeats. One line naming the file and the key.
     """
     source = str(path)
-    try:
-        raw = read_limited(path, MAX_CONFIG_BYTES)
-    except LimitedReadError as exc:
-        raise GridError(f"{source}: {exc}") from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise GridError(f"{source}: not UTF-8 text (byte {exc.start})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise GridError(f"{source}: invalid TOML: {exc}") from None
+    data = read_toml(path, GridError)
     grid = data.pop("grid", None)
     if not isinstance(grid, Mapping) or not grid:
         raise GridError(
