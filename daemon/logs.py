@@ -21,6 +21,7 @@ the old configuration.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Callable, MutableMapping
@@ -63,10 +64,21 @@ def bind_clock(clock: Callable[[], datetime] | None) -> None:
     _clock = clock
 
 
+#: The last virtual instant stamped and its ISO text: a replay logs many events
+#: per job at one instant (the virtual clock hands out the same object until it moves).
+_sim_stamp: tuple[datetime | None, str] = (None, "")
+
+
 def _add_sim_time(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    global _sim_stamp
     clock = _clock
     if clock is not None and "sim_time" not in event_dict:
-        event_dict["sim_time"] = clock().isoformat()
+        now = clock()
+        last, text = _sim_stamp
+        if now is not last:
+            text = now.isoformat()
+            _sim_stamp = (now, text)
+        event_dict["sim_time"] = text
     return event_dict
 
 
@@ -90,9 +102,11 @@ class _JsonLine:
     one with them goes through the chain itself (``full``).
     """
 
-    def __init__(self, render: Processor, full: list[Processor]) -> None:
-        self._render = render
+    def __init__(self, full: list[Processor], encode: Callable[[Any], str]) -> None:
         self._full = full
+        # the renderer's json.dumps(event, default=...) builds an encoder per event:
+        # one built once encodes the same text
+        self._encode = encode
 
     def __call__(self, logger: WrappedLogger, method: str, event_dict: EventDict) -> Any:
         if "exc_info" in event_dict or "stack_info" in event_dict:
@@ -104,7 +118,7 @@ class _JsonLine:
         event_dict = structlog.processors.add_log_level(logger, method, event_dict)
         event_dict["timestamp"] = datetime.now(tz=UTC).isoformat().replace("+00:00", "Z")
         event_dict = _add_sim_time(logger, method, event_dict)
-        return self._render(logger, method, _leading_keys(logger, method, event_dict))
+        return self._encode(_leading_keys(logger, method, event_dict))
 
 
 def log_format_for(fmt: str, stream: TextIO) -> Literal["json", "console"]:
@@ -176,7 +190,8 @@ def configure_logging(
         shared.append(structlog.processors.format_exc_info)
         shared.append(_leading_keys)
         renderer = structlog.processors.JSONRenderer(default=_json_default)
-        processors = [_JsonLine(renderer, [*shared, renderer])]
+        encoder = json.JSONEncoder(default=_json_default)
+        processors = [_JsonLine([*shared, renderer], encoder.encode)]
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=_isatty(out))
         processors = [*shared, renderer]

@@ -207,14 +207,22 @@ async def path_exits(engine: TradingEngine) -> None:
     ]
     if not condors:
         return
+    # the paths first: the broker prices each session's states in one pass, the
+    # close among them, so the quotes below find the close priced
+    checked = {p.id: engine.exit_checked.get(p.id) for p in condors}
+    paths = [await _path_since_last_check(engine, position) for position in condors]
     try:
         quotes = await engine._quote_positions(condors)
     except BrokerError as exc:
         engine.log.warning("exit_path_unavailable", reason=str(exc))
+        for structure_id, when in checked.items():  # the ranges stay due
+            if when is None:
+                engine.exit_checked.pop(structure_id, None)
+            else:
+                engine.exit_checked[structure_id] = when
         return
     session = engine.session()
-    for position in condors:
-        path = await _path_since_last_check(engine, position)
+    for position, path in zip(condors, paths, strict=True):
         if not path:
             continue
         plan = engine._guarded(

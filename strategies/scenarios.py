@@ -39,7 +39,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from strategies.domain import CONTRACT_MULTIPLIER, LegQuote, MarketContext, OptionContract, Right
+from strategies.domain import (
+    CONTRACT_MULTIPLIER,
+    FloatArray,
+    LegQuote,
+    MarketContext,
+    OptionContract,
+    Right,
+)
 from strategies.pricing.black import black_price
 from strategies.pricing.chain_builder import t_years
 from strategies.pricing.vix_model import future_spot_beta, vix_futures_curve
@@ -142,6 +149,13 @@ def scenario_pnl(
     dvs = np.array([v for _ in spot_moves for v in vol_shifts], dtype=np.float64)
     total = np.zeros_like(ks)
     unpriced: list[str] = []
+    # Every leg's base and shocked prices in one vectorised pass (the formula is
+    # elementwise: each price is what pricing its leg alone gives); the legs'
+    # P&L is then summed in the legs' order, as leg by leg.
+    weights: list[float] = []
+    base_in: list[tuple[float, float, float, float, bool]] = []
+    shocked_f: list[FloatArray] = []
+    shocked_sigma: list[FloatArray] = []
     for contract, qty in sorted(holdings.items(), key=lambda kv: kv[0].local_symbol):
         if not qty or contract.expiry < ctx.session:
             continue
@@ -164,10 +178,26 @@ def scenario_pnl(
             f0 = ctx.spx
             f = np.maximum(f0 + ks * em_points, 0.01)
             sigma = np.maximum(iv + dvs / 100.0, _MIN_SIGMA)
-        base = float(black_price(f0, contract.strike, t, iv, is_call))
-        shocked = black_price(f, contract.strike, t, sigma, is_call)
         multiplier = contract.multiplier or CONTRACT_MULTIPLIER
-        total += qty * multiplier * (shocked - base)
+        weights.append(qty * multiplier)
+        base_in.append((f0, contract.strike, t, iv, is_call))
+        shocked_f.append(f)
+        shocked_sigma.append(sigma)
+    if weights:
+        n = len(ks)
+        f0s, strikes, ts, ivs, calls = (np.array(column) for column in zip(*base_in, strict=True))
+        prices = black_price(
+            np.concatenate([f0s, *shocked_f]),
+            np.concatenate([strikes, np.repeat(strikes, n)]),
+            np.concatenate([ts, np.repeat(ts, n)]),
+            np.concatenate([ivs, *shocked_sigma]),
+            np.concatenate([calls, np.repeat(calls, n)]),
+        )
+        legs = len(weights)
+        base = prices[:legs].tolist()
+        for i, weight in enumerate(weights):
+            shocked = prices[legs + i * n : legs + (i + 1) * n]
+            total += weight * (shocked - base[i])
     cells = {(float(k), float(v)): float(p) for k, v, p in zip(ks, dvs, total, strict=True)}
     return cells, tuple(unpriced)
 

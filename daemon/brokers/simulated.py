@@ -283,42 +283,71 @@ class SimulatedBroker:
         contracts: Sequence[OptionContract],
         cache: dict[OptionContract, LegQuote],
     ) -> list[LegQuote]:
-        """Model quotes in ``ctx``: one vectorised pass per option class, expiries and rights mixed.
+        """Model quotes in ``ctx``, through and into ``cache`` (see :meth:`_price_states`).
 
         Raises:
             BrokerError: a contract expired before ``ctx.session``.
         """
-        quotes: list[LegQuote | None] = [cache.get(c) for c in contracts]
-        groups: dict[tuple[str, str], list[int]] = {}
-        for i, contract in enumerate(contracts):
-            if quotes[i] is not None:
-                continue
-            if contract.expiry < ctx.session:
-                raise BrokerError(f"{contract.local_symbol} expired before {ctx.session}")
-            groups.setdefault((contract.symbol, contract.trading_class), []).append(i)
-        for (symbol, trading_class), members in groups.items():
-            legs = self._model.leg_quotes(
-                ctx,
+        return self._price_states(((ctx, cache),), contracts)[0]
+
+    def _price_states(
+        self,
+        states: Sequence[tuple[MarketContext, dict[OptionContract, LegQuote]]],
+        contracts: Sequence[OptionContract],
+    ) -> list[list[LegQuote]]:
+        """Model quotes of ``contracts`` in each ``(ctx, cache)`` state, one list per state.
+
+        What a state's cache holds is reused; the rest is priced and cached,
+        in one vectorised pass per option class for every state at once
+        (expiries, rights and market states mixed:
+        :meth:`MarketModel.leg_quotes_many`).
+
+        Raises:
+            BrokerError: a contract expired before a state's session.
+        """
+        found: list[list[LegQuote | None]] = []
+        groups: dict[tuple[str, str], dict[int, list[int]]] = {}
+        for s, (ctx, cache) in enumerate(states):
+            quotes: list[LegQuote | None] = [cache.get(c) for c in contracts]
+            for i, contract in enumerate(contracts):
+                if quotes[i] is not None:
+                    continue
+                if contract.expiry < ctx.session:
+                    raise BrokerError(f"{contract.local_symbol} expired before {ctx.session}")
+                key = (contract.symbol, contract.trading_class)
+                groups.setdefault(key, {}).setdefault(s, []).append(i)
+            found.append(quotes)
+        for (symbol, trading_class), by_state in groups.items():
+            members_of = list(by_state.items())
+            priced = self._model.leg_quotes_many(
                 symbol,
                 trading_class,
-                [contracts[i].expiry for i in members],
-                [contracts[i].strike for i in members],
-                [contracts[i].right is Right.CALL for i in members],
+                [
+                    (
+                        states[s][0],
+                        [contracts[i].expiry for i in members],
+                        [contracts[i].strike for i in members],
+                        [contracts[i].right is Right.CALL for i in members],
+                    )
+                    for s, members in members_of
+                ],
             )
-            # tolist(): the same Python floats as float(array[j]), one conversion per array
-            bid, ask, iv = legs.bid.tolist(), legs.ask.tolist(), legs.iv.tolist()
-            delta, gamma, vega, theta = (
-                legs.delta.tolist(),
-                legs.gamma.tolist(),
-                legs.vega.tolist(),
-                legs.theta.tolist(),
-            )
-            for j, i in enumerate(members):
-                quote = LegQuote(
-                    contracts[i], bid[j], ask[j], iv[j], delta[j], gamma[j], vega[j], theta[j]
+            for (s, members), legs in zip(members_of, priced, strict=True):
+                cache, quotes = states[s][1], found[s]
+                # tolist(): the same Python floats as float(array[j]), one conversion per array
+                bid, ask, iv = legs.bid.tolist(), legs.ask.tolist(), legs.iv.tolist()
+                delta, gamma, vega, theta = (
+                    legs.delta.tolist(),
+                    legs.gamma.tolist(),
+                    legs.vega.tolist(),
+                    legs.theta.tolist(),
                 )
-                quotes[i] = cache[contracts[i]] = quote
-        return [q for q in quotes if q is not None]
+                for j, i in enumerate(members):
+                    quote = LegQuote(
+                        contracts[i], bid[j], ask[j], iv[j], delta[j], gamma[j], vega[j], theta[j]
+                    )
+                    quotes[i] = cache[contracts[i]] = quote
+        return [[q for q in quotes if q is not None] for quotes in found]
 
     async def path_since(
         self, contracts: Sequence[OptionContract], since: datetime
@@ -370,9 +399,7 @@ class SimulatedBroker:
         closing = self._history.context(index)
         scale = rng.vix_high / closing.vix if closing.vix > 0 else 1.0
 
-        def state(label: str, ctx: MarketContext, phase: Phase | None = None) -> MarketState:
-            cache = self._phase_caches.get((day, phase), {}) if phase is not None else {}
-            quotes = self._price(ctx, live, cache)
+        def state(label: str, ctx: MarketContext, quotes: Sequence[LegQuote]) -> MarketState:
             return MarketState(label, ctx.spx, ctx.vix, {q.contract: q for q in quotes})
 
         def extreme(spx: float) -> MarketContext:
@@ -384,13 +411,25 @@ class SimulatedBroker:
                 vix3m=closing.vix3m * scale if closing.vix3m is not None else None,
             )
 
+        low, high = extreme(rng.spx_low), extreme(rng.spx_high)
+        # the four states in one pricing pass: the extremes are no job's state (nothing
+        # cached), the open and the close reuse what the session's jobs priced
+        at_open, low_quotes, high_quotes, close_quotes = self._price_states(
+            (
+                (opening, self._phase_caches.get((day, Phase.OPEN), {})),
+                (low, {}),
+                (high, {}),
+                (closing, self._phase_caches.get((day, Phase.CLOSE), {})),
+            ),
+            live,
+        )
         return SessionPath(
             day,
-            state("open", opening, Phase.OPEN),
+            state("open", opening, at_open),
             (
-                state("spx low / vix high", extreme(rng.spx_low)),
-                state("spx high / vix high", extreme(rng.spx_high)),
-                state("close", closing, Phase.CLOSE),
+                state("spx low / vix high", low, low_quotes),
+                state("spx high / vix high", high, high_quotes),
+                state("close", closing, close_quotes),
             ),
         )
 

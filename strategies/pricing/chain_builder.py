@@ -340,6 +340,80 @@ def _leg_arrays(
     return LegArrays(bid, ask, iv, g.delta, g.gamma, g.vega, g.theta)
 
 
+@dataclass(frozen=True, slots=True)
+class LegInputs:
+    """What :func:`black_greeks` and the spread model need for options of one class.
+
+    Arrays parallel to the caller's options: ``t`` calendar years, ``forward``
+    index points, ``strikes`` index points, ``iv`` decimal vol, ``is_call``;
+    ``rate`` and ``carry`` continuous annual rates; ``spread`` the bid/ask model.
+    Inputs of one class in several market states concatenate
+    (:func:`price_leg_inputs`): every formula after them is elementwise.
+    """
+
+    t: FloatArray
+    forward: FloatArray
+    strikes: FloatArray
+    iv: FloatArray
+    is_call: npt.NDArray[np.bool_]
+    rate: float
+    carry: float
+    spread: SpreadParams
+
+    def __len__(self) -> int:
+        return len(self.strikes)
+
+
+def price_leg_inputs(inputs: Sequence[LegInputs]) -> list[LegArrays]:
+    """Price several :class:`LegInputs` of one class in one vectorised pass, split back.
+
+    Every formula is elementwise, so each option's numbers are those of
+    pricing its own inputs alone; one pass costs one set of array calls
+    instead of one per input (the replay prices a session's path states so).
+
+    Raises:
+        ValueError: the inputs differ in rate, carry or spread model.
+    """
+    first = inputs[0]
+    if any((i.rate, i.carry, i.spread) != (first.rate, first.carry, first.spread) for i in inputs):
+        raise ValueError("leg inputs priced together must share rate, carry and spread")
+    if len(inputs) == 1:
+        whole = first
+    else:
+        whole = LegInputs(
+            np.concatenate([i.t for i in inputs]),
+            np.concatenate([i.forward for i in inputs]),
+            np.concatenate([i.strikes for i in inputs]),
+            np.concatenate([i.iv for i in inputs]),
+            np.concatenate([i.is_call for i in inputs]),
+            first.rate,
+            first.carry,
+            first.spread,
+        )
+    priced = _leg_arrays(
+        whole.t,
+        whole.forward,
+        whole.strikes,
+        whole.iv,
+        whole.is_call,
+        whole.rate,
+        whole.carry,
+        whole.spread,
+    )
+    if len(inputs) == 1:
+        return [priced]
+    out: list[LegArrays] = []
+    start = 0
+    for part in inputs:
+        end = start + len(part)
+        out.append(LegArrays(*(getattr(priced, name)[start:end] for name in _QUOTE_ARRAYS)))
+        start = end
+    return out
+
+
+_QUOTE_ARRAYS = ("bid", "ask", "iv", "delta", "gamma", "vega", "theta")
+
+
 def _by_dte(dtes: Sequence[int]) -> dict[int, list[int]]:
     groups: dict[int, list[int]] = {}
     for i, dte in enumerate(dtes):
@@ -370,6 +444,24 @@ def spx_leg_quotes(
         rate: continuous rate (no dividend yield, as the market model prices).
         trading_class: ``"SPXW"`` (PM-settled) or ``"SPX"`` (AM-settled).
     """
+    i = spx_leg_inputs(
+        ctx, dtes, strikes, is_call, surface_for, spread, rate=rate, trading_class=trading_class
+    )
+    return _leg_arrays(i.t, i.forward, i.strikes, i.iv, i.is_call, i.rate, i.carry, i.spread)
+
+
+def spx_leg_inputs(
+    ctx: MarketContext,
+    dtes: Sequence[int],
+    strikes: npt.ArrayLike,
+    is_call: npt.ArrayLike,
+    surface_for: Callable[[int], SpxSurface],
+    spread: SpreadParams = SPX_SPREAD,
+    *,
+    rate: float = 0.0,
+    trading_class: str = "SPXW",
+) -> LegInputs:
+    """The pricing inputs of :func:`spx_leg_quotes` (same arguments), not yet priced."""
     k = np.asarray(strikes, dtype=np.float64).ravel()
     t, forward, iv = np.empty_like(k), np.empty_like(k), np.empty_like(k)
     for dte, members in _by_dte(dtes).items():
@@ -379,7 +471,7 @@ def spx_leg_quotes(
         t[ix], forward[ix] = tt, f
         iv[ix] = surface_for(dte).vol(k[ix], f, tt)
     calls = np.asarray(is_call, dtype=bool).ravel()
-    return _leg_arrays(t, forward, k, iv, calls, rate, rate - 0.0, spread)
+    return LegInputs(t, forward, k, iv, calls, rate, rate - 0.0, spread)
 
 
 def vix_leg_quotes(
@@ -398,6 +490,22 @@ def vix_leg_quotes(
     ``future_prices`` is the VIX future of each option's expiry, points; the
     rest as :func:`spx_leg_quotes`.
     """
+    i = vix_leg_inputs(ctx, dtes, strikes, is_call, future_prices, params, spread, rate=rate)
+    return _leg_arrays(i.t, i.forward, i.strikes, i.iv, i.is_call, i.rate, i.carry, i.spread)
+
+
+def vix_leg_inputs(
+    ctx: MarketContext,
+    dtes: Sequence[int],
+    strikes: npt.ArrayLike,
+    is_call: npt.ArrayLike,
+    future_prices: npt.ArrayLike,
+    params: VixOptionParams | None = None,
+    spread: SpreadParams = VIX_SPREAD,
+    *,
+    rate: float = 0.0,
+) -> LegInputs:
+    """The pricing inputs of :func:`vix_leg_quotes` (same arguments), not yet priced."""
     p = params if params is not None else VixOptionParams()
     k = np.asarray(strikes, dtype=np.float64).ravel()
     t = np.array([t_years(dte, am_settled=True) for dte in dtes], dtype=np.float64)
@@ -406,4 +514,4 @@ def vix_leg_quotes(
     v = math.nan if ctx.vix is None else float(ctx.vix)
     iv = vix_option_vol_arrays(k, future, t, level, v, p)
     calls = np.asarray(is_call, dtype=bool).ravel()
-    return _leg_arrays(t, future, k, iv, calls, rate, 0.0, spread)
+    return LegInputs(t, future, k, iv, calls, rate, 0.0, spread)

@@ -38,12 +38,14 @@ from strategies.pricing.chain_builder import (
     SPX_SPREAD,
     VIX_SPREAD,
     LegArrays,
+    LegInputs,
     SpreadParams,
+    price_leg_inputs,
     spx_chain_slice,
-    spx_leg_quotes,
+    spx_leg_inputs,
     t_years,
     vix_chain_slice,
-    vix_leg_quotes,
+    vix_leg_inputs,
 )
 from strategies.pricing.spx_surface import (
     SpxSurface,
@@ -134,6 +136,10 @@ def _calendar_surface(
     return build_spx_surface(
         vix, vix9d, vix3m, skew, params, session=session, holidays=holidays, events=dict(events)
     )
+
+
+LegRequest = tuple[MarketContext, Sequence[date], Sequence[float], Sequence[bool]]
+"""Options of one class in one market state: ``(ctx, expiries, strikes, is_call)``."""
 
 
 class UnknownProductError(ValueError):
@@ -293,12 +299,49 @@ class MarketModel:
             UnknownProductError: a product other than SPX/SPXW/VIX options.
             ValueError: an expiry before ``ctx.session``.
         """
+        inputs = self.leg_inputs(ctx, symbol, trading_class, expiries, strikes, is_call)
+        return price_leg_inputs([inputs])[0]
+
+    def leg_quotes_many(
+        self,
+        symbol: str,
+        trading_class: str,
+        requests: Sequence[LegRequest],
+    ) -> list[LegArrays]:
+        """:meth:`leg_quotes` of several requests of one class, in one pricing pass.
+
+        Each request is ``(ctx, expiries, strikes, is_call)``, options of one
+        class in one market state (the states may differ: a session's path).
+        One :class:`LegArrays` per request, in order; each equals what
+        :meth:`leg_quotes` gives for it alone (every formula is elementwise).
+
+        Raises:
+            UnknownProductError: a product other than SPX/SPXW/VIX options.
+            ValueError: an expiry before its context's session.
+        """
+        return price_leg_inputs(
+            [
+                self.leg_inputs(ctx, symbol, trading_class, expiries, strikes, is_call)
+                for ctx, expiries, strikes, is_call in requests
+            ]
+        )
+
+    def leg_inputs(
+        self,
+        ctx: MarketContext,
+        symbol: str,
+        trading_class: str,
+        expiries: Sequence[date],
+        strikes: npt.ArrayLike,
+        is_call: npt.ArrayLike,
+    ) -> LegInputs:
+        """The pricing inputs of :meth:`leg_quotes` (same arguments and errors), not yet priced."""
         dtes = [(expiry - ctx.session).days for expiry in expiries]
         for expiry, dte in zip(expiries, dtes, strict=True):
             if dte < 0:
                 raise ValueError(f"{trading_class} {expiry} expired before {ctx.session}")
         if symbol == "SPX" and trading_class in ("SPXW", "SPX"):
-            return spx_leg_quotes(
+            return spx_leg_inputs(
                 ctx,
                 dtes,
                 strikes,
@@ -310,7 +353,7 @@ class MarketModel:
             )
         if symbol == "VIX" and trading_class == "VIX":
             futures = {expiry: self.vix_future(ctx, expiry) for expiry in dict.fromkeys(expiries)}
-            return vix_leg_quotes(
+            return vix_leg_inputs(
                 ctx,
                 dtes,
                 strikes,

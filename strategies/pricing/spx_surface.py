@@ -210,11 +210,26 @@ def variance_days(
     Returns:
         Session-day equivalents (>= 0).
     """
-    days = max(t_years, 0.0) * 365.0
+    return day_counter(session, params, holidays, events)(max(t_years, 0.0) * 365.0)
+
+
+def day_counter(
+    session: date,
+    params: SpxSurfaceParams,
+    holidays: Collection[date] = (),
+    events: Mapping[date, Collection[str]] | None = None,
+) -> Callable[[float], float]:
+    """The variance clock of :func:`variance_days` as ``calendar days -> session-day equivalents``.
+
+    A surface counts many expiries on one clock: taking the counter once spares
+    rebuilding the clock's key (the sorted events) for every count; each count
+    is bit for bit :func:`variance_days`'s.
+    """
     if not holidays and not events:
-        return _weekday_clock(session, days, params.nonsession_weight)
+        weight = params.nonsession_weight
+        return lambda days: _weekday_clock(session, days, weight)
     ev = tuple(sorted((d, tuple(k)) for d, k in events.items())) if events else ()
-    return _clock(session, params, frozenset(holidays), ev).count(days)
+    return _clock(session, params, frozenset(holidays), ev).count
 
 
 def _variance_days_loop(
@@ -341,12 +356,18 @@ class SpxSurface:
     session: date | None = None
     holidays: frozenset[date] = frozenset()
     events: Mapping[date, Collection[str]] = field(default_factory=dict)
+    #: The variance clock of ``session``, ``holidays`` and ``events``
+    #: (:func:`day_counter`), taken once by :func:`build_spx_surface`; None: take it per call.
+    day_count: Callable[[float], float] | None = field(default=None, compare=False, repr=False)
 
     def tau(self, t: float) -> float:
         """Clock time (years) for ``t`` calendar years after the session close."""
         if self.session is None:
             return max(t, 0.0)
-        days = variance_days(self.session, t, self.params, self.holidays, self.events)
+        if self.day_count is None:
+            days = variance_days(self.session, t, self.params, self.holidays, self.events)
+        else:
+            days = self.day_count(max(t, 0.0) * 365.0)
         return days / CLOCK_DAYS_PER_YEAR
 
     def atm_total_variance(self, tau: npt.ArrayLike) -> FloatArray:
@@ -446,16 +467,18 @@ def build_spx_surface(
         w.append((ratio * level / 100.0) ** 2 * days / 365.0)
     hol = frozenset(holidays)
     ev = dict(events) if events else {}
+    count: Callable[[float], float] | None = None
     if session is None:
         taus = (T_VIX9D, T_VIX, T_VIX3M)
     else:
+        count = day_counter(session, p, hol, ev)
         t9, t30, t93 = (
-            variance_days(session, d / 365.0, p, hol, ev) / CLOCK_DAYS_PER_YEAR for d in _KNOT_DAYS
+            count(max(d / 365.0, 0.0) * 365.0) / CLOCK_DAYS_PER_YEAR for d in _KNOT_DAYS
         )
         taus = (t9, t30, t93)
     w1 = max(w[1], w[0])
     w2 = max(w[2], w1)
-    return SpxSurface(p, v9, float(vix), v3, sk, (w[0], w1, w2), taus, session, hol, ev)
+    return SpxSurface(p, v9, float(vix), v3, sk, (w[0], w1, w2), taus, session, hol, ev, count)
 
 
 def spx_surface_from_context(
