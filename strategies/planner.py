@@ -25,7 +25,7 @@ and the :mod:`strategies.hedge` package):
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import date
 
@@ -33,9 +33,11 @@ import numpy as np
 
 from strategies.condor import SPX_COMBO_TICK, plan_condor_entry, plan_condor_exit, round_to_tick
 from strategies.domain import (
+    CONTRACT_MULTIPLIER,
     Action,
     ChainSlice,
     Decision,
+    FloatArray,
     Leg,
     LegQuote,
     MarketContext,
@@ -145,6 +147,72 @@ def chain_quotes(calls: Sequence[ChainSlice]) -> dict[OptionContract, LegQuote]:
     return out
 
 
+class ChainQuotes(Mapping[OptionContract, LegQuote]):
+    """``{**chain_quotes(calls), **quotes}`` without building a quote per chain strike.
+
+    A job's VIX chain holds hundreds of strikes and the sizing reads a few:
+    ``quotes`` first, then the last chain slice listing the contract, whose
+    :class:`LegQuote` is built on first use with the numbers
+    :func:`chain_quotes` gives it. Iterating builds the whole mapping, in its order.
+    """
+
+    def __init__(self, calls: Sequence[ChainSlice], quotes: Quotes) -> None:
+        self._calls = calls
+        self._quotes = quotes
+        self._built: dict[OptionContract, LegQuote] = {}
+        self._strikes: dict[int, dict[float, int]] = {}
+        self._whole: dict[OptionContract, LegQuote] | None = None
+
+    def __getitem__(self, contract: OptionContract) -> LegQuote:
+        if contract in self._quotes:
+            return self._quotes[contract]
+        built = self._built.get(contract)
+        if built is not None:
+            return built
+        if contract.multiplier == CONTRACT_MULTIPLIER:
+            for n in range(len(self._calls) - 1, -1, -1):  # the last listing wins, as in a dict
+                chain = self._calls[n]
+                if (
+                    chain.expiry != contract.expiry
+                    or chain.right is not contract.right
+                    or chain.symbol != contract.symbol
+                    or chain.trading_class != contract.trading_class
+                ):
+                    continue
+                index = self._strikes.get(n)
+                if index is None:
+                    index = self._strikes[n] = {k: i for i, k in enumerate(chain.strikes.tolist())}
+                i = index.get(contract.strike)
+                if i is None:
+                    continue
+                quote = LegQuote(
+                    OptionContract(
+                        chain.symbol, chain.trading_class, chain.expiry, float(chain.strikes[i]),
+                        chain.right,
+                    ),
+                    *(float(column[i]) for column in _chain_columns(chain)),
+                )  # fmt: skip
+                self._built[contract] = quote
+                return quote
+        raise KeyError(contract)
+
+    def _all(self) -> dict[OptionContract, LegQuote]:
+        if self._whole is None:
+            self._whole = {**chain_quotes(self._calls), **self._quotes}
+        return self._whole
+
+    def __iter__(self) -> Iterator[OptionContract]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+def _chain_columns(chain: ChainSlice) -> tuple[FloatArray, ...]:
+    """The quote columns of a chain slice in :class:`LegQuote`'s field order after the contract."""
+    return (chain.bid, chain.ask, chain.iv, chain.delta, chain.gamma, chain.vega, chain.theta)
+
+
 def hedge_exposure(
     portfolio: Portfolio,
     quotes: Quotes,
@@ -161,7 +229,7 @@ def hedge_exposure(
     Raises:
         ValueError: if a condor leg has no quote.
     """
-    known = {**chain_quotes(calls), **quotes}
+    known = ChainQuotes(calls, quotes) if calls else quotes
     condor_loss = sum(
         condor_loss_of(p.view(), known, spx, rules)
         for p in portfolio.open_positions(Structure.CONDOR)

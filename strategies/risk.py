@@ -24,10 +24,12 @@ from strategies.positions import OpenStructure
 QuoteSource = Iterable[LegQuote] | Mapping[OptionContract, LegQuote]
 
 
-def quote_map(quotes: QuoteSource) -> dict[OptionContract, LegQuote]:
-    """Key quotes by contract; accepts a mapping (returned as a dict) or an iterable."""
+def quote_map(quotes: QuoteSource) -> Mapping[OptionContract, LegQuote]:
+    """Key quotes by contract; a mapping is returned as it is (read it, do not change
+    it: a job's quotes hold hundreds of chain strikes, copied per structure before),
+    an iterable is keyed into a new dict."""
     if isinstance(quotes, Mapping):
-        return dict(quotes)
+        return quotes
     return {quote.contract: quote for quote in quotes}
 
 

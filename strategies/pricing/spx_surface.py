@@ -268,7 +268,16 @@ class _VarianceClock:
     cost O(days) each time.
     """
 
-    __slots__ = ("events", "holidays", "params", "session", "totals")
+    __slots__ = (
+        "_base",
+        "_event_days",
+        "_holiday_days",
+        "events",
+        "holidays",
+        "params",
+        "session",
+        "totals",
+    )
 
     def __init__(
         self,
@@ -282,14 +291,20 @@ class _VarianceClock:
         self.holidays = holidays
         self.events = events
         self.totals = [0.0]
+        # days as ordinals: the table grows by ~100 days per session, one
+        # date object, weekday and hash fewer per day (same tests, same sums)
+        self._base = session.toordinal()
+        self._holiday_days = frozenset(d.toordinal() for d in holidays)
+        self._event_days = {d.toordinal(): kinds for d, kinds in events.items()}
 
     def _day(self, total: float, j: int, frac: float) -> float:
         p = self.params
-        d = self.session + timedelta(days=j)
-        is_session = d.weekday() < 5 and d not in self.holidays
+        day = self._base + j
+        # date.weekday() is (ordinal + 6) % 7 (Monday 0)
+        is_session = (day + 6) % 7 < 5 and day not in self._holiday_days
         total += frac * (1.0 if is_session else p.nonsession_weight)
-        if self.events and frac > 0.5 and d in self.events:
-            kinds = self.events[d]
+        if self._event_days and frac > 0.5 and day in self._event_days:
+            kinds = self._event_days[day]
             if "CPI" in kinds:
                 total += p.cpi_weight
             if "FOMC" in kinds and frac >= 1.0:
@@ -302,10 +317,27 @@ class _VarianceClock:
         if n <= 0:
             return 0.0
         totals = self.totals
-        while len(totals) < n:
-            totals.append(self._day(totals[-1], len(totals), 1.0))
+        if len(totals) < n:
+            self._grow(n)
         frac = min(days - (n - 1), 1.0)
         return self._day(totals[n - 1], n, frac)
+
+    def _grow(self, n: int) -> None:
+        """Extend :attr:`totals` to ``n`` whole days: :meth:`_day` with ``frac = 1``, inlined."""
+        p = self.params
+        rest, cpi, fomc = p.nonsession_weight, p.cpi_weight, p.fomc_weight
+        holidays, events = self._holiday_days, self._event_days
+        totals = self.totals
+        total = totals[-1]
+        for day in range(self._base + len(totals), self._base + n):
+            total += 1.0 * (1.0 if (day + 6) % 7 < 5 and day not in holidays else rest)
+            if events and day in events:  # frac = 1: both event terms apply
+                kinds = events[day]
+                if "CPI" in kinds:
+                    total += cpi
+                if "FOMC" in kinds:
+                    total += fomc
+            totals.append(total)
 
 
 @lru_cache(maxsize=32)

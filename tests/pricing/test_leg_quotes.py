@@ -7,12 +7,14 @@ must be bit for bit the one :meth:`MarketModel.slice` gives.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import numpy as np
 import pytest
 
 from strategies.domain import MarketContext, Right
+from strategies.planner import ChainQuotes, chain_quotes
 from strategies.pricing.market_model import MarketCalendar, MarketModel
 
 CTX = MarketContext(
@@ -97,3 +99,44 @@ def test_calendar_window_is_the_scan_of_the_whole_calendar() -> None:
                     if session < d <= end and any(k in ("CPI", "FOMC") for k in kinds)
                 )
             )
+
+
+@pytest.mark.parametrize(
+    ("symbol", "trading_class", "chains"),
+    [("SPX", "SPXW", SPXW), ("VIX", "VIX", VIX)],
+)
+def test_several_market_states_in_one_pass_equal_each_alone(
+    symbol: str, trading_class: str, chains: dict[date, list[float]]
+) -> None:
+    # the replay prices a session's open, range extremes and close in one pass (speed work)
+    model = MarketModel.from_config(rate=0.045, calendar=CALENDAR)
+    low = replace(CTX, spx=4020.5, vix=21.7, vix9d=21.0, vix3m=24.6)
+    high = replace(CTX, spx=4180.0, vix=21.7)
+    pairs = [(e, k) for e, strikes in chains.items() for k in strikes]
+    requests = [
+        (ctx, [e for e, _ in pairs[:n]], [k for _, k in pairs[:n]], [n % 2 == 0] * n)
+        for ctx, n in ((CTX, len(pairs)), (low, 3), (high, len(pairs) - 1))
+    ]
+    together = model.leg_quotes_many(symbol, trading_class, requests)
+    for request, legs in zip(requests, together, strict=True):
+        alone = model.leg_quotes(request[0], symbol, trading_class, *request[1:])
+        for name in FIELDS:
+            assert getattr(legs, name).tolist() == getattr(alone, name).tolist(), name
+
+
+def test_chain_quotes_looked_up_lazily_equal_the_whole_mapping() -> None:
+    model = MarketModel.from_config(rate=0.045, calendar=CALENDAR)
+    slices = [
+        model.slice(CTX, "VIX", "VIX", expiry, Right.CALL, strikes=np.array(strikes))
+        for expiry, strikes in VIX.items()
+    ]
+    first = chain_quotes(slices)
+    held = next(iter(first))
+    own = {held: replace(first[held], bid=0.0)}  # the job's own quotes win over the chain's
+    whole = {**first, **own}
+    lazy = ChainQuotes(slices, own)
+    for contract, quote in whole.items():
+        assert lazy[contract] == quote
+    assert lazy.get(replace(held, strike=999.0)) is None
+    assert lazy.get(replace(held, multiplier=10)) is None
+    assert list(lazy) == list(whole) and len(lazy) == len(whole)
