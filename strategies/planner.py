@@ -295,12 +295,8 @@ def sessions_without_condor(portfolio: Portfolio, since: date, session: date) ->
     """
     if portfolio.open_positions(Structure.CONDOR):
         return 0
-    closes = [
-        p.closed_session
-        for p in portfolio.structures.values()
-        if p.kind is Structure.CONDOR and p.closed_session is not None
-    ]
-    start = max([since, *closes])
+    last = portfolio.last_close(Structure.CONDOR)
+    start = since if last is None else max(since, last)
     return int(np.busday_count(start, session)) if session > start else 0
 
 

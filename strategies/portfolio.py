@@ -88,6 +88,12 @@ class StructurePosition:
     _ratios: dict[OptionContract, int] = field(init=False, repr=False, compare=False)
     # the same for the legs as opened (what the opening order's fills are counted in)
     _open_ratios: dict[OptionContract, int] = field(init=False, repr=False, compare=False)
+    # (held_units, is_balanced) until ``held`` or ``legs`` change: every job reads them
+    # per structure many times; the portfolio's fills, settlements and adjustments
+    # (the only writers of ``held`` and ``legs``) clear it
+    _held_shape: tuple[int, bool] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         self._ratios = leg_ratios(self.legs)
@@ -122,16 +128,27 @@ class StructurePosition:
     @property
     def held_units(self) -> int:
         """Whole combo units held in the structure's proportions (0 if any leg is short of it)."""
-        return _units(self._ratios, self.held)
+        return self._shape()[0]
 
     @property
     def is_balanced(self) -> bool:
         """Whether ``held`` is exactly ``held_units`` times the legs (nothing left over)."""
-        units = self.held_units
-        ratios = self._ratios
-        return all(self.held.get(c, 0) == r * units for c, r in ratios.items()) and all(
-            q == 0 or c in ratios for c, q in self.held.items()
-        )
+        return self._shape()[1]
+
+    def _shape(self) -> tuple[int, bool]:
+        shape = self._held_shape
+        if shape is None:
+            units = _units(self._ratios, self.held)
+            ratios = self._ratios
+            balanced = all(self.held.get(c, 0) == r * units for c, r in ratios.items()) and all(
+                q == 0 or c in ratios for c, q in self.held.items()
+            )
+            shape = self._held_shape = (units, balanced)
+        return shape
+
+    def held_changed(self) -> None:
+        """Forget what was derived from ``held``/``legs`` (call after changing either)."""
+        self._held_shape = None
 
     @property
     def expiry(self) -> date:
@@ -193,6 +210,7 @@ class StructurePosition:
         """
         self.legs = legs
         self._ratios = leg_ratios(legs)
+        self._held_shape = None
         self.adjustments += 1
         self.adjusted_price += price
 
@@ -270,6 +288,8 @@ class Portfolio:
         self._active: dict[str, StructurePosition] = {}
         self._routes: dict[str, str] = {}
         self._adjustments: dict[str, _Adjustment] = {}
+        # the latest close per kind, until a structure closes or reopens (see last_close)
+        self._last_close: dict[Structure, date | None] = {}
 
     # -- building ----------------------------------------------------------
     def register(
@@ -341,6 +361,7 @@ class Portfolio:
         position.cash_flow -= fill.quantity * fill.price * multiplier + fill.commission
         position.commissions += fill.commission
         position.held[fill.contract] = position.held.get(fill.contract, 0) + fill.quantity
+        position.held_changed()
         if fill.order_ref == position.id:
             position.open_premium += fill.quantity * fill.price
             position.open_fills[fill.contract] = (
@@ -360,6 +381,7 @@ class Portfolio:
                 )
         if not position.is_flat and position.closed_session is not None:
             position.closed_session = None
+            self._last_close.clear()
             self._active[position.id] = position
         return position
 
@@ -385,6 +407,7 @@ class Portfolio:
             position.cash_flow += held * per_contract
             position.settlement_cash += held * per_contract
             position.held[contract] = 0
+            position.held_changed()
             touched.append(position)
         return touched
 
@@ -399,11 +422,27 @@ class Portfolio:
         if not position.is_flat:
             raise ValueError(f"structure {structure_id!r} still holds {position.held}")
         position.closed_session = session
+        self._last_close.clear()
         self._active.pop(structure_id, None)
         position.close_reason = reason
         return position
 
     # -- reading -----------------------------------------------------------
+    def last_close(self, kind: Structure) -> date | None:
+        """The latest session a structure of ``kind`` closed on (``None``: none closed yet).
+
+        Remembered until a structure closes or reopens: the replay asks every
+        job, and a scan of the whole book grows with its history.
+        """
+        if kind not in self._last_close:
+            closes = [
+                p.closed_session
+                for p in self.structures.values()
+                if p.kind is kind and p.closed_session is not None
+            ]
+            self._last_close[kind] = max(closes) if closes else None
+        return self._last_close[kind]
+
     def open_positions(self, kind: Structure | None = None) -> list[StructurePosition]:
         """Structures that hold something, optionally of one kind, in opening order."""
         return [
