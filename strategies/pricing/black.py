@@ -92,6 +92,8 @@ def _d1(f: FloatArray, k: FloatArray, std: FloatArray) -> FloatArray:
     with np.errstate(divide="ignore", invalid="ignore"):
         lfk = np.log(f / k)
         d1 = lfk / std + 0.5 * std
+        if (std > 0.0).all():  # the usual case: no limit to take (same numbers)
+            return np.asarray(d1, dtype=np.float64)
         limit = np.where(lfk == 0.0, 0.0, np.sign(lfk) * np.inf)
     return np.where(std > 0.0, d1, limit)
 
@@ -203,12 +205,18 @@ def black_greeks(
     delta_f = disc * w * nd1
     growth = np.exp(b * tt)
     positive = std > 0.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gamma_f = np.where(positive, disc * pdf / (f * std), 0.0)
-        decay = np.where(positive, disc * f * pdf * sig / (2.0 * sqrt_t), 0.0)
-    vega = disc * f * pdf * sqrt_t
-    theta_year = r * price - decay - delta_f * b * f
-    theta = np.where(tt > 0.0, theta_year / DAYS_PER_YEAR, 0.0)
+    if positive.all():  # the usual case (then t > 0 too): no zeros to put in
+        gamma_f = disc * pdf / (f * std)
+        decay = disc * f * pdf * sig / (2.0 * sqrt_t)
+        vega = disc * f * pdf * sqrt_t
+        theta = (r * price - decay - delta_f * b * f) / DAYS_PER_YEAR
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gamma_f = np.where(positive, disc * pdf / (f * std), 0.0)
+            decay = np.where(positive, disc * f * pdf * sig / (2.0 * sqrt_t), 0.0)
+        vega = disc * f * pdf * sqrt_t
+        theta_year = r * price - decay - delta_f * b * f
+        theta = np.where(tt > 0.0, theta_year / DAYS_PER_YEAR, 0.0)
     return BlackGreeks(
         price=price,
         delta_forward=delta_f,
