@@ -411,6 +411,15 @@ class SpxSurface:
         w = np.where(tt < kt[0], kw[0] * tt / kt[0], w)
         return np.where(tt > kt[2], kw[2] * tt / kt[2], w)
 
+    def _atm_total_variance_at(self, tau: float) -> float:
+        """:meth:`atm_total_variance` of one clock time, on Python floats (the same numbers)."""
+        kt, kw = self.knot_tau, self.knot_w
+        if tau < kt[0]:
+            return kw[0] * tau / kt[0]
+        if tau > kt[2]:
+            return kw[2] * tau / kt[2]
+        return float(np.interp(tau, kt, kw))
+
     def atm_vol(self, t: npt.ArrayLike, tau: npt.ArrayLike | None = None) -> FloatArray:
         """ATM (``K = F``) implied vol at ``t`` calendar years (> 0), decimal; shape of ``t``.
 
@@ -446,7 +455,7 @@ class SpxSurface:
         if t <= 0.0 or ta <= 0.0:
             atm0 = math.sqrt(self.knot_w[0] / self.knot_tau[0])
             return np.full(np.shape(strikes), atm0)
-        w = float(self.atm_total_variance(ta))
+        w = self._atm_total_variance_at(ta)
         k = np.log(np.asarray(strikes, dtype=np.float64) / forward) / math.sqrt(w)
         ratio = smile_ratio(k, ta, self.skew, self.params, self.vix)
         vol = math.sqrt(w / t) * ratio

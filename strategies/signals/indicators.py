@@ -92,13 +92,15 @@ def _rsi_dense(x: FloatArray, period: int) -> FloatArray:
     avg_loss = float(np.mean(loss[:period]))
     gains = [avg_gain]
     losses = [avg_loss]
-    back = period - 1
-    # Python floats, as in _ema_dense: the same doubles, less overhead per step.
+    # Python floats, as in _ema_dense: the same doubles, less overhead per step
+    # (the periods as floats: an int operand is converted exactly at every step)
+    back, n = float(period - 1), float(period)
+    add_gain, add_loss = gains.append, losses.append
     for g, lo in zip(gain[period:].tolist(), loss[period:].tolist(), strict=True):
-        avg_gain = (avg_gain * back + g) / period
-        avg_loss = (avg_loss * back + lo) / period
-        gains.append(avg_gain)
-        losses.append(avg_loss)
+        avg_gain = (avg_gain * back + g) / n
+        avg_loss = (avg_loss * back + lo) / n
+        add_gain(avg_gain)
+        add_loss(avg_loss)
     out[period:] = _rsi_values(np.array(gains), np.array(losses))
     return out
 
