@@ -60,6 +60,10 @@ class ReplayError(RuntimeError):
     """The replay cannot run as asked (range outside the data, bad input)."""
 
 
+#: Market contexts :class:`ReplayMarket` keeps (a few sessions' phases).
+_CONTEXTS_KEPT = 16
+
+
 class ReplayMarket:
     """Adapts :class:`MarketHistory` to what the simulated broker needs."""
 
@@ -68,16 +72,33 @@ class ReplayMarket:
         first, last = history.sessions[0], history.sessions[-1]
         horizon = min(last + timedelta(days=400), calendar.last_session)
         self._vix_expiries = vix_expiries_between(first, horizon, calendar.is_session)
+        # the contexts of the last sessions asked for: a session's jobs, its mark and
+        # its path ask for the same few (immutable) contexts again and again
+        self._contexts: dict[tuple[int, Phase | None], MarketContext] = {}
 
     def index_of(self, session: date) -> int:
         return self.history.index_of(session)
 
     def context(self, index: int) -> MarketContext:
-        return self.history.context(index)
+        key = (index, None)
+        ctx = self._contexts.get(key)
+        if ctx is None:
+            ctx = self._remember(key, self.history.context(index))
+        return ctx
 
     def visible_context(self, index: int, phase: Phase) -> MarketContext:
         """What a job in ``phase`` of session ``index`` may see (no look-ahead)."""
-        return visible_context(self.history, index, phase)
+        key = (index, phase)
+        ctx = self._contexts.get(key)
+        if ctx is None:
+            ctx = self._remember(key, visible_context(self.history, index, phase))
+        return ctx
+
+    def _remember(self, key: tuple[int, Phase | None], ctx: MarketContext) -> MarketContext:
+        if len(self._contexts) >= _CONTEXTS_KEPT:
+            self._contexts.clear()
+        self._contexts[key] = ctx
+        return ctx
 
     def session_range(self, index: int) -> SessionRange | None:
         """The range of session ``index`` (visible from its close)."""
