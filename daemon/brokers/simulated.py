@@ -161,6 +161,8 @@ class SimulatedBroker:
         self.exec_id_prefix = "sim-"
         self._seen_refs: set[str] = set()
         self._ctx_cache: tuple[tuple[date, Phase], MarketContext] | None = None
+        self._seen_session: tuple[datetime, date] | None = None
+        self._seen_phase: tuple[datetime, Phase] | None = None
         # One visible state per (session, phase): quotes cannot change within it, so cache them.
         self._quote_cache: dict[OptionContract, LegQuote] = {}
         # the quote caches of the current session's phases: the path of a session
@@ -190,16 +192,25 @@ class SimulatedBroker:
 
     # -- market data ------------------------------------------------------
     def _session(self) -> date:
-        return self._clock().astimezone(NEW_YORK).date()
+        now = self._clock()
+        seen = self._seen_session
+        if seen is not None and seen[0] is now:
+            return seen[1]
+        session = now.astimezone(NEW_YORK).date()
+        self._seen_session = (now, session)
+        return session
 
     def _phase(self) -> Phase:
+        # session and phase are remembered while the clock hands out the same instant
+        # (the replay's virtual clock does until it moves: many calls per job)
         now = self._clock()
-        close = (
-            self._session_close(now.astimezone(NEW_YORK).date())
-            if self._session_close is not None
-            else None
-        )
-        return phase_at(now, close)
+        seen = self._seen_phase
+        if seen is not None and seen[0] is now:
+            return seen[1]
+        close = self._session_close(self._session()) if self._session_close is not None else None
+        phase = phase_at(now, close)
+        self._seen_phase = (now, phase)
+        return phase
 
     def _context(self) -> MarketContext:
         key = (self._session(), self._phase())
