@@ -162,6 +162,11 @@ class SimulatedBroker:
         self._seen_refs: set[str] = set()
         self._ctx_cache: tuple[tuple[date, Phase], MarketContext] | None = None
         self._seen_session: tuple[datetime, date] | None = None
+        # the chains handed out in the current (session, phase), by class, expiry and
+        # right, with their strike index once asked (see _quotes)
+        self._chains: dict[
+            tuple[str, str, date, Right], tuple[ChainSlice, dict[float, int] | None]
+        ] = {}
         self._seen_phase: tuple[datetime, Phase] | None = None
         # One visible state per (session, phase): quotes cannot change within it, so cache them.
         self._quote_cache: dict[OptionContract, LegQuote] = {}
@@ -222,6 +227,7 @@ class SimulatedBroker:
             self._ctx_cache = (key, self._history.visible_context(index, key[1]))
             self._phase_caches = {k: v for k, v in self._phase_caches.items() if k[0] == key[0]}
             self._quote_cache = self._phase_caches.setdefault(key, {})
+            self._chains = {}
         return self._ctx_cache[1]
 
     async def market_context(self) -> MarketContext:
@@ -253,11 +259,17 @@ class SimulatedBroker:
         if target is not None:
             # Like the IB adapter: quote only the expiry the entry rule would pick.
             expiries = closest_expiry(expiries, ctx.session, target)
-        return [
+        slices = [
             self._model.slice(ctx, symbol, trading_class, expiry, right, strikes=None)
             for expiry in expiries
             for right in rights
         ]
+        for chain in slices:
+            self._chains[(chain.symbol, chain.trading_class, chain.expiry, chain.right)] = (
+                chain,
+                None,
+            )
+        return slices
 
     async def quote(self, contracts: Sequence[OptionContract]) -> list[LegQuote]:
         """Model quotes; a contract not held must be listed that session.
@@ -285,8 +297,46 @@ class SimulatedBroker:
                 raise BrokerError(f"{c.local_symbol} is not listed on {ctx.session.isoformat()}")
 
     def _quotes(self, contracts: Sequence[OptionContract]) -> list[LegQuote]:
-        """Model quotes in the visible context, cached per (session, phase)."""
-        return self._price(self._context(), contracts, self._quote_cache)
+        """Model quotes in the visible context, cached per (session, phase).
+
+        A contract of a chain this state already handed out (an entry's legs,
+        the other right at their strikes) is read from it: the model quotes a
+        chain's strike with the numbers :meth:`MarketModel.leg_quotes` gives it
+        (tested bit for bit), so it is not priced again.
+        """
+        ctx = self._context()
+        cache = self._quote_cache
+        if self._chains:
+            for contract in contracts:
+                if contract not in cache:
+                    quote = self._chain_quote(contract)
+                    if quote is not None:
+                        cache[contract] = quote
+        return self._price(ctx, contracts, cache)
+
+    def _chain_quote(self, contract: OptionContract) -> LegQuote | None:
+        """``contract``'s quote from a chain of the current state, if one lists its strike."""
+        key = (contract.symbol, contract.trading_class, contract.expiry, contract.right)
+        found = self._chains.get(key)
+        if found is None:
+            return None
+        chain, index = found
+        if index is None:
+            index = {k: i for i, k in enumerate(chain.strikes.tolist())}
+            self._chains[key] = (chain, index)
+        i = index.get(contract.strike)
+        if i is None:
+            return None
+        return LegQuote(
+            contract,
+            float(chain.bid[i]),
+            float(chain.ask[i]),
+            float(chain.iv[i]),
+            float(chain.delta[i]),
+            float(chain.gamma[i]),
+            float(chain.vega[i]),
+            float(chain.theta[i]),
+        )
 
     def _price(
         self,
@@ -427,10 +477,11 @@ class SimulatedBroker:
         # cached), the open and the close reuse what the session's jobs priced
         at_open, low_quotes, high_quotes, close_quotes = self._price_states(
             (
-                (opening, self._phase_caches.get((day, Phase.OPEN), {})),
+                (opening, self._phase_caches.setdefault((day, Phase.OPEN), {})),
                 (low, {}),
                 (high, {}),
-                (closing, self._phase_caches.get((day, Phase.CLOSE), {})),
+                # the close priced here is the mark's (the jobs' cache of that state)
+                (closing, self._phase_caches.setdefault((day, Phase.CLOSE), {})),
             ),
             live,
         )

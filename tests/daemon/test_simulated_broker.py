@@ -489,6 +489,20 @@ async def test_quotes_cached_within_a_session_and_recomputed_in_a_new_one(rig: R
     assert fresh[2].mid < first[2].mid
 
 
+async def test_quotes_of_a_chain_just_handed_out_are_the_priced_ones(rig: Rig) -> None:
+    # speed work: a contract of a chain the state already priced is read from the chain
+    chain = await rig.broker.option_chain("SPX", "SPXW", 7, 9)
+    vix = await rig.broker.option_chain("VIX", "VIX", 20, 60, rights=(Right.CALL,))
+    listed = [
+        OptionContract(s.symbol, s.trading_class, s.expiry, float(k), s.right)
+        for s in (*chain, *vix)
+        for k in s.strikes[:: max(1, len(s.strikes) // 7)]
+    ]
+    read = await rig.broker.quote(listed)
+    priced = await Rig().broker.quote(listed)  # a fresh broker: no chain, every leg priced
+    assert read == priced  # every field, bit for bit
+
+
 async def test_quote_of_duplicate_and_unsorted_contracts(rig: Rig) -> None:
     put_lo, put_hi = spxw(VIX_APR, 2800, Right.PUT), spxw(VIX_APR, 2850, Right.PUT)
     quotes = await rig.broker.quote([put_hi, put_lo, put_hi])
