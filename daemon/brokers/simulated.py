@@ -260,9 +260,9 @@ class SimulatedBroker:
             # Like the IB adapter: quote only the expiry the entry rule would pick.
             expiries = closest_expiry(expiries, ctx.session, target)
         slices = [
-            self._model.slice(ctx, symbol, trading_class, expiry, right, strikes=None)
+            chain
             for expiry in expiries
-            for right in rights
+            for chain in self._model.slices(ctx, symbol, trading_class, expiry, rights)
         ]
         for chain in slices:
             self._chains[(chain.symbol, chain.trading_class, chain.expiry, chain.right)] = (

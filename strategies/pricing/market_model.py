@@ -282,6 +282,35 @@ class MarketModel:
             )
         raise UnknownProductError(f"no model for {symbol} options of class {trading_class}")
 
+    def slices(
+        self,
+        ctx: MarketContext,
+        symbol: str,
+        trading_class: str,
+        expiry: date,
+        rights: Sequence[Right],
+    ) -> list[ChainSlice]:
+        """:meth:`slice` of the listed strikes for each of ``rights``, in order.
+
+        The listed strikes (and the SPX pricing window) are found once for
+        the expiry, not once per right: each slice equals :meth:`slice`'s.
+
+        Raises:
+            UnknownProductError: a product other than SPX/SPXW/VIX options.
+            ValueError: ``expiry`` before ``ctx.session``.
+        """
+        if len(rights) < 2:
+            return [self.slice(ctx, symbol, trading_class, expiry, r) for r in rights]
+        dte = (expiry - ctx.session).days
+        strikes: FloatArray | None = None
+        if dte >= 0 and symbol == "SPX" and trading_class in ("SPXW", "SPX"):
+            strikes = self.listed_spx_strikes(
+                ctx, trading_class, expiry, self.spx_surface(ctx, dte)
+            )
+        elif dte >= 0 and symbol == "VIX" and trading_class == "VIX":
+            strikes = vix_listed_strikes(self.vix_future(ctx, expiry), dte)
+        return [self.slice(ctx, symbol, trading_class, expiry, r, strikes) for r in rights]
+
     def leg_quotes(
         self,
         ctx: MarketContext,

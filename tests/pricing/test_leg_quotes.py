@@ -140,3 +140,21 @@ def test_chain_quotes_looked_up_lazily_equal_the_whole_mapping() -> None:
     assert lazy.get(replace(held, strike=999.0)) is None
     assert lazy.get(replace(held, multiplier=10)) is None
     assert list(lazy) == list(whole) and len(lazy) == len(whole)
+
+
+@pytest.mark.parametrize(
+    ("symbol", "trading_class", "expiry"),
+    [("SPX", "SPXW", date(2023, 2, 17)), ("SPX", "SPX", date(2023, 3, 17)),
+     ("VIX", "VIX", date(2023, 3, 22))],
+)  # fmt: skip
+def test_slices_of_both_rights_equal_one_slice_per_right(
+    symbol: str, trading_class: str, expiry: date
+) -> None:
+    # the listed strikes are found once per expiry (speed work)
+    model = MarketModel.from_config(rate=0.045, calendar=CALENDAR)
+    both = model.slices(CTX, symbol, trading_class, expiry, (Right.PUT, Right.CALL))
+    for right, got in zip((Right.PUT, Right.CALL), both, strict=True):
+        one = model.slice(CTX, symbol, trading_class, expiry, right)
+        assert got.right is right and got.strikes.tolist() == one.strikes.tolist()
+        for name in FIELDS:
+            assert getattr(got, name).tolist() == getattr(one, name).tolist(), name
