@@ -369,7 +369,9 @@ class RiskRules:
             ticks)``.
         quote_max_width_pct: widest acceptable spread, percent of the leg's mid.
         quote_min_width_ticks: a width of this many ticks always passes (cheap
-            wings quote a few ticks wide whatever their mid).
+            wings quote a few ticks wide whatever their mid); the tick is the
+            exchange's minimum tick on the session (VIX: 0.05/0.10 before
+            2022-10-03, 0.01/0.05 from then; SPX 0.05/0.10).
         parity_enabled: refuse an order when a leg's strike violates put-call
             parity (see :func:`strategies.gates.parity_gate`).
         parity_tolerance: allowed excess of the parity residual over the two

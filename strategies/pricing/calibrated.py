@@ -26,9 +26,17 @@ CPI/FOMC calendar.
   settlements 2009-09 .. 2024-12 against spot VIX and VIX3M. Sources listed
   in :data:`VIX_FIT_SOURCES`; raw quotes are not redistributed.
 
+* :data:`VIX_SPREAD`: the VIX option half-spread ``(half_base + half_sqrt *
+  sqrt(mid)) * (VIX / 20) ** half_level_exponent`` (index points), fitted by
+  ``scripts/fit_vix_spread.py --write`` (third block below) on the real
+  two-sided standard VIX option quotes of ``../shared/data/vix_options/``
+  (VXTH 2011-2013, the 2023 chains without VIXW weeklies) on the tick grid of
+  each quote's date, validated leave-one-year-out (``docs/cash-and-fills.md``).
+
 Keys are field names of :class:`strategies.pricing.spx_surface.SpxSurfaceParams`,
 :class:`strategies.pricing.vix_model.VixOptionParams` and
-:class:`strategies.pricing.vix_model.VixCurveParams`; units there.
+:class:`strategies.pricing.vix_model.VixCurveParams` and
+:class:`strategies.pricing.chain_builder.SpreadParams`; units there.
 """
 
 from __future__ import annotations
@@ -125,3 +133,12 @@ VIX_CURVE: Final[dict[str, float]] = {
     "theta_vix": -1.225905475835601,
 }
 # --- END VIX FITTED
+
+# --- BEGIN FITTED VIX SPREAD (written by scripts/fit_vix_spread.py --write; do not edit by hand)
+VIX_SPREAD_FIT_QUOTES: Final[int] = 2300
+VIX_SPREAD: Final[dict[str, float]] = {
+    "half_base": 0.013139795310814826,
+    "half_sqrt": 0.006788058976840045,
+    "half_level_exponent": 0.342626924125029,
+}
+# --- END FITTED VIX SPREAD
