@@ -18,7 +18,13 @@ script splits it. Everything is read from the journal (``daily``,
    closed otherwise (**other exit**: target, DTE floor, roll); **entry** (a
    condor opened that session, none held at the previous close); **held all
    day** (held at the previous close and at this close); **no condor** at
-   any time of the session.
+   any time of the session. The same split by the VIX regime of the
+   previous close (with each regime's share of ``sum_i x_i^2``, the
+   regression's weight) and by what was held at the previous close (both,
+   hedge only, condor only, neither). Contributions, unlike subset slopes,
+   are not biased by choosing sessions on their outcome: a session whose
+   move reached a stop or target is an exit session, so the held-all-day
+   subset lacks the large moves and its own slope is attenuated.
 2. **Slopes inside subsets** (each subset's own OLS): condor held at the
    previous close or not, VIX regime of the previous close (calm < 20,
    elevated 20-30, stressed > 30, VIX points), stop session or not.
@@ -210,11 +216,40 @@ def report(journal: Path, run_id: int | None) -> None:
             f"  {name:<30} {int(mask.sum()):5d}  condor {a:+8.1f}  hedge {b:+8.1f}  ratio {ratio}"
         )
 
-    print("\n2. slopes inside subsets")
+    prev_vix = np.concatenate([[vix[0]], vix[:-1]])
+    regime = np.where(prev_vix < 20.0, "calm", np.where(prev_vix < 30.0, "elevated", "stressed"))
+    held = np.where(
+        held_prev & hedge_prev,
+        "both",
+        np.where(held_prev, "condor only", np.where(hedge_prev, "hedge only", "neither")),
+    )
+    xc = x - x.mean()
+    for title, labels, order in (
+        (
+            "VIX regime at the previous close",
+            regime.astype(object),
+            ("calm", "elevated", "stressed"),
+        ),
+        (
+            "held at the previous close",
+            held.astype(object),
+            ("both", "hedge only", "condor only", "neither"),
+        ),
+    ):
+        cc, hc = contributions(c, x, labels[m]), contributions(h, x, labels[m])
+        print(f"  by {title}:")
+        for g in order:
+            sel = labels[m] == g
+            share = float(xc[sel] @ xc[sel]) / float(xc @ xc)
+            print(
+                f"    {g:<12} {int(sel.sum()):5d} sessions ({share:4.0%} of the VIX variance)  "
+                f"condor {cc.get(g, 0.0):+8.1f}  hedge {hc.get(g, 0.0):+8.1f}"
+            )
+
+    print("\n2. slopes inside subsets (a subset chosen by an exit is truncated on the outcome)")
     line("condor held at previous close", m & held_prev)
     line("no condor at previous close", m & ~held_prev)
     line("  of which a hedge held", m & ~held_prev & hedge_prev)
-    prev_vix = np.concatenate([[vix[0]], vix[:-1]])
     for lo, hi, name in (
         (0.0, 20.0, "calm"),
         (20.0, 30.0, "elevated"),
