@@ -196,7 +196,9 @@ async def path_exits(engine: TradingEngine) -> None:
     so the book and the journal hold the exit on the session it happened,
     before the next session's entry and hedge check. Anything else (hold,
     a DTE floor, a stop on the close itself, which the range also holds)
-    is left to the manage job, and nothing is journaled for it.
+    is left to the manage job, and nothing is journaled for it. When such an
+    exit closed the last condor and ``[hedge] no_condor_grace_sessions`` is
+    0, the hedges' no-condor rule runs at once (:func:`_hedges_after_last_condor`).
     """
     if getattr(engine.broker, "path_since", None) is None:
         return
@@ -222,6 +224,7 @@ async def path_exits(engine: TradingEngine) -> None:
                 engine.exit_checked[structure_id] = when
         return
     session = engine.session()
+    closed_any = False
     for position, path in zip(condors, paths, strict=True):
         if not path:
             continue
@@ -241,6 +244,56 @@ async def path_exits(engine: TradingEngine) -> None:
         )
         if any(d.resting for d in plan.decisions):
             await engine.executor.execute(plan)
+            closed_any = True
+    if closed_any and not engine.portfolio.open_positions(Structure.CONDOR):
+        await _hedges_after_last_condor(engine, session)
+
+
+async def _hedges_after_last_condor(engine: TradingEngine, session: date) -> None:
+    """Apply the no-condor rule to the hedges right after a path exit closed the last condor.
+
+    Only with ``when_no_condor = "close"`` and ``no_condor_grace_sessions =
+    0`` ("close the ladder with the condor"): the stop or target filled
+    inside the session, and the manage job of the next session runs after
+    that session's condor entry, so without this the ladder would be carried
+    through a whole session that starts with no condor. Each hedge's own
+    exit rule decides (:func:`strategies.planner.plan_exit` with no condor
+    open: the no-condor close); it sells at the quotes of this check (replay:
+    the session's close, after the stop or target filled inside it). A
+    broker error leaves the hedges to the next manage job.
+    """
+    rules = engine.hedge_rules
+    if rules.when_no_condor != "close" or rules.no_condor_grace_sessions > 0:
+        return
+    hedges = [
+        p
+        for p in engine.portfolio.open_positions(Structure.HEDGE_LAYER)
+        if not engine.executor.has_live_order(p.id)
+    ]
+    if not hedges:
+        return
+    try:
+        quotes = await engine._quote_positions(hedges)
+    except BrokerError as exc:
+        if isinstance(exc, FatalBrokerError):
+            raise
+        engine.log.warning("hedge_quotes_unavailable", reason=str(exc))
+        return
+    for position in hedges:
+        await _manage_one(
+            engine,
+            position,
+            functools.partial(
+                plan_exit,
+                position,
+                quotes,
+                session,
+                engine.condor_rules,
+                rules,
+                False,
+                portfolio=engine.portfolio,
+            ),
+        )
 
 
 async def _path_since_last_check(

@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python scripts/fit_vix_model.py [--data DIR] [--write]
+    .venv/bin/python scripts/fit_vix_model.py [--data DIR] [--write] [--fit-weeklies]
 
 Data (``--data``, default ``/work/shared/data``, provenance in its ``SOURCES.md``;
 raw quotes are not redistributed, only the fitted parameters):
@@ -20,11 +20,14 @@ where the file quotes both rights (the chains), else the CFE settlement of
 the future of its expiry (VXTH), market IV from the mid) and kept if it is in
 the check universe (calls, 7-120 DTE, mid >= 0.10). :data:`VIX_FREE` of
 :class:`strategies.pricing.vix_model.VixOptionParams` are fitted by robust
-least squares (``soft_l1``, scale 2 vol points) on ``model - market`` IV.
+least squares (``soft_l1``, scale 2 vol points) on ``model - market`` IV,
+on the standard monthly class only (:data:`FIT_CLASSES`: the class the
+replay trades; the chains' VIXW weeklies quote 2-5 times wider and are scored,
+not fitted; ``--fit-weeklies`` fits them too).
 Validation is **leave-one-year-out**: refit without a year, score it; the
-printed tables pool those out-of-sample errors by year, VIX regime,
-moneyness ``ln(K/F)`` and mid price, for all calls of the universe and for
-the out-of-the-money ones (``K >= F``: an in-the-money call's IV is mostly
+printed tables pool those out-of-sample errors by year, VIX regime, trading
+class, DTE band, moneyness ``ln(K/F)`` and mid price, for all calls of the
+universe and for the out-of-the-money ones (``K >= F``: an in-the-money call's IV is mostly
 the forward's noise, e.g. a 0.5 % price error is 12 vol points).
 
 Futures curve: :data:`CURVE_FREE` of :class:`strategies.pricing.vix_model.VixCurveParams`
@@ -117,14 +120,26 @@ CURVE_START: dict[str, float] = {
     "theta_vix": -1.23,
 }
 REGIMES = (("<20", 0.0, 20.0), ("20-30", 20.0, 30.0), (">30", 30.0, math.inf))
+#: Calendar-DTE bands of the tables: the replay's hedge rungs are 30-90 DTE, its
+#: recycled calls 45-90 DTE.
+DTE_BANDS = (("<30", 0, 30), ("30-90", 30, 91), (">90", 91, 10_000))
+#: Trading classes the fit sees. The replay trades only the standard monthly
+#: class (``VIX``); the 2023 chains also hold weeklies (``VIXW``), never traded
+#: and quoted 2-5 times wider (median bid-ask 0.31 against 0.05 at a 0.5-1.0
+#: mid), so their mids are noisier. ``--fit-weeklies`` adds them back.
+FIT_CLASSES: tuple[str, ...] = ("VIX",)
 
 
 # -- VIX option quotes -------------------------------------------------------------
 
 
-def _chain_rows(path: Path, quote_date: date) -> QuoteRows:
-    """Calls and puts of a Cboe VIX chain (either header layout) as plain quote rows."""
-    keys = ("line", "qd", "ex", "k", "call", "bid", "ask", "mid")
+def _chain_rows(path: Path, quote_date: date) -> tuple[QuoteRows, np.ndarray]:
+    """Calls and puts of a Cboe VIX chain (either header layout) as plain quote rows.
+
+    Also returns each row's trading class, the root of its OSI symbol (``VIX`` for
+    the standard monthly options, ``VIXW`` for the weeklies).
+    """
+    keys = ("line", "qd", "ex", "k", "call", "bid", "ask", "mid", "cls")
     rows: dict[str, list[Any]] = {k: [] for k in keys}
     with path.open(encoding="utf-8-sig", newline="") as fh:
         lines = list(csv.reader(fh))
@@ -139,19 +154,20 @@ def _chain_rows(path: Path, quote_date: date) -> QuoteRows:
             sides = ((True, float(r[4]), float(r[5])), (False, float(r[15]), float(r[16])))
         except ValueError:
             continue
-        for is_call, bid, ask in sides:
+        for (is_call, bid, ask), sym in zip(sides, (r[1], r[12]), strict=True):
             if bid <= 0.0 or ask < bid or ex <= quote_date or (ex, k, is_call) in seen:
                 continue
             seen.add((ex, k, is_call))
-            for key, v in zip(rows, (n, quote_date, ex, k, is_call, bid, ask, 0.5 * (bid + ask)),
-                              strict=True):  # fmt: skip
+            cls = "VIXW" if sym.strip().startswith("VIXW") else "VIX"
+            vals = (n, quote_date, ex, k, is_call, bid, ask, 0.5 * (bid + ask), cls)
+            for key, v in zip(rows, vals, strict=True):
                 rows[key].append(v)
     return QuoteRows(
         path, np.array(rows["line"], dtype=np.int64),
         np.array(rows["qd"], dtype="datetime64[D]"), np.array(rows["ex"], dtype="datetime64[D]"),
         np.full(len(rows["k"]), "VIX"), np.array(rows["k"]), np.array(rows["call"], dtype=bool),
         np.array(rows["bid"]), np.array(rows["ask"]), np.array(rows["mid"]), 0,
-    )  # fmt: skip
+    ), np.array(rows["cls"], dtype=str)  # fmt: skip
 
 
 def chain_sources(data: Path) -> list[tuple[Path, date]]:
@@ -173,22 +189,38 @@ def chain_sources(data: Path) -> list[tuple[Path, date]]:
 
 @dataclasses.dataclass
 class Dataset:
-    """Universe quotes of every source, priced, with their year."""
+    """Universe quotes of every source, priced, with their year and trading class.
+
+    ``classes[i]`` holds each quote's trading class (``VIX`` monthly, ``VIXW``
+    weekly; VXTH's calls are monthly); empty means all monthly. ``fit_classes``
+    are the classes the fit sees; every class of the universe is scored.
+    """
 
     parts: list[PricedQuotes]
     masks: list[np.ndarray]
+    classes: list[np.ndarray] = dataclasses.field(default_factory=list)
+    fit_classes: tuple[str, ...] = FIT_CLASSES
 
     def year_of(self, i: int) -> np.ndarray:
         q = self.parts[i].rows.quote_date
         return q.astype("datetime64[Y]").astype(int) + 1970
 
+    def class_of(self, i: int) -> np.ndarray:
+        return self.classes[i] if self.classes else np.full(len(self.parts[i]), "VIX")
 
-def load_quotes(data: Path, history: Any) -> Dataset:
-    """Price the VXTH file and the 2023 chains; keep each part's universe mask."""
-    sources: list[QuoteRows] = [read_quotes(data / "vix_options" / "vxth_vix_calls_2006_2013.csv")]
+    def fit_mask(self, i: int) -> np.ndarray:
+        """Universe quotes of part ``i`` in a class the fit sees."""
+        return self.masks[i] & np.isin(self.class_of(i), self.fit_classes)
+
+
+def load_quotes(data: Path, history: Any, fit_classes: tuple[str, ...] = FIT_CLASSES) -> Dataset:
+    """Price the VXTH file and the 2023 chains; keep each part's universe mask and classes."""
+    vxth = read_quotes(data / "vix_options" / "vxth_vix_calls_2006_2013.csv")
+    # VXTH holds the standard monthly VIX call (Cboe's VXTH methodology)
+    sources: list[tuple[QuoteRows, np.ndarray]] = [(vxth, np.full(len(vxth), "VIX"))]
     sources += [_chain_rows(p, d) for p, d in chain_sources(data)]
-    parts, masks = [], []
-    for rows in sources:
+    parts, masks, classes = [], [], []
+    for rows, cls in sources:
         if len(rows) == 0:
             continue
         try:
@@ -200,7 +232,8 @@ def load_quotes(data: Path, history: Any) -> Dataset:
         q = price_quotes(rows, ctx)
         parts.append(q)
         masks.append(quotes_universe(q))
-    return Dataset(parts, masks)
+        classes.append(cls)
+    return Dataset(parts, masks, classes, fit_classes)
 
 
 def vix_params(x: np.ndarray) -> VixOptionParams:
@@ -222,7 +255,7 @@ def fit_vix(ds: Dataset, years_out: set[int]) -> VixOptionParams:
     x0 = np.clip([VIX_START[k] for k in VIX_FREE], lo + 1e-6, hi - 1e-6)
 
     def keep(i: int) -> np.ndarray:
-        return ds.masks[i] & ~np.isin(ds.year_of(i), list(years_out))
+        return ds.fit_mask(i) & ~np.isin(ds.year_of(i), list(years_out))
 
     res = least_squares(lambda x: _errors(ds, vix_params(x), keep), x0, bounds=(lo, hi),
                         loss="soft_l1", f_scale=2.0)  # fmt: skip
@@ -248,6 +281,8 @@ class Scored:
     mid: np.ndarray
     inside: np.ndarray  # model price within a two-sided bid-ask
     two_sided: np.ndarray
+    dte: np.ndarray  # calendar days
+    cls: np.ndarray  # trading class, VIX or VIXW
 
 
 def score_loo(ds: Dataset) -> Scored:
@@ -271,17 +306,25 @@ def score_loo(ds: Dataset) -> Scored:
                          ("year", np.full(int(m.sum()), y)), ("vix", q.vix[m]),
                          ("lnkf", np.log(r.strike[m] / q.forward[m])), ("mid", r.mid[m]),
                          ("inside", two & (price >= r.bid[m]) & (price <= r.ask[m])),
-                         ("two_sided", two)):  # fmt: skip
+                         ("two_sided", two), ("dte", q.dte[m]),
+                         ("cls", ds.class_of(i)[m])):  # fmt: skip
                 cols[k].append(v)
     return Scored(**{k: np.concatenate(v) for k, v in cols.items()})
 
 
 def validate_vix(sc: Scored) -> str:
-    """Leave-one-year-out tables (markdown): by year, VIX regime, moneyness, price."""
+    """Leave-one-year-out tables (markdown): by year, VIX regime, class, DTE, moneyness, price.
+
+    The first table pools every universe quote, the second only the standard
+    monthly class (what the replay trades), the third the weeklies by DTE.
+    """
     otm = sc.lnkf >= 0.0
-    out = ["| quotes the fit never saw | n | median abs IV error (vol pts) | p90 | "
-           "median abs price error (%) | OTM calls (K >= F): n | median abs IV error | "
-           "median abs price error (%) |", "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    head = (
+        "| {} | n | median abs IV error (vol pts) | p90 | median abs price error (%) | "
+        "OTM calls (K >= F): n | median abs IV error | median abs price error (%) |"
+    )
+    rule = "|---|---:|---:|---:|---:|---:|---:|---:|"
+    monthly, weekly = sc.cls == "VIX", sc.cls == "VIXW"
 
     def row(label: str, s: np.ndarray) -> str:
         o = s & otm
@@ -289,14 +332,33 @@ def validate_vix(sc: Scored) -> str:
                 if o.any() else " 0 | | |")  # fmt: skip
         return f"| {label} " + _stats(sc.iv[s], sc.price[s]) + tail
 
-    for y in np.unique(sc.year):
-        out.append(row(str(y), sc.year == y))
-    for label, lo, hi in REGIMES:
-        out.append(row(f"VIX {label}", (sc.vix >= lo) & (sc.vix < hi)))
-    out.append(row("VIX > 20", sc.vix >= 20))
-    out.append(row("**all**", np.ones(len(sc.iv), dtype=bool)))
+    def dte_rows(base: np.ndarray, prefix: str) -> list[str]:
+        return [row(f"{prefix}DTE {label}", base & (sc.dte >= lo) & (sc.dte < hi))
+                for label, lo, hi in DTE_BANDS]  # fmt: skip
+
+    def split_rows(base: np.ndarray) -> list[str]:
+        out = [row(str(y), base & (sc.year == y)) for y in np.unique(sc.year[base])]
+        for label, lo, hi in REGIMES:
+            out.append(row(f"VIX {label}", base & (sc.vix >= lo) & (sc.vix < hi)))
+        out.append(row("VIX > 20", base & (sc.vix >= 20)))
+        return out
+
+    everything = np.ones(len(sc.iv), dtype=bool)
+    out = [head.format("all calls (monthly and weekly)"), rule, *split_rows(everything)]
+    out.append(row("**all**", everything))
     out.append(row("all but 2006 (no VVIX)", sc.year >= 2007))
     out.append(row("VXTH 2006-2013", sc.year < 2023))
+    out.append(row("2023 monthly (VIX)", monthly & (sc.year == 2023)))
+    out.append(row("2023 weekly (VIXW)", weekly))
+    out.append(row("monthly class (VIX)", monthly))
+    out += dte_rows(everything, "")
+    out += ["", head.format("monthly class (VIX) only"), rule, *split_rows(monthly)]
+    out += dte_rows(monthly, "")
+    out.append(row("**monthly, all**", monthly))
+    out.append(row("monthly, 30-90 DTE, OTM", monthly & otm & (sc.dte >= 30) & (sc.dte <= 90)))
+    out += ["", head.format("weekly class (VIXW), out of class"), rule]
+    out += dte_rows(weekly, "")
+    out.append(row("**weekly, all**", weekly))
     out += [
         "",
         "| ln(K/F) | n | median abs IV error (vol pts) | p90 | median abs price error (%) "
@@ -414,7 +476,9 @@ def validate_curve(a: np.ndarray) -> str:
 # -- output -------------------------------------------------------------------------
 
 
-def write_calibrated(p: VixOptionParams, c: VixCurveParams, sources: list[str]) -> None:
+def write_calibrated(
+    p: VixOptionParams, c: VixCurveParams, sources: list[str], classes: tuple[str, ...]
+) -> None:
     path = ROOT / "strategies" / "pricing" / "calibrated.py"
     text = path.read_text(encoding="utf-8")
     start = text.index("# --- BEGIN VIX FITTED")
@@ -424,6 +488,8 @@ def write_calibrated(p: VixOptionParams, c: VixCurveParams, sources: list[str]) 
     body.append("VIX_FIT_SOURCES: Final[tuple[str, ...]] = (")  # one per line, as ruff formats
     body += [f'    "{s}",' for s in sources]
     body.append(")")
+    quoted = "".join(f'"{c}", ' for c in classes).rstrip(" ")  # ruff's double quotes
+    body.append(f"VIX_FIT_CLASSES: Final[tuple[str, ...]] = ({quoted})")
     body.append("VIX: Final[dict[str, float]] = {")
     body += [f'    "{k}": {getattr(p, k)!r},' for k in VIX_FREE]
     body += ["}", "VIX_CURVE: Final[dict[str, float]] = {"]
@@ -437,6 +503,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared data directory")
     ap.add_argument("--write", action="store_true", help="rewrite calibrated.py (VIX block)")
+    ap.add_argument(
+        "--fit-weeklies",
+        action="store_true",
+        help="fit on the VIXW weeklies too (the old universe)",
+    )
     args = ap.parse_args(argv)
     t0 = time.time()
     history = load_history()
@@ -459,9 +530,12 @@ def main(argv: list[str] | None = None) -> int:
         )
     print("\nleave-one-year-out, futures curve:")
     print(validate_curve(fut))
-    ds = load_quotes(args.data, history)
+    fit_classes = ("VIX", "VIXW") if args.fit_weeklies else FIT_CLASSES
+    ds = load_quotes(args.data, history, fit_classes)
     n = sum(int(m.sum()) for m in ds.masks)
-    print(f"\nVIX quotes: {sum(len(q) for q in ds.parts)}, in the universe: {n}")
+    n_fit = sum(int(ds.fit_mask(i).sum()) for i in range(len(ds.parts)))
+    print(f"\nVIX quotes: {sum(len(q) for q in ds.parts)}, in the universe: {n}, "
+          f"fitted on (classes {', '.join(fit_classes)}): {n_fit}")  # fmt: skip
     full = fit_vix(ds, set())
     print(
         "VIX option fit (all years): " + ", ".join(f"{k}={getattr(full, k):.4f}" for k in VIX_FREE)
@@ -472,7 +546,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         sources = ["vix_options/vxth_vix_calls_2006_2013.csv"]
         sources += [f"{p.parent.name}/{p.name}" for p, _ in chain_sources(args.data)]
-        write_calibrated(full, curve, sources)
+        write_calibrated(full, curve, sources, fit_classes)
     print(f"\n({time.time() - t0:.0f} s)")
     return 0
 

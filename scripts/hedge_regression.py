@@ -166,12 +166,15 @@ def report(journal: Path, run_id: int | None, share: float | None) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("journal", nargs="?", type=Path, help="replay journal (SQLite)")
+    parser.add_argument(
+        "--journal", dest="journal_out", type=Path, help="journal --replay writes (default: temp)"
+    )
     parser.add_argument("--run", type=int, help="run id (default: the latest)")
     parser.add_argument("--share", type=float, help="configured share (default: the run's)")
     parser.add_argument("--replay", nargs=2, metavar=("START", "END"), help="run a replay first")
     parser.add_argument("--config", type=Path, help="TOML config for --replay")
     args = parser.parse_args(argv)
-    journal = args.journal
+    journal = args.journal or args.journal_out
     if args.replay:
         if journal is None:
             journal = Path(tempfile.mkdtemp()) / "hedge_regression.sqlite"

@@ -39,9 +39,12 @@ Gates, in the order they run (which decisions each applies to in brackets):
    position can be closed. Free cash = cash minus the initial margin in use
    (margin-locked cash cannot pay a variation call); an inf margin (net short calls) blocks.
 6. ``quote_width`` [every OPEN/ROLL/ADJUST]: each leg's bid-ask width at most
-   ``max(quote_max_width_pct % x mid, quote_min_width_ticks x tick)`` (tick:
-   SPX 0.05 below 3.00, 0.10 above; VIX 0.01 below 3.00, 0.05 above); a leg
-   without a two-sided quote fails.
+   ``max(quote_max_width_pct % x mid, quote_min_width_ticks x tick)``; the
+   tick is the exchange's minimum tick on the session
+   (:func:`strategies.pricing.chain_builder.min_tick`: SPX 0.05 below 3.00,
+   0.10 above; VIX 0.01 below 3.00, 0.05 above from 2022-10-03, 0.05 and
+   0.10 before), so "a few ticks" means what the market could quote that
+   day; a leg without a two-sided quote fails.
 7. ``parity`` [every OPEN/ROLL/ADJUST]: put-call parity at each leg's strike,
    see :func:`parity_gate`.
 8. ``margin`` [every OPEN/ROLL/ADJUST]: initial margin after the order at most
@@ -71,6 +74,7 @@ from strategies.domain import (
 )
 from strategies.margin import MarginImpact, holdings_after, margin_requirement
 from strategies.portfolio import StructurePosition
+from strategies.pricing.chain_builder import SPX_SPREAD, VIX_SPREAD, min_tick
 from strategies.risk import condor_max_loss_points, condor_strikes
 from strategies.rules import CondorRules, RiskRules
 from strategies.scenarios import em_days, expected_move, scenario_grid, scenario_pnl
@@ -497,6 +501,7 @@ def liquidity_gate(
         "theta_per_day": round(theta, 2),
         "stress_loss": round(stress, 2),
         "required": round(need, 2),
+        "available": round(available, 2),
     }
     if available < need:
         return _result(
@@ -511,10 +516,9 @@ def liquidity_gate(
     return _result(name, "pass", **numbers)
 
 
-def _tick(contract: OptionContract, price: float) -> float:
-    if contract.symbol == "VIX":
-        return 0.01 if price < 3.0 else 0.05
-    return 0.05 if price < 3.0 else 0.10
+def _tick(contract: OptionContract, price: float, session: date) -> float:
+    """The contract's minimum tick at ``price`` on ``session`` (index points)."""
+    return min_tick(VIX_SPREAD if contract.symbol == "VIX" else SPX_SPREAD, price, session)
 
 
 def quote_width_gate(decision: Decision, snap: RiskSnapshot, rules: RiskRules) -> GateResult:
@@ -535,7 +539,7 @@ def quote_width_gate(decision: Decision, snap: RiskSnapshot, rules: RiskRules) -
         mid = quote.mid
         allowed = max(
             rules.quote_max_width_pct / 100.0 * mid,
-            rules.quote_min_width_ticks * _tick(leg.contract, mid),
+            rules.quote_min_width_ticks * _tick(leg.contract, mid, snap.ctx.session),
         )
         ratio = width / allowed if allowed > 0 else math.inf
         if ratio > worst_ratio:
@@ -614,18 +618,20 @@ def parity_gate(decision: Decision, snap: RiskSnapshot, rules: RiskRules) -> Gat
         if fwd is None:
             return _result(name, "n/a", note="one strike and no chain forward")
         forward, df, source = fwd, 1.0, "chain"
-    worst_excess, worst_strike, worst_resid = -math.inf, 0.0, 0.0
+    worst_excess, worst_strike, worst_resid, worst_allowed = -math.inf, 0.0, 0.0, 0.0
     for strike, diff, half in rows:
         resid = diff - df * (forward - strike)
         excess = abs(resid) - half - rules.parity_tolerance
         if excess > worst_excess:
             worst_excess, worst_strike, worst_resid = excess, strike, resid
+            worst_allowed = half + rules.parity_tolerance
     numbers: Inputs = {
         "forward": round(forward, 3),
         "df": round(df, 5),
         "forward_source": source,
         "worst_strike": worst_strike,
         "worst_residual": round(worst_resid, 4),
+        "worst_allowed": round(worst_allowed, 4),
     }
     if missing:
         numbers["note"] = f"other right not quoted: {','.join(missing)}"

@@ -158,7 +158,17 @@ class HedgeRules:
         when_no_condor: ``"close"`` hedges once no condor has been open for
             ``no_condor_grace_sessions`` sessions, or ``"hold"`` them.
         no_condor_grace_sessions: weekdays (numpy business days; exchange
-            holidays are not subtracted) since the last condor closed.
+            holidays are not subtracted) since the last condor closed. 0
+            closes the ladder with the last condor, also when a stop or
+            target the session's range reached closed it (replay books that
+            exit after the close; the hedges are then sold at the close,
+            :func:`daemon.manage.path_exits`), so no session starts with a
+            hedge and no condor. ``scripts/hedge_diagnosis.py`` on the
+            2007-2024 replay: at the default 2, sessions that start with a
+            hedge and no condor carry +38 of the hedge's +122 $ per VIX point
+            against -7 of the condors' -202 (hedge ratio 0.605); at 0 the
+            ratio is 0.408 and the replay's P&L is $30.5k lower (the ladder
+            is bought and sold with every condor: docs/hedge-ratio.md).
     """
 
     enabled: bool = True
@@ -369,7 +379,9 @@ class RiskRules:
             ticks)``.
         quote_max_width_pct: widest acceptable spread, percent of the leg's mid.
         quote_min_width_ticks: a width of this many ticks always passes (cheap
-            wings quote a few ticks wide whatever their mid).
+            wings quote a few ticks wide whatever their mid); the tick is the
+            exchange's minimum tick on the session (VIX: 0.05/0.10 before
+            2022-10-03, 0.01/0.05 from then; SPX 0.05/0.10).
         parity_enabled: refuse an order when a leg's strike violates put-call
             parity (see :func:`strategies.gates.parity_gate`).
         parity_tolerance: allowed excess of the parity residual over the two

@@ -58,7 +58,9 @@ class AlertsConfig(Section):
             if any(ch.isspace() or not ch.isprintable() for ch in text) or "://" not in text:
                 # never echo the URL: it may carry a token
                 raise ValueError(f"url {i + 1}: not an apprise URL ('scheme://...', no spaces)")
-            import apprise  # here: a config without alert URLs (a replay) never loads it
+            # Imported here: apprise costs ~17 MB resident, and only a config
+            # that names alert URLs needs it (replay and sweeps never do).
+            import apprise
 
             if apprise.Apprise.instantiate(text) is None:
                 raise ValueError(f"url {i + 1}: apprise supports no such service or URL form")

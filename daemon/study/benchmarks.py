@@ -11,8 +11,10 @@
 * **3-month T-bill rate** (FRED ``DTB3``, percent, discount basis, public
   domain), ``observation_date,DTB3`` or ``date,<value>``: the risk-free rate
   of the Sharpe and Sortino ratios. Empty values (holidays) carry the last
-  rate forward. The discount-basis yield is used as the annual rate as is
-  (it differs from the bond-equivalent yield by under 0.1 point below 5%).
+  rate forward. The discount rate is converted to the bill's bond-equivalent
+  yield (:func:`daemon.marketdata.tbill.bond_equivalent_yield`), the rate the
+  replay pays on cash, so the Sharpe ratio's risk-free return is the one the
+  replay's cash earned.
 
 Files: a header line, then one row per date; the first column an ISO date
 (``YYYY-MM-DD``, or ``MM/DD/YYYY`` as in Cboe's downloads), the value in the
@@ -27,6 +29,8 @@ import math
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+
+from daemon.marketdata.tbill import bond_equivalent_yield
 
 
 class BenchmarkError(ValueError):
@@ -132,9 +136,11 @@ def read_sp500tr(path: Path) -> Series:
 
 
 def read_tbill(path: Path) -> Series:
-    """The 3-month T-bill rate as a decimal (the file holds percent, FRED ``DTB3``)."""
+    """The 3-month T-bill bond-equivalent yield, decimal per year (file: FRED DTB3, %)."""
     raw = read_series(path, "T-bill", _column_if_present(path, "DTB3"))
-    return Series(raw.name, raw.path, raw.dates, tuple(v / 100.0 for v in raw.values))
+    return Series(
+        raw.name, raw.path, raw.dates, tuple(bond_equivalent_yield(v) for v in raw.values)
+    )
 
 
 def _column_if_present(path: Path, column: str) -> str | None:

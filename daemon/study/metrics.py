@@ -13,9 +13,12 @@ performance-analytics library, maintained by Stefan Jansen) where it has one:
   days compound as if they were contiguous).
 * ``vol``: annualised standard deviation of daily returns, ``std(r, ddof=1)
   * sqrt(252)`` (``empyrical.annual_volatility``).
-* ``sharpe``: ``mean(r - rf) / std(r - rf) * sqrt(252)`` with ``rf`` the daily
-  risk-free return ``rate / 252`` of the *previous* session's rate (0 when no
-  rate series is given) (``empyrical.sharpe_ratio``).
+* ``sharpe``: ``mean(r - rf) / std(r - rf) * sqrt(252)`` with ``rf`` the
+  risk-free return over each return's calendar days, ``rate * days / 365`` at
+  the *previous* session's rate (0 when no rate series is given): the same
+  actual/365 accrual the replay credits cash with
+  (:func:`daemon.brokers.interest.accrued_interest`), so a strategy holding
+  only cash has an excess return of zero (``empyrical.sharpe_ratio``).
 * ``sortino``: ``mean(r - rf) * 252 / downside deviation``, the downside
   deviation being ``sqrt(mean(min(r - rf, 0) ** 2)) * sqrt(252)``
   (``empyrical.sortino_ratio`` with a per-day required return).
@@ -52,6 +55,8 @@ import numpy as np
 
 #: Sessions per year for annualisation.
 PERIODS_PER_YEAR = 252
+#: Day count of the risk-free accrual (actual/365, as the replay's cash interest).
+DAYS_PER_YEAR = 365.0
 
 #: Regime labels in display order; ``"all"`` is every return.
 REGIMES = ("all", "<20", "20-30", ">30")
@@ -147,7 +152,8 @@ def daily_returns(
         rf = np.zeros(max(n - 1, 0))
     else:
         annual = _forward_fill(np.asarray(rate, dtype=float))
-        rf = np.nan_to_num(annual[:-1], nan=0.0) / PERIODS_PER_YEAR
+        days = np.array([(b - a).days for a, b in itertools.pairwise(dates)], dtype=float)
+        rf = np.nan_to_num(annual[:-1], nan=0.0) * days / DAYS_PER_YEAR
     before = (
         np.asarray(vix, dtype=float)[:-1]
         if vix is not None and n > 1

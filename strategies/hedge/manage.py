@@ -12,6 +12,8 @@ Rules, in the order they are checked (the first that applies makes the plan):
    them. Default ``"close"``: a hedge with nothing to hedge is a naked
    long-vol bet that decays, and the replay of the one-layer hedge showed
    spike gains given back by layers left on after their condor stopped.
+   A grace of 0 closes them with the condor (in replay also right after a
+   range stop or target: :func:`daemon.manage.path_exits`).
 3. **Harvest** (``harvest_enabled``, rungs and untagged layers): a hedge
    whose mid value is at least ``(1 + harvest_gain)`` times its cost is
    closed. **Recycle** (``recycle_enabled``, condor open): in the same plan,

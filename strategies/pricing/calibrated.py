@@ -17,7 +17,9 @@ CPI/FOMC calendar.
   --write`` (second block below). :data:`VIX`: real VIX call quotes of
   ``../shared/data/vix_options/`` (Cboe's VXTH daily data 2006-2013, the
   one-month ~30-delta call the VIX Tail Hedge index holds, mid only before
-  2011; the 2023 Cboe VIX chain snapshots), a chain's quotes priced on the
+  2011; the 2023 Cboe VIX chain snapshots, standard monthly class only:
+  the VIXW weeklies, never traded by the replay and quoted 2-5 times wider,
+  are scored but not fitted, :data:`VIX_FIT_CLASSES`), a chain's quotes priced on the
   put-call-parity future of their expiry, VXTH's (calls only) on the CFE
   settlement of the future of its expiry, market IV from the mid, universe
   calls with 7-120 calendar DTE and mid >= 0.10
@@ -26,9 +28,17 @@ CPI/FOMC calendar.
   settlements 2009-09 .. 2024-12 against spot VIX and VIX3M. Sources listed
   in :data:`VIX_FIT_SOURCES`; raw quotes are not redistributed.
 
+* :data:`VIX_SPREAD`: the VIX option half-spread ``(half_base + half_sqrt *
+  sqrt(mid)) * (VIX / 20) ** half_level_exponent`` (index points), fitted by
+  ``scripts/fit_vix_spread.py --write`` (third block below) on the real
+  two-sided standard VIX option quotes of ``../shared/data/vix_options/``
+  (VXTH 2011-2013, the 2023 chains without VIXW weeklies) on the tick grid of
+  each quote's date, validated leave-one-year-out (``docs/cash-and-fills.md``).
+
 Keys are field names of :class:`strategies.pricing.spx_surface.SpxSurfaceParams`,
 :class:`strategies.pricing.vix_model.VixOptionParams` and
-:class:`strategies.pricing.vix_model.VixCurveParams`; units there.
+:class:`strategies.pricing.vix_model.VixCurveParams` and
+:class:`strategies.pricing.chain_builder.SpreadParams`; units there.
 """
 
 from __future__ import annotations
@@ -106,16 +116,17 @@ VIX_FIT_SOURCES: Final[tuple[str, ...]] = (
     "vix_chains_2023/VIX_chain_commit2023-10-17T1031ET_all_faf64ffb.csv",
     "vix_chains_2023/VIX_chain_commit2023-10-18T1107ET_all_d3cf375f.csv",
 )
+VIX_FIT_CLASSES: Final[tuple[str, ...]] = ("VIX",)
 VIX: Final[dict[str, float]] = {
-    "vvix_ratio": 0.927538766916922,
-    "vvix_exponent": 0.8736340056164509,
-    "term_exponent": 0.13506587473515663,
-    "skew_term_exponent": 0.17605832040829475,
-    "call_slope": 1.363268162568943,
-    "call_curvature": -0.23018133797764437,
-    "call_slope_level": -0.5541450721931483,
-    "basis_exponent": 0.3341224901615681,
-    "level_exponent": 0.07180961533327906,
+    "vvix_ratio": 0.9471053027299988,
+    "vvix_exponent": 0.9192650064849742,
+    "term_exponent": 0.1440996831807173,
+    "skew_term_exponent": 0.17218254240253167,
+    "call_slope": 1.2648182585791352,
+    "call_curvature": -0.22916625781108238,
+    "call_slope_level": -0.48754882319214643,
+    "basis_exponent": 0.2919833492948884,
+    "level_exponent": 0.0409995893689208,
 }
 VIX_CURVE: Final[dict[str, float]] = {
     "kappa0": 7.729963874929266,
@@ -125,3 +136,12 @@ VIX_CURVE: Final[dict[str, float]] = {
     "theta_vix": -1.225905475835601,
 }
 # --- END VIX FITTED
+
+# --- BEGIN FITTED VIX SPREAD (written by scripts/fit_vix_spread.py --write; do not edit by hand)
+VIX_SPREAD_FIT_QUOTES: Final[int] = 2300
+VIX_SPREAD: Final[dict[str, float]] = {
+    "half_base": 0.013139795310814826,
+    "half_sqrt": 0.006788058976840045,
+    "half_level_exponent": 0.342626924125029,
+}
+# --- END FITTED VIX SPREAD

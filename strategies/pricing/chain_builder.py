@@ -8,12 +8,19 @@ at the 09:30 ET open of the expiry Wednesday) lose the 6.5 hours between the
 open and the close: ``t = (dte - 6.5/24) / 365``, floored at 0.
 
 Spread model (:class:`SpreadParams`, :func:`quote_from_mid`): half-spread
-``h = max(min_half, half_base + half_pct * mid + half_sqrt * sqrt(mid))``;
+``h = max(min_half, (half_base + half_pct * mid + half_sqrt * sqrt(mid)) * L)``
+with the level factor ``L = (level / level_ref) ** half_level_exponent`` (1
+without a level or with a zero exponent; VIX options pass the VIX close);
 ``bid = mid - h`` rounded *down* and ``ask = mid + h`` rounded *up* to the
-minimum tick for that price level, and ``bid >= 0``, so ``bid <= mid <= ask``
-always holds. Minimum ticks (Cboe SPX/SPXW and VIX contract specifications):
-SPX/SPXW 0.05 below 3.00 and 0.10 at or above; VIX (penny-interval class)
-0.01 below 3.00 and 0.05 at or above.
+minimum tick for that price level and session, and ``bid >= 0``, so
+``bid <= mid <= ask`` always holds. Minimum ticks (Cboe SPX/SPXW and VIX
+contract specifications): SPX/SPXW 0.05 below 3.00 and 0.10 at or above; VIX
+0.01 below 3.00 and 0.05 at or above from 2022-10-03
+(:data:`VIX_PENNY_TICKS_FROM`), 0.05 and 0.10 before (Cboe, "Why VIX Index
+Options and Mini VIX Futures Got a Tick Update", Nov 2022, and its notice of
+2022-11-29: single-leg VIX option quotes went from nickels to pennies below
+3.00 and from dimes to nickels above, effective 2022-10-03; VIXW weeklies
+were already in pennies). :func:`min_tick` gives the tick in force.
 
 SPX/SPXW (:data:`SPX_SPREAD`): ``h = max(0.025, 0.05 * sqrt(mid))``, fitted on
 the 17 Cboe end-of-day SPXW chains of 2022-2024 in ``../shared/data/chains``
@@ -23,11 +30,25 @@ spread 0.15 at a 1-3 mid, 0.30 at 3-10, 0.40 at 10-20, 0.60 at 20-40, 0.70 at
 40-80, 0.90 above. The model matches the median in every bucket up to a 40
 mid and is at most a tick wider above; summed over all quotes it is 15% wider
 than the real spreads (the earlier linear ``0.05 + 0.01 * mid`` was 66% wider,
-up to 2.7 times at deep in-the-money strikes). VIX (:data:`VIX_SPREAD`):
-``h = max(0.005, 0.02 + 0.01 * mid)``, medians of the 2023-05-15 VIX chain
-(0.04 below a 0.50 mid, about 0.06 at 1-3, 0.4 at 10-30); Cboe's VXTH quotes
-of 2011-2012 were wider (median 0.10 at a 0.5-2.0 mid, the model 0.06-0.08),
-2013's the same as the model.
+up to 2.7 times at deep in-the-money strikes).
+
+VIX (:data:`VIX_SPREAD`): ``h = (a + b * sqrt(mid)) * (VIX / 20) ** g`` on the
+tick grid of the session, ``a``, ``b``, ``g`` in
+:data:`strategies.pricing.calibrated.VIX_SPREAD`, fitted by
+``scripts/fit_vix_spread.py`` on every real two-sided standard (monthly) VIX
+option quote at hand: Cboe's VXTH daily quotes 2011-2013 (nickel/dime ticks)
+and the 2023 Cboe VIX chain snapshots (penny/nickel ticks; the VIXW weeklies,
+quoted two to five times wider, are left out: the replay trades the monthly
+class), validated leave-one-year-out (``docs/cash-and-fills.md`` has the
+tables). The tick grid carries most of the change between eras: the same
+half-spread gives a median 0.10 at a 0.5-2.0 mid in 2011-2012 (real 0.10) and
+0.04-0.06 in 2023 (real 0.05-0.06); the VIX factor widens quotes about 1.3
+times at a VIX of 40 and 1.8 times at 80 (the 2011 quotes above a VIX of 40
+were 0.20 wide at a mid near 5; no two-sided quotes of 2008 or 2020 are at
+hand, so those levels are an extrapolation). The earlier
+``max(0.005, 0.02 + 0.01 * mid)`` on penny ticks (medians of the 2023-05-15
+chain) was half the real 2011-2012 width at a 0.5-2.0 mid and up to three
+times too wide for in-the-money calls (mid above 30).
 
 Strike grids (:func:`strike_grid`): multiples of ``step`` within
 ``forward * exp(+-n_moves * sigma * sqrt(t))``, the pricing window. Which
@@ -37,6 +58,7 @@ strikes were *listed* is :mod:`strategies.pricing.strike_listing`'s job
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -46,6 +68,7 @@ import numpy as np
 import numpy.typing as npt
 
 from strategies.domain import ChainSlice, FloatArray, MarketContext, Right
+from strategies.pricing import calibrated as _cal
 from strategies.pricing.black import black_greeks, forward_from_spot
 from strategies.pricing.spx_surface import SpxSurface, SpxSurfaceParams, spx_surface_from_context
 from strategies.pricing.vix_model import (
@@ -60,10 +83,13 @@ from strategies.pricing.vix_model import (
 __all__ = [
     "AM_SETTLEMENT_HOURS",
     "SPX_SPREAD",
+    "VIX_PENNY_TICKS_FROM",
     "VIX_SPREAD",
     "LegArrays",
     "SpreadParams",
+    "min_tick",
     "quote_from_mid",
+    "quote_with_half",
     "spx_chain_slice",
     "spx_leg_quotes",
     "strike_grid",
@@ -96,14 +122,21 @@ class SpreadParams:
     """Bid/ask model around a model mid (see module docstring), index points.
 
     Attributes:
-        tick_below: minimum tick for prices below ``tick_break``.
-        tick_above: minimum tick at or above ``tick_break``.
+        tick_below: minimum tick for prices below ``tick_break`` (from
+            ``ticks_from`` on, when that is set).
+        tick_above: minimum tick at or above ``tick_break`` (idem).
         tick_break: price level where the tick changes.
         half_base: fixed part of the half-spread.
         half_pct: part of the half-spread proportional to mid.
         min_half: floor of the half-spread.
         round_to_tick: round bid down / ask up to the tick grid.
         half_sqrt: part of the half-spread proportional to the square root of mid.
+        half_level_exponent: the half-spread scales with ``(level /
+            level_ref) ** half_level_exponent`` (0: no level term).
+        level_ref: level (VIX points for VIX options) where that factor is 1.
+        ticks_from: first session of ``tick_below``/``tick_above``; sessions
+            before it use ``old_tick_below``/``old_tick_above`` (None: one grid).
+        old_tick_below, old_tick_above: the ticks before ``ticks_from``.
     """
 
     tick_below: float
@@ -114,29 +147,106 @@ class SpreadParams:
     min_half: float
     round_to_tick: bool = True
     half_sqrt: float = 0.0
+    half_level_exponent: float = 0.0
+    level_ref: float = 20.0
+    ticks_from: date | None = None
+    old_tick_below: float = 0.05
+    old_tick_above: float = 0.10
 
+    def ticks(self, session: date | None = None) -> tuple[float, float]:
+        """``(tick below the break, tick at or above it)`` in force on ``session``.
+
+        ``session=None`` means today's grid (``tick_below``, ``tick_above``).
+        """
+        if self.ticks_from is None or session is None or session >= self.ticks_from:
+            return self.tick_below, self.tick_above
+        return self.old_tick_below, self.old_tick_above
+
+    def level_factor(self, level: float | None) -> float:
+        """The half-spread's level factor; 1 without a usable level or exponent."""
+        if not self.half_level_exponent or level is None or not level > 0.0:
+            return 1.0
+        return float((level / self.level_ref) ** self.half_level_exponent)
+
+
+#: First session on which single-leg VIX options quote 0.01 below 3.00 and 0.05
+#: at or above (before: 0.05 and 0.10). Cboe, effective 2022-10-03 (module docstring).
+VIX_PENNY_TICKS_FROM = date(2022, 10, 3)
 
 #: SPX/SPXW: ticks 0.05 / 0.10 around 3.00; half-spread 0.05 x sqrt(mid), at least 0.025.
 SPX_SPREAD = SpreadParams(
     0.05, 0.10, 3.0, half_base=0.0, half_pct=0.0, min_half=0.025, half_sqrt=0.05
 )
-#: VIX: ticks 0.01 / 0.05 around 3.00.
-VIX_SPREAD = SpreadParams(0.01, 0.05, 3.0, half_base=0.02, half_pct=0.01, min_half=0.005)
+#: VIX: ticks 0.01 / 0.05 around 3.00 from 2022-10-03, 0.05 / 0.10 before; half-spread
+#: ``(a + b sqrt(mid)) (VIX / 20) ** g`` fitted by ``scripts/fit_vix_spread.py``.
+VIX_SPREAD = SpreadParams(
+    0.01,
+    0.05,
+    3.0,
+    half_base=_cal.VIX_SPREAD["half_base"],
+    half_pct=0.0,
+    min_half=0.005,
+    half_sqrt=_cal.VIX_SPREAD["half_sqrt"],
+    half_level_exponent=_cal.VIX_SPREAD["half_level_exponent"],
+    level_ref=20.0,
+    ticks_from=VIX_PENNY_TICKS_FROM,
+    old_tick_below=0.05,
+    old_tick_above=0.10,
+)
 
 
-def quote_from_mid(mid: npt.ArrayLike, spread: SpreadParams) -> tuple[FloatArray, FloatArray]:
-    """Bid and ask arrays around model mids (index points), ``0 <= bid <= mid <= ask``."""
+def min_tick(spread: SpreadParams, price: float, session: date | None = None) -> float:
+    """Minimum tick of a single-leg quote at ``price`` (index points) on ``session``."""
+    below, above = spread.ticks(session)
+    return below if price < spread.tick_break else above
+
+
+def quote_from_mid(
+    mid: npt.ArrayLike,
+    spread: SpreadParams,
+    *,
+    level: float | None = None,
+    session: date | None = None,
+) -> tuple[FloatArray, FloatArray]:
+    """Bid and ask arrays around model mids (index points), ``0 <= bid <= mid <= ask``.
+
+    Args:
+        mid: model mids, index points.
+        spread: the spread model.
+        level: the level of the half-spread's level factor (VIX close for VIX
+            options); None: factor 1.
+        session: the quote's session, for the tick grid in force (None: today's).
+    """
     m = np.maximum(np.asarray(mid, dtype=np.float64), 0.0)
     half = spread.half_base + spread.half_pct * m
     if spread.half_sqrt:
         half = half + spread.half_sqrt * np.sqrt(m)
-    half = np.maximum(spread.min_half, half)
-    bid = np.maximum(m - half, 0.0)
-    ask = m + half
+    factor = spread.level_factor(level)
+    if factor != 1.0:
+        half = half * factor
+    return quote_with_half(m, half, spread, session)
+
+
+def quote_with_half(
+    mid: npt.ArrayLike,
+    half: npt.ArrayLike,
+    spread: SpreadParams,
+    session: date | None = None,
+) -> tuple[FloatArray, FloatArray]:
+    """Bid and ask around ``mid`` for given half-spreads (index points).
+
+    The half-spread is floored at ``spread.min_half``; rounding as in
+    :func:`quote_from_mid` (bid down, ask up, on the ticks of ``session``).
+    """
+    m = np.maximum(np.asarray(mid, dtype=np.float64), 0.0)
+    h = np.maximum(spread.min_half, np.asarray(half, dtype=np.float64))
+    bid = np.maximum(m - h, 0.0)
+    ask = m + h
     if spread.round_to_tick:
-        tb = np.where(bid < spread.tick_break, spread.tick_below, spread.tick_above)
+        below, above = spread.ticks(session)
+        tb = np.where(bid < spread.tick_break, below, above)
         bid = np.floor(bid / tb + 1e-9) * tb
-        ta = np.where(ask <= spread.tick_break, spread.tick_below, spread.tick_above)
+        ta = np.where(ask <= spread.tick_break, below, above)
         ask = np.ceil(ask / ta - 1e-9) * ta
         bid = np.minimum(np.round(bid, 4), m)
         ask = np.maximum(np.round(ask, 4), m)
@@ -186,9 +296,11 @@ def _slice(
     rate: float,
     carry: float,
     spread: SpreadParams,
+    session: date,
+    level: float | None = None,
 ) -> ChainSlice:
     g = black_greeks(forward, strikes, t, iv, right is Right.CALL, rate, carry)
-    bid, ask = quote_from_mid(g.price, spread)
+    bid, ask = quote_from_mid(g.price, spread, level=level, session=session)
     return ChainSlice(
         symbol=symbol,
         trading_class=trading_class,
@@ -252,7 +364,7 @@ def spx_chain_slice(
     iv = surface.vol(k, forward, tt)
     return _slice(
         "SPX", trading_class, expiry, dte, right, tt, forward, k, iv,
-        rate, rate - dividend_yield, spread,
+        rate, rate - dividend_yield, spread, ctx.session,
     )  # fmt: skip
 
 
@@ -273,7 +385,8 @@ def vix_chain_slice(
     """Model VIX option quotes for one expiry and right (Black-76 on the VIX future).
 
     Args:
-        ctx: market levels (uses ``vix``, ``vix3m``, ``vvix``, ``vix_futures``).
+        ctx: market levels (uses ``vix``, ``vix3m``, ``vvix``, ``vix_futures``;
+            ``session`` and ``vix`` also set the spread's tick grid and level).
         expiry: option expiry (= the future's final settlement date); ``dte``
             calendar days after ``ctx.session``.
         right: call or put.
@@ -299,8 +412,9 @@ def vix_chain_slice(
     k = np.sort(np.asarray(strikes, dtype=np.float64).ravel())
     iv = vix_option_vol(k, future_price, tt, ctx.vvix, params, vix=ctx.vix)
     return _slice(
-        "VIX", "VIX", expiry, dte, right, tt, float(future_price), k, iv, rate, 0.0, spread
-    )
+        "VIX", "VIX", expiry, dte, right, tt, float(future_price), k, iv,
+        rate, 0.0, spread, ctx.session, ctx.vix,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,9 +448,11 @@ def _leg_arrays(
     rate: float,
     carry: float,
     spread: SpreadParams,
+    session: date,
+    level: float | None = None,
 ) -> LegArrays:
     g = black_greeks(forward, strikes, t, iv, is_call, rate, carry)
-    bid, ask = quote_from_mid(g.price, spread)
+    bid, ask = quote_from_mid(g.price, spread, level=level, session=session)
     return LegArrays(bid, ask, iv, g.delta, g.gamma, g.vega, g.theta)
 
 
@@ -346,9 +462,11 @@ class LegInputs:
 
     Arrays parallel to the caller's options: ``t`` calendar years, ``forward``
     index points, ``strikes`` index points, ``iv`` decimal vol, ``is_call``;
-    ``rate`` and ``carry`` continuous annual rates; ``spread`` the bid/ask model.
-    Inputs of one class in several market states concatenate
-    (:func:`price_leg_inputs`): every formula after them is elementwise.
+    ``rate`` and ``carry`` continuous annual rates; ``spread`` the bid/ask
+    model, ``session`` the quote's session (tick grid) and ``level`` the
+    spread's level (VIX for VIX options; None: none). Inputs of one class in
+    several market states concatenate (:func:`price_leg_inputs`): every
+    formula after them is elementwise.
     """
 
     t: FloatArray
@@ -359,6 +477,8 @@ class LegInputs:
     rate: float
     carry: float
     spread: SpreadParams
+    session: date
+    level: float | None = None
 
     def __len__(self) -> int:
         return len(self.strikes)
@@ -370,45 +490,54 @@ def price_leg_inputs(inputs: Sequence[LegInputs]) -> list[LegArrays]:
     Every formula is elementwise, so each option's numbers are those of
     pricing its own inputs alone; one pass costs one set of array calls
     instead of one per input (the replay prices a session's path states so).
+    The spread is applied per input when their sessions or levels differ.
 
     Raises:
         ValueError: the inputs differ in rate, carry or spread model.
     """
     first = inputs[0]
+    if len(inputs) == 1:
+        return [
+            _leg_arrays(
+                first.t,
+                first.forward,
+                first.strikes,
+                first.iv,
+                first.is_call,
+                first.rate,
+                first.carry,
+                first.spread,
+                first.session,
+                first.level,
+            )
+        ]
     if any((i.rate, i.carry, i.spread) != (first.rate, first.carry, first.spread) for i in inputs):
         raise ValueError("leg inputs priced together must share rate, carry and spread")
-    if len(inputs) == 1:
-        whole = first
-    else:
-        whole = LegInputs(
-            np.concatenate([i.t for i in inputs]),
-            np.concatenate([i.forward for i in inputs]),
-            np.concatenate([i.strikes for i in inputs]),
-            np.concatenate([i.iv for i in inputs]),
-            np.concatenate([i.is_call for i in inputs]),
-            first.rate,
-            first.carry,
-            first.spread,
-        )
-    priced = _leg_arrays(
-        whole.t,
-        whole.forward,
-        whole.strikes,
-        whole.iv,
-        whole.is_call,
-        whole.rate,
-        whole.carry,
-        whole.spread,
+    iv = np.concatenate([i.iv for i in inputs])
+    g = black_greeks(
+        np.concatenate([i.forward for i in inputs]),
+        np.concatenate([i.strikes for i in inputs]),
+        np.concatenate([i.t for i in inputs]),
+        iv,
+        np.concatenate([i.is_call for i in inputs]),
+        first.rate,
+        first.carry,
     )
-    if len(inputs) == 1:
-        return [priced]
-    out: list[LegArrays] = []
-    start = 0
-    for part in inputs:
-        end = start + len(part)
-        out.append(LegArrays(*(getattr(priced, name)[start:end] for name in _QUOTE_ARRAYS)))
-        start = end
-    return out
+    bounds = list(itertools.accumulate((len(i) for i in inputs), initial=0))
+    if all((i.session, i.level) == (first.session, first.level) for i in inputs):
+        bid, ask = quote_from_mid(g.price, first.spread, level=first.level, session=first.session)
+    else:
+        sides = [
+            quote_from_mid(g.price[a:b], i.spread, level=i.level, session=i.session)
+            for i, (a, b) in zip(inputs, itertools.pairwise(bounds), strict=True)
+        ]
+        bid = np.concatenate([side[0] for side in sides])
+        ask = np.concatenate([side[1] for side in sides])
+    priced = LegArrays(bid, ask, iv, g.delta, g.gamma, g.vega, g.theta)
+    return [
+        LegArrays(*(getattr(priced, name)[a:b] for name in _QUOTE_ARRAYS))
+        for a, b in itertools.pairwise(bounds)
+    ]
 
 
 _QUOTE_ARRAYS = ("bid", "ask", "iv", "delta", "gamma", "vega", "theta")
@@ -447,7 +576,7 @@ def spx_leg_quotes(
     i = spx_leg_inputs(
         ctx, dtes, strikes, is_call, surface_for, spread, rate=rate, trading_class=trading_class
     )
-    return _leg_arrays(i.t, i.forward, i.strikes, i.iv, i.is_call, i.rate, i.carry, i.spread)
+    return price_leg_inputs([i])[0]
 
 
 def spx_leg_inputs(
@@ -471,7 +600,7 @@ def spx_leg_inputs(
         t[ix], forward[ix] = tt, f
         iv[ix] = surface_for(dte).vol(k[ix], f, tt)
     calls = np.asarray(is_call, dtype=bool).ravel()
-    return LegInputs(t, forward, k, iv, calls, rate, rate - 0.0, spread)
+    return LegInputs(t, forward, k, iv, calls, rate, rate - 0.0, spread, ctx.session)
 
 
 def vix_leg_quotes(
@@ -491,7 +620,7 @@ def vix_leg_quotes(
     rest as :func:`spx_leg_quotes`.
     """
     i = vix_leg_inputs(ctx, dtes, strikes, is_call, future_prices, params, spread, rate=rate)
-    return _leg_arrays(i.t, i.forward, i.strikes, i.iv, i.is_call, i.rate, i.carry, i.spread)
+    return price_leg_inputs([i])[0]
 
 
 def vix_leg_inputs(
@@ -514,4 +643,4 @@ def vix_leg_inputs(
     v = math.nan if ctx.vix is None else float(ctx.vix)
     iv = vix_option_vol_arrays(k, future, t, level, v, p)
     calls = np.asarray(is_call, dtype=bool).ravel()
-    return LegInputs(t, future, k, iv, calls, rate, 0.0, spread)
+    return LegInputs(t, future, k, iv, calls, rate, 0.0, spread, ctx.session, ctx.vix)

@@ -16,8 +16,12 @@ same for the whole bundle (too slow for the suite; compare it by hand with
 Both were regenerated on purpose when the replay stopped looking ahead and
 began checking stops and targets against the day's range (issue 10, branch
 ``truth``), and again when closes were allowed to concede to the natural price
-of their legs (branch ``exits``, ``[broker] close_concession``): results change
-only on purpose, with the golden files.
+of their legs (branch ``exits``, ``[broker] close_concession``), and when
+VIX option quotes took the tick grid of their session and a spread model
+fitted on all real VIX quotes (branch ``vixspread``), and when the VIX option
+model was refitted on the standard monthly class only, without the VIXW
+weeklies (branch ``vixmonthly``): results change only on purpose, with the
+golden files.
 """
 
 from __future__ import annotations

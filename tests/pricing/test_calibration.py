@@ -42,6 +42,7 @@ def test_shipped_parameters_are_the_defaults():
         assert getattr(cp, k) == v
     assert len(calibrated.FIT_DATES) >= 15
     assert any("vxth" in s for s in calibrated.VIX_FIT_SOURCES)
+    assert calibrated.VIX_FIT_CLASSES == ("VIX",)  # the class the replay trades
 
 
 def test_fitted_values_are_plausible():

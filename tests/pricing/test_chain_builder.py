@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 
 import numpy as np
@@ -13,8 +14,11 @@ from strategies.domain import ChainSlice, MarketContext, Right
 from strategies.pricing.black import black_greeks
 from strategies.pricing.chain_builder import (
     SPX_SPREAD,
+    VIX_PENNY_TICKS_FROM,
     VIX_SPREAD,
+    min_tick,
     quote_from_mid,
+    quote_with_half,
     spx_chain_slice,
     strike_grid,
     t_years,
@@ -137,3 +141,90 @@ def test_spx_spread_follows_the_real_chains_medians():
     for mid, real in ((2.0, 0.15), (5.0, 0.3), (15.0, 0.4), (30.0, 0.6), (60.0, 0.7), (120.0, 0.9)):
         bid, ask = quote_from_mid(np.array([mid]), SPX_SPREAD)
         assert real - 0.05 <= ask[0] - bid[0] <= real + 0.3 + 1e-9, mid  # ticks round outwards
+
+
+NICKEL_DAY, PENNY_DAY = date(2011, 8, 8), date(2023, 5, 15)
+
+
+def test_vix_ticks_change_on_2022_10_03_and_spx_ticks_never_do():
+    assert date(2022, 10, 3) == VIX_PENNY_TICKS_FROM
+    assert VIX_SPREAD.ticks(date(2022, 9, 30)) == (0.05, 0.10)
+    assert VIX_SPREAD.ticks(date(2022, 10, 3)) == (0.01, 0.05)
+    assert VIX_SPREAD.ticks(None) == (0.01, 0.05)  # live: today's grid
+    assert SPX_SPREAD.ticks(NICKEL_DAY) == SPX_SPREAD.ticks(PENNY_DAY) == (0.05, 0.10)
+    assert min_tick(VIX_SPREAD, 0.5, NICKEL_DAY) == 0.05
+    assert min_tick(VIX_SPREAD, 3.0, NICKEL_DAY) == 0.10
+    assert min_tick(VIX_SPREAD, 0.5, PENNY_DAY) == 0.01
+    assert min_tick(VIX_SPREAD, 3.5, PENNY_DAY) == 0.05
+    assert min_tick(SPX_SPREAD, 2.0, PENNY_DAY) == 0.05
+
+
+@pytest.mark.parametrize(("session", "below", "above"), [(NICKEL_DAY, 0.05, 0.10),
+                                                         (PENNY_DAY, 0.01, 0.05)])  # fmt: skip
+def test_vix_quotes_sit_on_the_tick_grid_of_their_session(session, below, above):
+    mids = np.linspace(0.02, 40.0, 800)
+    bid, ask = quote_from_mid(mids, VIX_SPREAD, level=25.0, session=session)
+    assert np.all(bid <= mids) and np.all(mids <= ask) and np.all(bid >= 0.0)
+    assert _is_on_ticks(bid, below, above) and _is_on_ticks(ask, below, above)
+
+
+def test_vix_half_spread_scales_with_the_vix_level():
+    mids = np.linspace(0.1, 30.0, 300)
+    half = VIX_SPREAD.half_base + VIX_SPREAD.half_sqrt * np.sqrt(mids)
+    assert VIX_SPREAD.level_factor(20.0) == pytest.approx(1.0)
+    assert VIX_SPREAD.level_factor(None) == VIX_SPREAD.level_factor(float("nan")) == 1.0
+    assert VIX_SPREAD.level_factor(80.0) == pytest.approx(4.0**VIX_SPREAD.half_level_exponent)
+    assert 1.2 < VIX_SPREAD.level_factor(40.0) < 1.6  # fitted g about 0.34
+    widths = []
+    for vix in (12.0, 20.0, 40.0, 80.0):
+        bid, ask = quote_from_mid(mids, VIX_SPREAD, level=vix, session=PENNY_DAY)
+        widths.append(ask - bid)
+        lo, hi = quote_with_half(mids, half * VIX_SPREAD.level_factor(vix), VIX_SPREAD, PENNY_DAY)
+        np.testing.assert_array_equal(bid, lo)
+        np.testing.assert_array_equal(ask, hi)
+    for narrow, wide in itertools.pairwise(widths):
+        assert np.all(wide >= narrow - 1e-12)
+    assert widths[-1].sum() > 1.3 * widths[1].sum()
+
+
+def test_vix_spread_matches_the_real_quotes_medians():
+    """Medians of the real quotes (scripts/fit_vix_spread.py, docs/cash-and-fills.md)."""
+
+    def width(mid: float, vix: float, session: date) -> float:
+        # the model mid is continuous: average over a tick's worth of mids
+        tick = min_tick(VIX_SPREAD, mid, session)
+        mids = mid + tick * (np.arange(8) + 0.5) / 8 - tick / 2
+        bid, ask = quote_from_mid(mids, VIX_SPREAD, level=vix, session=session)
+        return float(np.mean(ask - bid))
+
+    # VXTH 2011-2012: 0.10 at a 0.5-2.0 mid (the previous model: 0.06-0.08 on pennies)
+    assert 0.075 <= width(0.8, 20.0, NICKEL_DAY) <= 0.11
+    assert 0.075 <= width(1.5, 25.0, NICKEL_DAY) <= 0.11
+    # 2023 chains, monthly class, VIX 13-21: 0.04-0.06 below a 2.0 mid, 0.15 at 5-30
+    assert 0.025 <= width(0.3, 17.0, PENNY_DAY) <= 0.06
+    assert 0.03 <= width(1.5, 17.0, PENNY_DAY) <= 0.07
+    assert 0.08 <= width(15.0, 17.0, PENNY_DAY) <= 0.2
+    # deep in the money: the previous linear model quoted 1.0+ at a 50 mid, real 0.15
+    assert width(50.0, 17.0, PENNY_DAY) <= 0.3
+    # VIX above 40 in 2011: 0.20 at a mid near 5
+    assert 0.15 <= width(4.75, 45.0, NICKEL_DAY) <= 0.25
+
+
+def test_vix_slice_and_leg_quotes_use_the_session_grid_and_vix_level():
+    from strategies.pricing.chain_builder import vix_leg_quotes
+
+    ctx = MarketContext(
+        session=NICKEL_DAY, spx=1119.46, vix=48.0, vix9d=None, vix3m=40.0, vvix=130.0,
+        skew=120.0, vix_futures={date(2011, 9, 21): 36.0},
+    )  # fmt: skip
+    strikes = np.arange(20.0, 61.0, 2.5)
+    s = vix_chain_slice(ctx, date(2011, 9, 21), 44, Right.CALL, strikes)
+    assert _is_on_ticks(s.bid, 0.05, 0.10) and _is_on_ticks(s.ask, 0.05, 0.10)
+    legs = vix_leg_quotes(ctx, [44] * len(strikes), strikes, [True] * len(strikes),
+                          [36.0] * len(strikes))  # fmt: skip
+    np.testing.assert_array_equal(legs.bid, s.bid)
+    np.testing.assert_array_equal(legs.ask, s.ask)
+    price = black_greeks(s.forward, s.strikes, s.t_years, s.iv, True, 0.0, 0.0).price
+    bid, ask = quote_from_mid(price, VIX_SPREAD, level=48.0, session=NICKEL_DAY)
+    np.testing.assert_array_equal(s.bid, bid)
+    np.testing.assert_array_equal(s.ask, ask)

@@ -271,6 +271,11 @@ def test_liquidity_needs_free_cash_and_theta_over_the_stressed_variation_margin(
     margin = ok.inputs["gate_liquidity_order_margin"]
     assert margin == pytest.approx(5_000.0)  # the wider wing, 50 points x 100
     assert isinstance(stress, float) and stress > 0
+    # the journal carries both sides of the comparison (scripts/gate_report.py's slack)
+    assert ok.inputs["gate_liquidity_available"] >= ok.inputs["gate_liquidity_required"]
+    assert ok.inputs["gate_liquidity_required"] == pytest.approx(
+        RULES.liquidity_ratio * stress, abs=0.01
+    )
     # cash that barely pays the margin leaves nothing for a variation call
     poor = liquidity_gate(condor_open(1), snapshot(cash=5_000.0), RULES, 1)
     assert poor.blocked and "stressed variation margin" in poor.reason
@@ -300,11 +305,33 @@ def test_quote_width_within_pct_of_mid_or_a_few_ticks() -> None:
     )
 
 
+def test_quote_width_counts_vix_ticks_in_force_on_the_session() -> None:
+    """VIX options quoted in 0.05/0.10 ticks before 2022-10-03, 0.01/0.05 from then."""
+    call = vix_call(20.0)
+    two_nickels = dict(QUOTES)
+    two_nickels[call] = replace(QUOTES[call], bid=0.60, ask=0.70)  # 15% of 0.65 = 0.0975
+    old = replace(CTX, session=date(2011, 8, 8))
+    passed = quote_width_gate(hedge_open(1, 0.65), snapshot(ctx=old, quotes=two_nickels), RULES)
+    assert passed.status == "pass"  # two ticks of 0.05: as tight as the market could quote
+    assert passed.inputs["gate_quote_width_widest_use"] == pytest.approx(0.10 / 0.20, abs=1e-3)
+    now = quote_width_gate(hedge_open(1, 0.65), snapshot(quotes=two_nickels), RULES)
+    assert now.blocked  # ten pennies: above 4 ticks (0.04) and 15% of mid
+    assert now.inputs["gate_quote_width_allowed"] == pytest.approx(0.0975)
+    five_nickels = dict(QUOTES)
+    five_nickels[call] = replace(QUOTES[call], bid=0.55, ask=0.80)
+    wide = quote_width_gate(hedge_open(1, 0.65), snapshot(ctx=old, quotes=five_nickels), RULES)
+    assert wide.blocked and wide.inputs["gate_quote_width_allowed"] == pytest.approx(0.20)
+
+
 def test_put_call_parity_on_the_legs_strikes() -> None:
     good = parity_gate(condor_open(), snapshot(), RULES)
     assert good.status == "pass"
     assert good.inputs["gate_parity_forward"] == pytest.approx(SPX, abs=0.01)
     assert good.inputs["gate_parity_df"] == pytest.approx(1.0)
+    # the allowance the worst residual is held to: its half-spreads plus the tolerance
+    allowed = good.inputs["gate_parity_worst_allowed"]
+    assert allowed == pytest.approx(0.05 + 0.05 + RULES.parity_tolerance)  # two 0.05 halves
+    assert abs(good.inputs["gate_parity_worst_residual"]) <= allowed
     broken = dict(QUOTES)
     call_4900 = spx(4900, Right.CALL)
     broken[call_4900] = replace(

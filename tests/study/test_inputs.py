@@ -22,10 +22,12 @@ def test_reads_the_benchmark_layouts() -> None:
     tr = read_sp500tr(FIXTURES / "sp500tr_synthetic.csv")
     assert tr.values[0] > 0
     tbill = read_tbill(FIXTURES / "dtb3_synthetic.csv")
-    assert tbill.values[0] == pytest.approx(0.024)  # percent -> decimal
+    # 2.40 % discount -> bond-equivalent yield 365 d / (360 - 91 d), d = 0.024
+    bey = 365 * 0.024 / (360 - 91 * 0.024)
+    assert tbill.values[0] == pytest.approx(bey)
     assert date(2018, 12, 25) not in tbill.dates  # empty value skipped
     # carried forward over the empty day
-    assert tbill.on([date(2018, 12, 25)]) == [pytest.approx(0.024)]
+    assert tbill.on([date(2018, 12, 25)]) == [pytest.approx(bey)]
     part = cndr.between(date(2019, 1, 1), date(2019, 1, 31))
     assert part.dates[0].month == 1 and part.dates[-1].month == 1
 

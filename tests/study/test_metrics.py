@@ -38,7 +38,7 @@ def test_overall_metrics_match_hand_values() -> None:
 
 
 def test_sharpe_is_over_the_previous_sessions_rate() -> None:
-    rate = [0.252, 0.0, 0.0, 0.0]  # 25.2% a year = 0.1% a day, seen by the first return only
+    rate = [0.365, 0.0, 0.0, 0.0]  # 36.5% a year = 0.1% a calendar day, seen by the first return
     excess = np.array([0.1 - 0.001, -0.1, 0.1])
     m = series_metrics(DATES, NAV, rate=rate).regimes["all"]
     assert m.sharpe == pytest.approx(excess.mean() / excess.std(ddof=1) * math.sqrt(252))
@@ -46,8 +46,15 @@ def test_sharpe_is_over_the_previous_sessions_rate() -> None:
 
 
 def test_missing_rates_carry_forward() -> None:
-    r = daily_returns(DATES, NAV, rate=[0.0252, math.nan, math.nan, 0.0])
+    r = daily_returns(DATES, NAV, rate=[0.0365, math.nan, math.nan, 0.0])
     assert r.risk_free.tolist() == pytest.approx([0.0001, 0.0001, 0.0001])
+
+
+def test_risk_free_accrues_over_calendar_days() -> None:
+    # Friday -> Monday earns three days, as the replay's cash interest does.
+    fri_mon = [date(2021, 3, 5), date(2021, 3, 8), date(2021, 3, 9)]
+    r = daily_returns(fri_mon, [100.0, 100.0, 100.0], rate=[0.0365, 0.0365, 0.0365])
+    assert r.risk_free.tolist() == pytest.approx([0.0003, 0.0001])
 
 
 def test_regime_is_the_previous_sessions_vix() -> None:
