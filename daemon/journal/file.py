@@ -15,7 +15,7 @@ import sqlite_utils
 
 from daemon.journal.codec import iso, strict_json, utc_now
 from daemon.journal.errors import JournalError
-from daemon.journal.schema import RUN_MODES, connect
+from daemon.journal.schema import RUN_MODES, connect, pragma
 from daemon.journal.writer import JournalWriter
 
 if TYPE_CHECKING:
@@ -157,7 +157,7 @@ class Journal(JournalWriter):
     @property
     def journal_mode(self) -> str:
         """SQLite journal mode (``"wal"`` for a writable journal)."""
-        return str(self._db.journal_mode)
+        return str(pragma(self._db, "PRAGMA journal_mode")[0][0])
 
     @classmethod
     def check_before_writing(cls, path: Path | str) -> None:

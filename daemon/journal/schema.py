@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ __all__ = [
     "TABLES",
     "connect",
     "insert_sql",
+    "pragma",
 ]
 
 #: Marker in ``meta.application`` that identifies an alvh journal.
@@ -429,6 +430,42 @@ SCHEMA_VERSION = len(MIGRATIONS) + 1
 # --------------------------------------------------------------------------- opening
 
 
+def pragma(db: sqlite_utils.Database, sql: str) -> list[Any]:
+    """Run the ``PRAGMA`` statement ``sql`` and return all its rows, its cursor closed.
+
+    Every ``PRAGMA`` of the journal goes through here, not through
+    ``db.execute``, because a ``PRAGMA`` that returns a row leaves its
+    statement *active* until its cursor is exhausted, closed or freed, and
+    ``PRAGMA journal_mode`` (with or without ``=wal``) counts as a writing
+    statement in SQLite. While such a statement is active, every ``COMMIT``
+    of the connection fails with "cannot commit transaction - SQL statements
+    in progress" (Python 3.11's ``sqlite3`` no longer resets statements on
+    commit). ``sqlite_utils.Database.execute`` (and its ``enable_wal``) keeps
+    the cursor in a local variable and leaves the statement to the cursor's
+    deallocation; anything still holding that frame keeps the cursor, hence
+    the statement, alive: the Dask worker's sampling profiler
+    (``Worker.trigger_profile``, ``sys._current_frames()`` every 10 ms), a
+    traceback, a reference cycle. A sweep point failed that way at its
+    ``start_run``. Fetching every row finishes the statement and closing the
+    cursor releases it, whoever else refers to the cursor or the frame.
+
+    Raises:
+        sqlite3.Error: as SQLite does for ``sql``.
+    """
+    with closing(db.conn.execute(sql)) as cursor:
+        return cursor.fetchall()
+
+
+def _enable_wal(db: sqlite_utils.Database) -> None:
+    """Switch ``db`` (outside any transaction) to WAL mode (``sqlite_utils``' ``enable_wal``).
+
+    Done with :func:`pragma`: ``PRAGMA journal_mode=wal`` returns a row and
+    counts as a write, so its statement must not outlive this call.
+    """
+    if pragma(db, "PRAGMA journal_mode")[0][0] != "wal":
+        pragma(db, "PRAGMA journal_mode=wal")
+
+
 def connect(
     path: Path, *, read_only: bool, buffered: bool, busy_timeout_ms: int = 5000
 ) -> sqlite_utils.Database:
@@ -458,14 +495,14 @@ def connect(
     except sqlite3.Error as exc:
         raise JournalError(f"{path}: cannot open journal: {exc}") from exc
     try:
-        db.execute(f"PRAGMA busy_timeout = {max(0, int(busy_timeout_ms))}")
+        pragma(db, f"PRAGMA busy_timeout = {max(0, int(busy_timeout_ms))}")
         _check_or_create(db, path, read_only)
         if not read_only:
-            db.enable_wal()
+            _enable_wal(db)
             # NORMAL is corruption-safe in WAL mode; the unbuffered (live)
             # journal also makes each commit durable across power loss.
-            db.execute(f"PRAGMA synchronous = {'NORMAL' if buffered else 'FULL'}")
-        db.execute("PRAGMA foreign_keys = ON")
+            pragma(db, f"PRAGMA synchronous = {'NORMAL' if buffered else 'FULL'}")
+        pragma(db, "PRAGMA foreign_keys = ON")
     except (sqlite3.DatabaseError, ValueError) as exc:  # ValueError: text that is not UTF-8
         db.close()
         detail = " ".join(str(exc).split())[:200]
@@ -528,7 +565,7 @@ def _migrate(db: sqlite_utils.Database, path: Path) -> None:
 
 
 def _user_version(db: sqlite_utils.Database) -> int:
-    return int(db.execute("PRAGMA user_version").fetchone()[0])
+    return int(pragma(db, "PRAGMA user_version")[0][0])
 
 
 def _stored_version(db: sqlite_utils.Database, path: Path) -> int:
@@ -563,7 +600,7 @@ def _stored_version(db: sqlite_utils.Database, path: Path) -> int:
 
 def _set_version(db: sqlite_utils.Database, version: int) -> None:
     db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(version)])
-    db.execute(f"PRAGMA user_version = {int(version)}")
+    pragma(db, f"PRAGMA user_version = {int(version)}")
 
 
 def _create_schema(db: sqlite_utils.Database) -> None:
@@ -583,7 +620,7 @@ def _create_schema(db: sqlite_utils.Database) -> None:
             utc_now().isoformat(),
         ],
     )
-    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    pragma(db, f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 def _compatibility_views(db: sqlite_utils.Database) -> None:
