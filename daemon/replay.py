@@ -44,6 +44,7 @@ from daemon.engine import TradingEngine
 from daemon.journal import Journal
 from daemon.logs import bind_clock
 from daemon.marketdata.loader import MarketDataError, MarketHistory, load_history
+from daemon.marketdata.signal_memo import SignalMemo
 from daemon.marketdata.signal_source import BundleSignalSource
 from daemon.marketdata.tbill import cash_rate
 from daemon.marketdata.visibility import Phase, SessionRange, session_range, visible_context
@@ -54,6 +55,7 @@ from daemon.scheduling.jobs import (
 )
 from strategies.domain import MarketContext
 from strategies.pricing.market_model import MarketModel
+from strategies.signals import compute_signals
 
 
 class ReplayError(RuntimeError):
@@ -148,13 +150,16 @@ async def run_replay(
     on_session: Callable[[date], None] | None = None,
     history: MarketHistory | None = None,
     results_only: bool = False,
+    signal_memo: SignalMemo | None = None,
 ) -> ReplayResult:
     """Replay ``start..end`` (inclusive session dates) and journal everything.
 
     ``history`` is the bundled market history when ``None`` (a sweep worker
     passes the one it loaded once). ``results_only`` journals only the run,
     its daily rows and positions (:mod:`daemon.journal.results_only`): what a
-    sweep needs, without the per-decision rows.
+    sweep needs, without the per-decision rows. ``signal_memo`` computes the
+    hedge signals (a sweep worker shares one between its replays: the same
+    values, computed once; :mod:`daemon.marketdata.signal_memo`).
 
     Raises:
         ReplayError: the range is empty, reversed or outside the bundled data.
@@ -219,6 +224,7 @@ async def run_replay(
             is_session=calendar.is_session,
             signal_source=BundleSignalSource(history, clock.now, calendar.session_close),
             signal_params=config.signals.to_params(),
+            compute_signals=signal_memo if signal_memo is not None else compute_signals,
             adjust_rules=config.adjust.to_rules(),
             risk_rules=config.risk.to_rules(),
             starting_equity=config.replay.starting_cash,
