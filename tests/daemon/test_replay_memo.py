@@ -1,4 +1,4 @@
-"""The sweep worker's hedge-signal memo: the values compute_signals gives, keyed by content."""
+"""What a sweep worker's replays share: the values they would compute, keyed by content."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 
 from daemon.config import AlvhConfig, load_config
 from daemon.marketdata.signal_memo import SignalMemo
-from daemon.replay import run_replay
+from daemon.replay import ReplayMemo, run_replay
 from daemon.sweep.metrics import point_metrics, worker_history
 from daemon.sweep.task import _quiet_logger
 from strategies.rules import SignalParams
@@ -80,7 +80,7 @@ def test_memo_is_bounded() -> None:
         SignalMemo(max_entries=0)
 
 
-def _replay(config: AlvhConfig, path: Path, memo: SignalMemo | None) -> dict[str, float]:
+def _replay(config: AlvhConfig, path: Path, memo: ReplayMemo | None) -> dict[str, float]:
     start, end = date(2020, 2, 3), date(2020, 4, 30)
     result = asyncio.run(
         run_replay(
@@ -91,7 +91,7 @@ def _replay(config: AlvhConfig, path: Path, memo: SignalMemo | None) -> dict[str
             _quiet_logger(),
             history=worker_history(),
             results_only=True,
-            signal_memo=memo,
+            memo=memo,
         )
     )
     return point_metrics(path, result.run_id)
@@ -103,10 +103,12 @@ def test_a_replay_with_a_memo_warmed_by_another_point_gives_the_same_metrics(
     base = load_config(None)
     other = base.model_copy(update={"condor": base.condor.model_copy(update={"short_delta": 0.12})})
     plain = _replay(base, tmp_path / "plain.sqlite", None)
-    memo = SignalMemo()
+    memo = ReplayMemo()
     _replay(other, tmp_path / "warm.sqlite", memo)
+    surfaces = len(memo.surfaces)
     shared = _replay(base, tmp_path / "shared.sqlite", memo)
-    assert memo.hits > 0  # most windows were seen by the other point
+    # most windows and surfaces were seen by the other point
+    assert memo.signals.hits > 0 and memo.surfaces.hits > 0 and surfaces > 0
     assert plain.keys() == shared.keys()
     for key, value in plain.items():
         assert value == shared[key] or (math.isnan(value) and math.isnan(shared[key])), key
