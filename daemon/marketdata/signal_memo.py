@@ -18,8 +18,9 @@ assumed, so a memo cannot serve a stale value when any of them changes.
 
 Memory: about 0.5 KB per entry (one per session and visibility phase the
 hedge looked at, per parameter set): 2007-2024 is about 4,600 entries, a
-few MB. At ``max_entries`` the memo is emptied and starts again (a sweep
-over many ``[signals]`` values then computes as if there were no memo).
+few MB. At ``max_entries`` it stops remembering and computes the rest
+(what it holds keeps serving; a sweep over many ``[signals]`` values then
+computes the later parameter sets as if there were no memo).
 
 Live trading does not use it (each live window is computed once per
 session anyway, by :meth:`daemon.engine.TradingEngine.current_signals`).
@@ -32,8 +33,8 @@ import hashlib
 from strategies.rules import SignalParams
 from strategies.signals import HedgeSignals, SignalHistory, compute_signals
 
-#: Entries kept before the memo starts again: about four parameter sets of a
-#: 2007-2024 replay (~4,600 each), ~10 MB.
+#: Entries kept at most: about four parameter sets of a 2007-2024 replay
+#: (~4,600 each), ~10 MB.
 DEFAULT_MAX_ENTRIES = 20_000
 
 _SERIES = ("vix", "vvix", "spx", "advancing", "declining", "vix_m1", "vix_m2")
@@ -76,7 +77,6 @@ class SignalMemo:
             return found
         self.misses += 1
         signals = compute_signals(window, params)
-        if len(self._memo) >= self.max_entries:
-            self._memo.clear()
-        self._memo[key] = signals
+        if len(self._memo) < self.max_entries:
+            self._memo[key] = signals
         return signals

@@ -20,7 +20,7 @@ Shared work: the hedge signals (a pure function of the market history and the
 variance clock) are the same for every point; the replays of one process
 share a :class:`~daemon.replay.ReplayMemo` (:func:`worker_memo`), so the
 second and later points of a worker reuse the first one's: the same values,
-about 14% less CPU per point, some 40 MB more per worker over 2007-2024.
+12-18% less CPU per point, about 35 MB more per worker over 2007-2024.
 """
 
 from __future__ import annotations

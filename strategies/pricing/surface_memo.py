@@ -14,9 +14,10 @@ a table of day counts on demand, each count bit for bit the same whatever
 filled it first (:class:`strategies.pricing.spx_surface._VarianceClock`).
 
 Memory: a surface with its share of the session's clock is about 3 KB, so a
-2007-2024 range costs a few tens of MB per worker; at ``max_entries`` the
-memo is emptied and starts again. Pure: a dict in memory, no I/O; the shell
-decides who shares one (only sweep workers do).
+2007-2024 range costs a few tens of MB per worker; at ``max_entries`` it
+stops remembering (what it holds keeps serving, the rest is built). Pure: a
+dict in memory, no I/O; the shell decides who shares one (only sweep workers
+do).
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from collections.abc import Callable, Hashable
 
 from strategies.pricing.spx_surface import SpxSurface
 
-#: Entries kept before the memo starts again: one 2007-2024 replay builds
-#: about 12,300 surfaces, so a full-range sweep fits with room to spare.
+#: Entries kept at most: one 2007-2024 replay builds about 12,300 surfaces,
+#: a sweep's points together ~13,200 (their held positions' extreme states
+#: differ), so a full-range sweep fits.
 DEFAULT_MAX_ENTRIES = 16_000
 
 
@@ -58,7 +60,6 @@ class SurfaceMemo:
             return found
         self.misses += 1
         value = build()
-        if len(self._memo) >= self.max_entries:
-            self._memo.clear()
-        self._memo[key] = value
+        if len(self._memo) < self.max_entries:
+            self._memo[key] = value
         return value
