@@ -17,6 +17,12 @@ CPU and the ratio means little. It asserts nothing (targets in issue 11:
 event log (``alvh replay``'s default), with the full journal and no event log,
 and with the results-only journal and no event log (a sweep point), CPU
 seconds, best of ``--repeat``, plus each journal's size.
+
+``--in-process N`` instead runs the first N points of the grid one after the
+other in this process (:func:`daemon.sweep.task.run_point`, what one worker
+does), printing each point's replay CPU seconds and the process's peak RSS:
+the first point fills the worker's shared memo (:class:`daemon.replay.ReplayMemo`),
+the later ones reuse it.
 """
 
 from __future__ import annotations
@@ -112,6 +118,30 @@ def journal_cost(start: date, end: date, repeat: int) -> None:
         )
 
 
+def in_process(points: int, start: date, end: date) -> None:
+    import resource
+
+    from daemon.sweep.grid import load_grid
+    from daemon.sweep.task import run_point, worker_memo
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "grid.toml"
+        path.write_text(_grid_text(points), encoding="utf-8")
+        chosen = load_grid(path).points()[:points]
+    print(f"load                  {os.getloadavg()[0]:.1f}")
+    for point in chosen:
+        result = run_point(point.config, start, end)
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+        memo = worker_memo()
+        print(
+            f"point {point.index:<3} cpu {result['cpu_s']:6.2f} s"
+            f"  wall {result['elapsed_s']:6.2f} s"
+            f"  peak RSS {rss:5.0f} MB  memo: {len(memo.signals)} signals,"
+            f" {len(memo.surfaces)} surfaces"
+        )
+    print(f"load                  {os.getloadavg()[0]:.1f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--points", type=int, default=8)
@@ -120,10 +150,13 @@ def main() -> int:
     parser.add_argument("--end", default="2024-12-31")
     parser.add_argument("--journal-cost", action="store_true")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--in-process", type=int, default=0, metavar="N")
     args = parser.parse_args()
     start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
     if args.journal_cost:
         journal_cost(start, end, args.repeat)
+    elif args.in_process:
+        in_process(args.in_process, start, end)
     else:
         sweep(args.points, [int(w) for w in args.workers.split(",")], start, end)
     return 0

@@ -42,7 +42,7 @@ from strategies.planner import (
 from strategies.portfolio import Portfolio, StructurePosition
 from strategies.risk import structure_greeks
 from strategies.rules import AdjustRules, CondorRules, HedgeRules, RiskRules, SignalParams
-from strategies.signals import HedgeSignals, compute_signals
+from strategies.signals import HedgeSignals, SignalHistory, compute_signals
 
 __all__ = ["KILL_SWITCH_RULE", "MANAGE_RULE", "EventGuard", "OrderPolicy", "TradingEngine"]
 
@@ -81,6 +81,10 @@ class TradingEngine:
         signal_source: where the hedge signals' daily window comes from
             (replay: the bundle); ``None`` decides without signals.
         signal_params: the signals' parameters.
+        compute_signals: computes the signals of a window
+            (:func:`strategies.signals.compute_signals`, the default); a sweep
+            worker passes a :class:`~daemon.marketdata.signal_memo.SignalMemo`
+            shared by its replays (same values, computed once).
         risk_rules: the pre-trade risk gates (:mod:`strategies.gates`);
             ``None`` runs none.
         starting_equity: the floor's base, dollars (replay: the starting
@@ -112,6 +116,7 @@ class TradingEngine:
         starting_equity: float | None = None,
         alerts: AlertSink | None = None,
         adjust_rules: AdjustRules | None = None,
+        compute_signals: Callable[[SignalHistory, SignalParams], HedgeSignals] = compute_signals,
     ) -> None:
         self.broker = broker
         self.journal = journal
@@ -127,6 +132,7 @@ class TradingEngine:
         self.settle_expired_enabled = settle_expired
         self.signal_source = signal_source
         self.signal_params = signal_params or SignalParams()
+        self.compute_signals = compute_signals
         #: When each condor's exits were last checked against the market's path
         #: (:func:`daemon.manage._path_since_last_check`), by structure id.
         self.exit_checked: dict[str, datetime] = {}
@@ -537,7 +543,7 @@ class TradingEngine:
         )
         key = (session, last, len(window))
         if self._signals_cache is None or self._signals_cache[0] != key:
-            self._signals_cache = (key, compute_signals(window, self.signal_params))
+            self._signals_cache = (key, self.compute_signals(window, self.signal_params))
         return self._signals_cache[1]
 
     async def _recheck_halt(self) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ from daemon.engine import TradingEngine
 from daemon.journal import Journal
 from daemon.logs import bind_clock
 from daemon.marketdata.loader import MarketDataError, MarketHistory, load_history
+from daemon.marketdata.signal_memo import SignalMemo
 from daemon.marketdata.signal_source import BundleSignalSource
 from daemon.marketdata.tbill import cash_rate
 from daemon.marketdata.visibility import Phase, SessionRange, session_range, visible_context
@@ -54,6 +55,8 @@ from daemon.scheduling.jobs import (
 )
 from strategies.domain import MarketContext
 from strategies.pricing.market_model import MarketModel
+from strategies.pricing.surface_memo import SurfaceMemo
+from strategies.signals import compute_signals
 
 
 class ReplayError(RuntimeError):
@@ -131,6 +134,25 @@ class ReplayMarket:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplayMemo:
+    """What the replays of one process (a sweep worker) share: pure functions of market data.
+
+    Attributes:
+        signals: the hedge signals by window content and ``[signals]``
+            parameters (:mod:`daemon.marketdata.signal_memo`).
+        surfaces: the SPX surfaces by their inputs
+            (:mod:`strategies.pricing.surface_memo`).
+
+    Both are keyed by every input of the value, never by the run, so a replay
+    with a memo journals exactly what it journals without one (tested), and
+    both are bounded. Neither depends on the trades.
+    """
+
+    signals: SignalMemo = field(default_factory=SignalMemo)
+    surfaces: SurfaceMemo = field(default_factory=SurfaceMemo)
+
+
+@dataclass(frozen=True, slots=True)
 class ReplayResult:
     """What a finished replay reports: its run id, sessions replayed and journal summary."""
 
@@ -148,13 +170,15 @@ async def run_replay(
     on_session: Callable[[date], None] | None = None,
     history: MarketHistory | None = None,
     results_only: bool = False,
+    memo: ReplayMemo | None = None,
 ) -> ReplayResult:
     """Replay ``start..end`` (inclusive session dates) and journal everything.
 
     ``history`` is the bundled market history when ``None`` (a sweep worker
     passes the one it loaded once). ``results_only`` journals only the run,
     its daily rows and positions (:mod:`daemon.journal.results_only`): what a
-    sweep needs, without the per-decision rows.
+    sweep needs, without the per-decision rows. ``memo`` holds what a sweep
+    worker's replays share (:class:`ReplayMemo`: the same values, computed once).
 
     Raises:
         ReplayError: the range is empty, reversed or outside the bundled data.
@@ -188,7 +212,11 @@ async def run_replay(
     pricing_calendar = model_calendar(calendar, macro, first, last + timedelta(days=400))
     broker = SimulatedBroker(
         market,
-        MarketModel.from_config(rate=config.replay.rate, calendar=pricing_calendar),
+        MarketModel.from_config(
+            rate=config.replay.rate,
+            calendar=pricing_calendar,
+            surfaces=memo.surfaces if memo is not None else None,
+        ),
         clock.now,
         calendar.is_session,
         config.replay.costs(),
@@ -219,6 +247,7 @@ async def run_replay(
             is_session=calendar.is_session,
             signal_source=BundleSignalSource(history, clock.now, calendar.session_close),
             signal_params=config.signals.to_params(),
+            compute_signals=memo.signals if memo is not None else compute_signals,
             adjust_rules=config.adjust.to_rules(),
             risk_rules=config.risk.to_rules(),
             starting_equity=config.replay.starting_cash,

@@ -59,6 +59,7 @@ from strategies.pricing.strike_listing import (
     spx_listed_strikes,
     vix_listed_strikes,
 )
+from strategies.pricing.surface_memo import SurfaceMemo
 from strategies.pricing.vix_model import VixCurveParams, VixOptionParams, vix_futures_curve
 
 #: Half-width of the SPXW strike window, in expected moves (sigma * sqrt(t)).
@@ -158,6 +159,10 @@ class MarketModel:
         rate: continuous annual rate (decimal) for forwards and discounting.
         calendar: holidays and events of the variance clock and the listing
             model's expiry kinds (default: weekends only).
+        surfaces: surfaces shared with other runs of the same process
+            (:class:`~strategies.pricing.surface_memo.SurfaceMemo`, a sweep
+            worker's); ``None``: only this process's small per-day cache.
+            Not compared: it changes no price.
     """
 
     spx: SpxSurfaceParams = field(default_factory=SpxSurfaceParams)
@@ -167,11 +172,21 @@ class MarketModel:
     vix_spread: SpreadParams = VIX_SPREAD
     rate: float = 0.0
     calendar: MarketCalendar = field(default_factory=MarketCalendar)
+    surfaces: SurfaceMemo | None = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def from_config(cls, rate: float = 0.0, calendar: MarketCalendar | None = None) -> MarketModel:
-        """The shipped model with the configured rate and the run's calendar."""
-        return cls(rate=rate, calendar=calendar if calendar is not None else MarketCalendar())
+    def from_config(
+        cls,
+        rate: float = 0.0,
+        calendar: MarketCalendar | None = None,
+        surfaces: SurfaceMemo | None = None,
+    ) -> MarketModel:
+        """The shipped model with the configured rate, the run's calendar and surface memo."""
+        return cls(
+            rate=rate,
+            calendar=calendar if calendar is not None else MarketCalendar(),
+            surfaces=surfaces,
+        )
 
     def spx_surface(self, ctx: MarketContext, dte: int = 0) -> SpxSurface:
         """The day's SPX surface, its variance clock on :attr:`calendar` (memoised)."""
@@ -179,9 +194,10 @@ class MarketModel:
         if not cal.holidays and not cal.events:
             return spx_surface_from_context(ctx, self.spx)
         hol, ev = cal.window(ctx.session, max(CLOCK_WINDOW_DAYS, dte + 1))
-        return _calendar_surface(
-            ctx.vix, ctx.vix9d, ctx.vix3m, ctx.skew, self.spx, ctx.session, hol, ev
-        )
+        key = (ctx.vix, ctx.vix9d, ctx.vix3m, ctx.skew, self.spx, ctx.session, hol, ev)
+        if self.surfaces is not None:
+            return self.surfaces.get(key, lambda: _calendar_surface(*key))
+        return _calendar_surface(*key)
 
     def listed_strikes(
         self, ctx: MarketContext, symbol: str, trading_class: str, expiry: date

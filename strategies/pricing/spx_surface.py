@@ -51,6 +51,7 @@ Calibration
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -290,7 +291,9 @@ class _VarianceClock:
         self.params = params
         self.holidays = holidays
         self.events = events
-        self.totals = [0.0]
+        # doubles in an array, not a list of float objects: a quarter of the
+        # memory (a sweep worker keeps ~4,500 clocks); the same IEEE values
+        self.totals = array("d", [0.0])
         # days as ordinals: the table grows by ~100 days per session, one
         # date object, weekday and hash fewer per day (same tests, same sums)
         self._base = session.toordinal()
