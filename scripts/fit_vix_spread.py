@@ -40,13 +40,12 @@ regime against the previous model (``max(0.005, 0.02 + 0.01 mid)``, penny ticks)
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import itertools
 import math
 import sys
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +56,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from fit_vix_model import chain_sources  # noqa: E402
+from fit_vix_model import _chain_rows, chain_sources  # noqa: E402
 
 from daemon.marketdata.loader import load_history  # noqa: E402
 from daemon.modelcheck import ModelCheckError, context_for  # noqa: E402
@@ -119,43 +118,20 @@ class Quotes:
 # -- data -------------------------------------------------------------------------
 
 
-def _monthly_chain_rows(path: Path, quote_date: date) -> QuoteRows:
-    """Two-sided quotes of the standard (monthly) VIX class of a Cboe chain file."""
-    keys = ("line", "ex", "k", "call", "bid", "ask")
-    rows: dict[str, list[Any]] = {k: [] for k in keys}
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        lines = list(csv.reader(fh))
-    start = next(i for i, r in enumerate(lines) if r and r[0].strip() == "Expiration Date")
-    seen: set[tuple[date, float, bool]] = set()
-    for n, r in enumerate(lines[start + 1 :], start=start + 2):
-        if len(r) < 22 or not r[0].strip():
-            continue
-        try:
-            ex = datetime.strptime(r[0].strip(), "%a %b %d %Y").date()
-            k = float(r[11])
-            sides = ((True, r[1], float(r[4]), float(r[5])),
-                     (False, r[12], float(r[15]), float(r[16])))  # fmt: skip
-        except ValueError:
-            continue
-        for is_call, symbol, bid, ask in sides:
-            if (symbol.strip().upper().startswith("VIXW") or bid <= 0.0 or ask <= bid
-                    or ex <= quote_date or (ex, k, is_call) in seen):  # fmt: skip
-                continue
-            seen.add((ex, k, is_call))
-            for key, v in zip(keys, (n, ex, k, is_call, bid, ask), strict=True):
-                rows[key].append(v)
-    bid, ask = np.array(rows["bid"]), np.array(rows["ask"])
-    return QuoteRows(
-        path, np.array(rows["line"], dtype=np.int64),
-        np.full(len(bid), np.datetime64(quote_date)), np.array(rows["ex"], dtype="datetime64[D]"),
-        np.full(len(bid), "VIX"), np.array(rows["k"]), np.array(rows["call"], dtype=bool),
-        bid, ask, 0.5 * (bid + ask), 0,
-    )  # fmt: skip
-
-
 _ROW_ARRAYS = (
     "line", "quote_date", "expiry", "underlying", "strike", "is_call", "bid", "ask", "mid",
 )  # fmt: skip
+
+
+def _monthly_chain_rows(path: Path, quote_date: date) -> QuoteRows:
+    """Two-sided quotes (bid > 0, ask > bid) of the standard (monthly) VIX class of a chain file.
+
+    The file is read by the VIX model fit's reader (:func:`fit_vix_model._chain_rows`);
+    the VIXW weeklies quote 2-5 times wider and are never traded, so they are left out.
+    """
+    rows, classes = _chain_rows(path, quote_date)
+    keep = (classes == "VIX") & (rows.bid > 0.0) & (rows.ask > rows.bid)
+    return dataclasses.replace(rows, **{f: getattr(rows, f)[keep] for f in _ROW_ARRAYS})
 
 
 def load(data: Path, history: Any) -> Quotes:
