@@ -479,13 +479,7 @@ def validate_curve(a: np.ndarray) -> str:
 def write_calibrated(
     p: VixOptionParams, c: VixCurveParams, sources: list[str], classes: tuple[str, ...]
 ) -> None:
-    path = ROOT / "strategies" / "pricing" / "calibrated.py"
-    text = path.read_text(encoding="utf-8")
-    start = text.index("# --- BEGIN VIX FITTED")
-    end = text.index("# --- END VIX FITTED")
-    body = ["# --- BEGIN VIX FITTED (written by scripts/fit_vix_model.py --write; "
-            "do not edit by hand)"]  # fmt: skip
-    body.append("VIX_FIT_SOURCES: Final[tuple[str, ...]] = (")  # one per line, as ruff formats
+    body = ["VIX_FIT_SOURCES: Final[tuple[str, ...]] = ("]  # one per line, as ruff formats
     body += [f'    "{s}",' for s in sources]
     body.append(")")
     quoted = "".join(f'"{c}", ' for c in classes).rstrip(" ")  # ruff's double quotes
@@ -495,7 +489,19 @@ def write_calibrated(
     body += ["}", "VIX_CURVE: Final[dict[str, float]] = {"]
     body += [f'    "{k}": {getattr(c, k)!r},' for k in CURVE_FREE]
     body.append("}")
-    path.write_text(text[:start] + "\n".join(body) + "\n" + text[end:], encoding="utf-8")
+    replace_fitted_block("# --- BEGIN VIX FITTED", "# --- END VIX FITTED", body)
+
+
+def replace_fitted_block(begin: str, end: str, body: list[str]) -> None:
+    """Rewrite the lines between the ``begin`` and ``end`` marker lines of calibrated.py.
+
+    The marker lines stay as they are; ``body`` replaces everything between them.
+    """
+    path = ROOT / "strategies" / "pricing" / "calibrated.py"
+    text = path.read_text(encoding="utf-8")
+    start = text.index("\n", text.index(begin)) + 1
+    stop = text.index(end)
+    path.write_text(text[:start] + "\n".join(body) + "\n" + text[stop:], encoding="utf-8")
     print(f"wrote {path}")
 
 

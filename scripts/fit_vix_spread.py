@@ -56,7 +56,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from fit_vix_model import _chain_rows, chain_sources  # noqa: E402
+from fit_vix_model import _chain_rows, chain_sources, replace_fitted_block  # noqa: E402
 
 from daemon.marketdata.loader import load_history  # noqa: E402
 from daemon.modelcheck import ModelCheckError, context_for  # noqa: E402
@@ -342,17 +342,10 @@ def validation_tables(q: Quotes, oos: np.ndarray) -> str:
 
 def write_calibrated(x: np.ndarray, n: int) -> None:
     """Rewrite the VIX spread block of ``strategies/pricing/calibrated.py``."""
-    path = ROOT / "strategies" / "pricing" / "calibrated.py"
-    text = path.read_text(encoding="utf-8")
-    begin = "# --- BEGIN FITTED VIX SPREAD"
-    start = text.index(begin)
-    start = text.index("\n", start) + 1
-    end = text.index("# --- END FITTED VIX SPREAD")
     body = [f"VIX_SPREAD_FIT_QUOTES: Final[int] = {n}", "VIX_SPREAD: Final[dict[str, float]] = {"]
     body += [f'    "{k}": {float(v)!r},' for k, v in zip(FORMS[SHIPPED].params, x, strict=True)]
     body.append("}")
-    path.write_text(text[:start] + "\n".join(body) + "\n" + text[end:], encoding="utf-8")
-    print(f"wrote {path}")
+    replace_fitted_block("# --- BEGIN FITTED VIX SPREAD", "# --- END FITTED VIX SPREAD", body)
 
 
 def main(argv: list[str] | None = None) -> int:
