@@ -78,7 +78,7 @@ from strategies.domain import (
 )
 from strategies.exit_path import MarketState, SessionPath
 from strategies.margin import margin_impact, margin_requirement
-from strategies.pricing.market_model import MarketModel
+from strategies.pricing.market_model import ClassRequest, MarketModel
 
 SPX_SETTLEMENT_TIME = time(16, 0)
 #: A resting order's limit is rounded to the 0.05 combo tick: it may lie this
@@ -181,6 +181,18 @@ class SimulatedBroker:
         self._account_cache: tuple[tuple[date, Phase, int], AccountSnapshot] | None = None
         # the states of the last path handed out (what a resting order may fill against)
         self._path_states: list[dict[OptionContract, LegQuote]] = []
+        # the extreme states of the last session a path priced: (session, low, its quotes,
+        # high, its quotes); see _session_path
+        self._extremes: (
+            tuple[
+                date,
+                MarketContext,
+                dict[OptionContract, LegQuote],
+                MarketContext,
+                dict[OptionContract, LegQuote],
+            ]
+            | None
+        ) = None
 
     # -- connection -------------------------------------------------------
     async def connect(self) -> None:
@@ -349,65 +361,72 @@ class SimulatedBroker:
         Raises:
             BrokerError: a contract expired before ``ctx.session``.
         """
-        return self._price_states(((ctx, cache),), contracts)[0]
+        return self._price_states(((ctx, cache, contracts),))[0]
 
     def _price_states(
         self,
-        states: Sequence[tuple[MarketContext, dict[OptionContract, LegQuote]]],
-        contracts: Sequence[OptionContract],
+        states: Sequence[
+            tuple[MarketContext, dict[OptionContract, LegQuote], Sequence[OptionContract]]
+        ],
     ) -> list[list[LegQuote]]:
-        """Model quotes of ``contracts`` in each ``(ctx, cache)`` state, one list per state.
+        """Model quotes of each ``(ctx, cache, contracts)`` state's contracts, one list per state.
 
         What a state's cache holds is reused; the rest is priced and cached,
-        in one vectorised pass per option class for every state at once
-        (expiries, rights and market states mixed:
-        :meth:`MarketModel.leg_quotes_many`).
+        in one vectorised pass for every state and option class at once
+        (:meth:`MarketModel.leg_quotes_flat`: each option's numbers are those
+        of pricing it alone).
 
         Raises:
             BrokerError: a contract expired before a state's session.
         """
         found: list[list[LegQuote | None]] = []
-        groups: dict[tuple[str, str], dict[int, list[int]]] = {}
-        for s, (ctx, cache) in enumerate(states):
+        requests: list[ClassRequest] = []
+        members: list[tuple[int, list[int]]] = []
+        for s, (ctx, cache, contracts) in enumerate(states):
             quotes: list[LegQuote | None] = [cache.get(c) for c in contracts]
+            found.append(quotes)
+            if None not in quotes:
+                continue
+            groups: dict[tuple[str, str], list[int]] = {}
             for i, contract in enumerate(contracts):
                 if quotes[i] is not None:
                     continue
                 if contract.expiry < ctx.session:
                     raise BrokerError(f"{contract.local_symbol} expired before {ctx.session}")
-                key = (contract.symbol, contract.trading_class)
-                groups.setdefault(key, {}).setdefault(s, []).append(i)
-            found.append(quotes)
-        for (symbol, trading_class), by_state in groups.items():
-            members_of = list(by_state.items())
-            priced = self._model.leg_quotes_many(
-                symbol,
-                trading_class,
-                [
+                groups.setdefault((contract.symbol, contract.trading_class), []).append(i)
+            for (symbol, trading_class), ix in groups.items():
+                requests.append(
                     (
-                        states[s][0],
-                        [contracts[i].expiry for i in members],
-                        [contracts[i].strike for i in members],
-                        [contracts[i].right is Right.CALL for i in members],
+                        symbol,
+                        trading_class,
+                        ctx,
+                        [contracts[i].expiry for i in ix],
+                        [contracts[i].strike for i in ix],
+                        [contracts[i].right is Right.CALL for i in ix],
                     )
-                    for s, members in members_of
-                ],
-            )
-            for (s, members), legs in zip(members_of, priced, strict=True):
-                cache, quotes = states[s][1], found[s]
-                # tolist(): the same Python floats as float(array[j]), one conversion per array
-                bid, ask, iv = legs.bid.tolist(), legs.ask.tolist(), legs.iv.tolist()
-                delta, gamma, vega, theta = (
-                    legs.delta.tolist(),
-                    legs.gamma.tolist(),
-                    legs.vega.tolist(),
-                    legs.theta.tolist(),
                 )
-                for j, i in enumerate(members):
+                members.append((s, ix))
+        if requests:
+            legs = self._model.leg_quotes_flat(requests)
+            # tolist(): the same Python floats as float(array[j]), one conversion per array
+            bid, ask, iv = legs.bid.tolist(), legs.ask.tolist(), legs.iv.tolist()
+            delta, gamma, vega, theta = (
+                legs.delta.tolist(),
+                legs.gamma.tolist(),
+                legs.vega.tolist(),
+                legs.theta.tolist(),
+            )
+            j = 0
+            for s, ix in members:
+                _, cache, contracts = states[s]
+                quotes = found[s]
+                for i in ix:
+                    contract = contracts[i]
                     quote = LegQuote(
-                        contracts[i], bid[j], ask[j], iv[j], delta[j], gamma[j], vega[j], theta[j]
+                        contract, bid[j], ask[j], iv[j], delta[j], gamma[j], vega[j], theta[j]
                     )
-                    quotes[i] = cache[contracts[i]] = quote
+                    quotes[i] = cache[contract] = quote
+                    j += 1
         return [[q for q in quotes if q is not None] for quotes in found]
 
     async def path_since(
@@ -472,19 +491,30 @@ class SimulatedBroker:
                 vix3m=closing.vix3m * scale if closing.vix3m is not None else None,
             )
 
-        low, high = extreme(rng.spx_low), extreme(rng.spx_high)
-        # the four states in one pricing pass: the extremes are no job's state (nothing
-        # cached), the open and the close reuse what the session's jobs priced
+        # the extremes are no job's state: kept for the day's next path (one per condor)
+        if self._extremes is None or self._extremes[0] != day:
+            self._extremes = (day, extreme(rng.spx_low), {}, extreme(rng.spx_high), {})
+        _, low, low_cache, high, high_cache = self._extremes
+        # the session just closed: every held contract is priced with these, in the same
+        # pass (the other condors' paths, then the mark at the close, read them cached)
+        ranged, closed = live, live
+        if day == self._session():
+            wanted = set(live)
+            extra = [c for c in self._holdings if c.expiry >= day and c not in wanted]
+            closed = live + extra
+            ranged = live + [c for c in extra if c.symbol == "SPX"]
+        n = len(live)
         at_open, low_quotes, high_quotes, close_quotes = self._price_states(
             (
-                (opening, self._phase_caches.setdefault((day, Phase.OPEN), {})),
-                (low, {}),
-                (high, {}),
+                (opening, self._phase_caches.setdefault((day, Phase.OPEN), {}), ranged),
+                (low, low_cache, ranged),
+                (high, high_cache, ranged),
                 # the close priced here is the mark's (the jobs' cache of that state)
-                (closing, self._phase_caches.setdefault((day, Phase.CLOSE), {})),
-            ),
-            live,
+                (closing, self._phase_caches.setdefault((day, Phase.CLOSE), {}), closed),
+            )
         )
+        at_open, low_quotes, high_quotes = at_open[:n], low_quotes[:n], high_quotes[:n]
+        close_quotes = close_quotes[:n]
         return SessionPath(
             day,
             state("open", opening, at_open),

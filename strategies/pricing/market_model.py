@@ -34,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from strategies.domain import ChainSlice, FloatArray, MarketContext, Right
+from strategies.pricing.black import forward_from_spot
 from strategies.pricing.chain_builder import (
     SPX_SPREAD,
     VIX_SPREAD,
@@ -47,6 +48,7 @@ from strategies.pricing.chain_builder import (
     vix_chain_slice,
     vix_leg_inputs,
 )
+from strategies.pricing.leg_batch import LegBatch, SpxExpiry, split
 from strategies.pricing.spx_surface import (
     SpxSurface,
     SpxSurfaceParams,
@@ -60,7 +62,12 @@ from strategies.pricing.strike_listing import (
     vix_listed_strikes,
 )
 from strategies.pricing.surface_memo import SurfaceMemo
-from strategies.pricing.vix_model import VixCurveParams, VixOptionParams, vix_futures_curve
+from strategies.pricing.vix_model import (
+    VixCurveParams,
+    VixOptionParams,
+    vix_futures_curve,
+    vvix_or_fallback,
+)
 
 #: Half-width of the SPXW strike window, in expected moves (sigma * sqrt(t)).
 STRIKE_WINDOW_MOVES = 4.0
@@ -142,6 +149,14 @@ def _calendar_surface(
 LegRequest = tuple[MarketContext, Sequence[date], Sequence[float], Sequence[bool]]
 """Options of one class in one market state: ``(ctx, expiries, strikes, is_call)``."""
 
+ClassRequest = tuple[str, str, MarketContext, Sequence[date], Sequence[float], Sequence[bool]]
+"""Options of one class in one market state: ``(symbol, trading_class, ctx, expiries,
+strikes, is_call)``."""
+
+#: Per-expiry SPX numbers kept by a model (:meth:`MarketModel.spx_expiry`) before it forgets them
+#: all: a replay session asks for a few dozen (expiries times market states).
+SPX_EXPIRY_MEMO = 512
+
 
 class UnknownProductError(ValueError):
     """The model prices SPX/SPXW and VIX options only."""
@@ -173,6 +188,9 @@ class MarketModel:
     rate: float = 0.0
     calendar: MarketCalendar = field(default_factory=MarketCalendar)
     surfaces: SurfaceMemo | None = field(default=None, compare=False, repr=False)
+    _expiries: dict[tuple[object, ...], SpxExpiry] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     @classmethod
     def from_config(
@@ -409,3 +427,69 @@ class MarketModel:
                 rate=self.rate,
             )
         raise UnknownProductError(f"no model for {symbol} options of class {trading_class}")
+
+    def spx_expiry(self, ctx: MarketContext, trading_class: str, dte: int) -> SpxExpiry:
+        """Time, forward and smile of an SPX/SPXW expiry ``dte`` days after ``ctx.session``.
+
+        The numbers :func:`~strategies.pricing.chain_builder.spx_chain_slice`
+        computes once per slice, memoised per market levels, class and DTE
+        (a session's jobs quote the same expiries in the same states again).
+        """
+        key = (
+            ctx.session, ctx.spx, ctx.vix, ctx.vix9d, ctx.vix3m, ctx.skew, trading_class, dte,
+        )  # fmt: skip
+        found = self._expiries.get(key)
+        if found is None:
+            t = t_years(dte, am_settled=trading_class == "SPX")
+            forward = float(forward_from_spot(ctx.spx, t, self.rate, 0.0))
+            found = SpxExpiry(t, forward, self.spx_surface(ctx, dte).smile(t))
+            if len(self._expiries) >= SPX_EXPIRY_MEMO:
+                self._expiries.clear()
+            self._expiries[key] = found
+        return found
+
+    def leg_quotes_batch(self, requests: Sequence[ClassRequest]) -> list[LegArrays]:
+        """:meth:`leg_quotes_flat`, cut back into one :class:`LegArrays` per request."""
+        return split(self.leg_quotes_flat(requests), [len(request[3]) for request in requests])
+
+    def leg_quotes_flat(self, requests: Sequence[ClassRequest]) -> LegArrays:
+        """:meth:`leg_quotes` of several requests, classes and market states mixed, in one pass.
+
+        Each request is ``(symbol, trading_class, ctx, expiries, strikes,
+        is_call)``; the quotes of every request, each option's numbers equal
+        bit for bit to what :meth:`leg_quotes` gives for it alone
+        (:mod:`strategies.pricing.leg_batch`), concatenated in request order.
+
+        Raises:
+            UnknownProductError: a product other than SPX/SPXW/VIX options.
+            ValueError: an expiry before its context's session.
+        """
+        batch = LegBatch(self.rate, self.spx, self.vix_options)
+        for symbol, trading_class, ctx, expiries, strikes, is_call in requests:
+            session = ctx.session
+            calls = [bool(c) for c in np.asarray(is_call, dtype=bool).ravel().tolist()]
+            ks = np.asarray(strikes, dtype=np.float64).ravel().tolist()
+            if len(ks) != len(expiries) or len(calls) != len(expiries):
+                raise ValueError("expiries, strikes and is_call must have one entry per option")
+            dtes = [(expiry - session).days for expiry in expiries]
+            for expiry, dte in zip(expiries, dtes, strict=True):
+                if dte < 0:
+                    raise ValueError(f"{trading_class} {expiry} expired before {session}")
+            if symbol == "SPX" and trading_class in ("SPXW", "SPX"):
+                row = batch.spread_row(self.spx_spread, session, None)
+                numbers: dict[int, SpxExpiry] = {}
+                for dte, k, call in zip(dtes, ks, calls, strict=True):
+                    expiry_numbers = numbers.get(dte)
+                    if expiry_numbers is None:
+                        expiry_numbers = numbers[dte] = self.spx_expiry(ctx, trading_class, dte)
+                    batch.add_spx(expiry_numbers, k, call, row)
+            elif symbol == "VIX" and trading_class == "VIX":
+                row = batch.spread_row(self.vix_spread, session, ctx.vix)
+                level = vvix_or_fallback(ctx.vvix, ctx.vix, self.vix_options)
+                futures = {e: self.vix_future(ctx, e) for e in dict.fromkeys(expiries)}
+                for expiry, dte, k, call in zip(expiries, dtes, ks, calls, strict=True):
+                    t = t_years(dte, am_settled=True)
+                    batch.add_vix(t, futures[expiry], level, ctx.vix, k, call, row)
+            else:
+                raise UnknownProductError(f"no model for {symbol} options of class {trading_class}")
+        return batch.price()

@@ -68,10 +68,12 @@ __all__ = [
     "T_VIX",
     "T_VIX3M",
     "T_VIX9D",
+    "Smile",
     "SpxSurface",
     "SpxSurfaceParams",
     "build_spx_surface",
     "smile_ratio",
+    "smile_vols",
     "spx_surface_from_context",
     "variance_days",
 ]
@@ -176,19 +178,83 @@ def smile_ratio(
     Returns:
         Array of the shape of ``k``, clipped to ``[min_ratio, max_ratio]``.
     """
-    p = params
-    kk = np.asarray(k, dtype=np.float64)
+    a_put, b_put, a_call = _smile_coefficients(t, skew, params, vix)
+    return _ratio(np.asarray(k, dtype=np.float64), a_put, b_put, a_call, params)
+
+
+def _smile_coefficients(
+    t: float, skew: float, p: SpxSurfaceParams, vix: float | None
+) -> tuple[float, float, float]:
+    """``(a_put, b_put, a_call)`` of the smile at clock time ``t`` (module docstring)."""
     term = (max(t, 1e-6) / T_VIX) ** p.slope_term_exponent
     xs, xv = _x_skew(skew, p), _x_vix(vix, p)
     a_put = -max(p.put_slope + p.put_slope_skew * xs + p.put_slope_vix * xv, 0.0) * term
     b_put = max(p.put_curvature + p.put_curvature_skew * xs, 0.0)
     a_call = -max(p.call_slope + p.call_slope_vix * xv, 0.0) * term
+    return a_put, b_put, a_call
+
+
+def _ratio(
+    kk: FloatArray,
+    a_put: float | FloatArray,
+    b_put: float | FloatArray,
+    a_call: float | FloatArray,
+    p: SpxSurfaceParams,
+) -> FloatArray:
+    """The clipped smile ratio at moneyness ``kk``; the coefficients scalars or arrays like ``kk``.
+
+    Elementwise + - * / only: an option's ratio has the same bits whether its
+    coefficients come as scalars (one expiry) or as arrays (many, :func:`smile_vols`).
+    """
     put = 1.0 + kk * (a_put + b_put * kk)
     kc = kk
     if p.call_curvature > 0.0:
         kc = np.minimum(kk, -a_call / (2.0 * p.call_curvature))  # flat past the vertex
     call = 1.0 + kc * (a_call + p.call_curvature * kc)
     return np.clip(np.where(kk < 0.0, put, call), p.min_ratio, p.max_ratio)
+
+
+@dataclass(frozen=True, slots=True)
+class Smile:
+    """The numbers :meth:`SpxSurface.vol` computes once per expiry (one surface, ``t``).
+
+    Attributes:
+        flat: the 9-day ATM vol every strike gets when ``t`` or its clock time
+            is not positive (then the other fields are unused: 1.0 and 0.0);
+            None otherwise.
+        root_w: ``sqrt(w_atm)``, the ATM total std (normalises ``ln(K/F)``).
+        atm: ``sqrt(w_atm / t)``, the ATM vol, decimal.
+        a_put, b_put, a_call: the smile's coefficients (module docstring).
+    """
+
+    flat: float | None
+    root_w: float = 1.0
+    atm: float = 1.0
+    a_put: float = 0.0
+    b_put: float = 0.0
+    a_call: float = 0.0
+
+
+def smile_vols(
+    strikes: FloatArray,
+    forward: FloatArray,
+    root_w: FloatArray,
+    atm: FloatArray,
+    a_put: FloatArray,
+    b_put: FloatArray,
+    a_call: FloatArray,
+    params: SpxSurfaceParams,
+) -> FloatArray:
+    """:meth:`SpxSurface.vol` of many options of many expiries and surfaces in one pass.
+
+    Every argument but ``params`` is an array parallel to ``strikes``: each
+    option's forward and its expiry's :class:`Smile` numbers (none flat).
+    Each vol has the bits :meth:`SpxSurface.vol` gives it (the same
+    elementwise operations, in the same order).
+    """
+    k = np.log(strikes / forward) / root_w
+    ratio = _ratio(k, a_put, b_put, a_call, params)
+    return np.clip(atm * ratio, params.min_vol, params.max_vol)
 
 
 def variance_days(
@@ -454,15 +520,22 @@ class SpxSurface:
         Returns:
             Array of the shape of ``strikes``.
         """
+        smile = self.smile(t, tau)
+        if smile.flat is not None:
+            return np.full(np.shape(strikes), smile.flat)
+        k = np.log(np.asarray(strikes, dtype=np.float64) / forward) / smile.root_w
+        ratio = _ratio(k, smile.a_put, smile.b_put, smile.a_call, self.params)
+        vol = smile.atm * ratio
+        return np.clip(vol, self.params.min_vol, self.params.max_vol)
+
+    def smile(self, t: float, tau: float | None = None) -> Smile:
+        """The per-expiry numbers of :meth:`vol` at ``t`` calendar years (``tau``: as there)."""
         ta = self.tau(t) if tau is None else tau
         if t <= 0.0 or ta <= 0.0:
-            atm0 = math.sqrt(self.knot_w[0] / self.knot_tau[0])
-            return np.full(np.shape(strikes), atm0)
+            return Smile(math.sqrt(self.knot_w[0] / self.knot_tau[0]))
         w = self._atm_total_variance_at(ta)
-        k = np.log(np.asarray(strikes, dtype=np.float64) / forward) / math.sqrt(w)
-        ratio = smile_ratio(k, ta, self.skew, self.params, self.vix)
-        vol = math.sqrt(w / t) * ratio
-        return np.clip(vol, self.params.min_vol, self.params.max_vol)
+        a_put, b_put, a_call = _smile_coefficients(ta, self.skew, self.params, self.vix)
+        return Smile(None, math.sqrt(w), math.sqrt(w / t), a_put, b_put, a_call)
 
     def sigma_fn(self, forward: float, t: float) -> Callable[[FloatArray], FloatArray]:
         """``strike -> vol`` for one expiry, e.g. for :func:`black.strike_from_delta`."""
