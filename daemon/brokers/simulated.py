@@ -41,7 +41,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Protocol
 
@@ -113,6 +113,18 @@ class History(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class _DayStates:
+    """A session's path states (open, the range's extremes, close) and the extremes' quotes."""
+
+    opening: MarketContext
+    low: MarketContext
+    high: MarketContext
+    closing: MarketContext
+    low_quotes: dict[OptionContract, LegQuote] = field(default_factory=dict)
+    high_quotes: dict[OptionContract, LegQuote] = field(default_factory=dict)
+
+
 @dataclass(slots=True)
 class _Holding:
     quantity: int
@@ -181,18 +193,8 @@ class SimulatedBroker:
         self._account_cache: tuple[tuple[date, Phase, int], AccountSnapshot] | None = None
         # the states of the last path handed out (what a resting order may fill against)
         self._path_states: list[dict[OptionContract, LegQuote]] = []
-        # the extreme states of the last session a path priced: (session, low, its quotes,
-        # high, its quotes); see _session_path
-        self._extremes: (
-            tuple[
-                date,
-                MarketContext,
-                dict[OptionContract, LegQuote],
-                MarketContext,
-                dict[OptionContract, LegQuote],
-            ]
-            | None
-        ) = None
+        # the path states of the last session asked, with the extremes' quotes (_day_states)
+        self._days: tuple[date, _DayStates | None] | None = None
 
     # -- connection -------------------------------------------------------
     async def connect(self) -> None:
@@ -324,6 +326,14 @@ class SimulatedBroker:
                     quote = self._chain_quote(contract)
                     if quote is not None:
                         cache[contract] = quote
+        ahead = self._states_ahead(ctx.session) if self._phase() is Phase.OPEN else []
+        if ahead:
+            # the held contracts at the open, on the path and at the close in the same
+            # pass (see _states_ahead)
+            asked = set(contracts)
+            held = [c for c in ahead[-1][2] if c not in asked]
+            n = len(contracts)
+            return self._price_states([(ctx, cache, [*contracts, *held]), *ahead])[0][:n]
         return self._price(ctx, contracts, cache)
 
     def _chain_quote(self, contract: OptionContract) -> LegQuote | None:
@@ -466,35 +476,76 @@ class SimulatedBroker:
         self._path_states = states
         return path
 
-    def _session_path(self, day: date, contracts: Sequence[OptionContract]) -> SessionPath | None:
+    def _day_states(self, day: date) -> _DayStates | None:
+        """Session ``day``'s path states, kept for the last session asked (None: no range).
+
+        Only built here: when a job may see them is the callers' rule
+        (:meth:`path_since` hands out sessions whose close has passed;
+        :meth:`_states_ahead` prices into caches read after the close only).
+        The extremes' contexts: VIX9D and VIX3M scaled by VIX high / VIX close
+        (the term structure keeps its shape), the rest the close's.
+        """
+        if self._days is not None and self._days[0] == day:
+            return self._days[1]
+        states: _DayStates | None = None
         try:
             index = self._history.index_of(day)
         except (KeyError, ValueError):
-            return None
-        rng = self._history.session_range(index)
-        if rng is None:
+            index = None
+        rng = self._history.session_range(index) if index is not None else None
+        if index is not None and rng is not None:
+            closing = self._history.context(index)
+            scale = rng.vix_high / closing.vix if closing.vix > 0 else 1.0
+
+            def extreme(spx: float) -> MarketContext:
+                return replace(
+                    closing,
+                    spx=spx,
+                    vix=rng.vix_high,
+                    vix9d=closing.vix9d * scale if closing.vix9d is not None else None,
+                    vix3m=closing.vix3m * scale if closing.vix3m is not None else None,
+                )
+
+            states = _DayStates(
+                self._history.visible_context(index, Phase.OPEN),
+                extreme(rng.spx_low),
+                extreme(rng.spx_high),
+                closing,
+            )
+        self._days = (day, states)
+        return states
+
+    def _states_ahead(
+        self, day: date
+    ) -> list[tuple[MarketContext, dict[OptionContract, LegQuote], Sequence[OptionContract]]]:
+        """The held contracts in session ``day``'s later path states (extremes, close; [] if none).
+
+        A session's quotes at the open and the marks of its path and close
+        need the same contracts: pricing them in one pass costs one set of
+        array calls instead of two. The quotes go into the caches of the
+        extremes and of the close, which only :meth:`path_since` (after the
+        close) and the jobs of the close phase read: no job sees them sooner.
+        """
+        states = self._day_states(day)
+        held = [c for c in self._holdings if c.expiry >= day]
+        if states is None or not held:
+            return []
+        spx = [c for c in held if c.symbol == "SPX"]
+        return [
+            (states.low, states.low_quotes, spx),
+            (states.high, states.high_quotes, spx),
+            (states.closing, self._phase_caches.setdefault((day, Phase.CLOSE), {}), held),
+        ]
+
+    def _session_path(self, day: date, contracts: Sequence[OptionContract]) -> SessionPath | None:
+        states = self._day_states(day)
+        if states is None:
             return None
         live = [c for c in contracts if c.expiry >= day]
-        opening = self._history.visible_context(index, Phase.OPEN)
-        closing = self._history.context(index)
-        scale = rng.vix_high / closing.vix if closing.vix > 0 else 1.0
 
         def state(label: str, ctx: MarketContext, quotes: Sequence[LegQuote]) -> MarketState:
             return MarketState(label, ctx.spx, ctx.vix, {q.contract: q for q in quotes})
 
-        def extreme(spx: float) -> MarketContext:
-            return replace(
-                closing,
-                spx=spx,
-                vix=rng.vix_high,
-                vix9d=closing.vix9d * scale if closing.vix9d is not None else None,
-                vix3m=closing.vix3m * scale if closing.vix3m is not None else None,
-            )
-
-        # the extremes are no job's state: kept for the day's next path (one per condor)
-        if self._extremes is None or self._extremes[0] != day:
-            self._extremes = (day, extreme(rng.spx_low), {}, extreme(rng.spx_high), {})
-        _, low, low_cache, high, high_cache = self._extremes
         # the session just closed: every held contract is priced with these, in the same
         # pass (the other condors' paths, then the mark at the close, read them cached)
         ranged, closed = live, live
@@ -504,24 +555,23 @@ class SimulatedBroker:
             closed = live + extra
             ranged = live + [c for c in extra if c.symbol == "SPX"]
         n = len(live)
+        opening, low, high, closing = states.opening, states.low, states.high, states.closing
         at_open, low_quotes, high_quotes, close_quotes = self._price_states(
             (
                 (opening, self._phase_caches.setdefault((day, Phase.OPEN), {}), ranged),
-                (low, low_cache, ranged),
-                (high, high_cache, ranged),
+                (low, states.low_quotes, ranged),
+                (high, states.high_quotes, ranged),
                 # the close priced here is the mark's (the jobs' cache of that state)
                 (closing, self._phase_caches.setdefault((day, Phase.CLOSE), {}), closed),
             )
         )
-        at_open, low_quotes, high_quotes = at_open[:n], low_quotes[:n], high_quotes[:n]
-        close_quotes = close_quotes[:n]
         return SessionPath(
             day,
-            state("open", opening, at_open),
+            state("open", opening, at_open[:n]),
             (
-                state("spx low / vix high", low, low_quotes),
-                state("spx high / vix high", high, high_quotes),
-                state("close", closing, close_quotes),
+                state("spx low / vix high", low, low_quotes[:n]),
+                state("spx high / vix high", high, high_quotes[:n]),
+                state("close", closing, close_quotes[:n]),
             ),
         )
 
