@@ -273,16 +273,18 @@ class SimulatedBroker:
         if target is not None:
             # Like the IB adapter: quote only the expiry the entry rule would pick.
             expiries = closest_expiry(expiries, ctx.session, target)
-        slices = [
-            chain
-            for expiry in expiries
-            for chain in self._model.slices(ctx, symbol, trading_class, expiry, rights)
-        ]
-        for chain in slices:
-            self._chains[(chain.symbol, chain.trading_class, chain.expiry, chain.right)] = (
-                chain,
-                None,
-            )
+        slices: list[ChainSlice] = []
+        for expiry in expiries:
+            # a chain this state already handed out (the manage job asks for the hedge
+            # check's VIX calls again) is the same numbers: hand it out again
+            handed = [self._chains.get((symbol, trading_class, expiry, r)) for r in rights]
+            if all(h is not None for h in handed):
+                slices.extend(h[0] for h in handed if h is not None)
+                continue
+            for chain in self._model.slices(ctx, symbol, trading_class, expiry, rights):
+                key = (chain.symbol, chain.trading_class, chain.expiry, chain.right)
+                self._chains[key] = (chain, None)
+                slices.append(chain)
         return slices
 
     async def quote(self, contracts: Sequence[OptionContract]) -> list[LegQuote]:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -57,18 +56,18 @@ class SpxExpiry:
 
 def quote_per_option(
     mid: FloatArray,
-    half_base: FloatArray,
-    half_pct: FloatArray,
-    half_sqrt: FloatArray,
-    factor: FloatArray,
-    min_half: FloatArray,
-    tick_below: FloatArray,
-    tick_above: FloatArray,
-    tick_break: FloatArray,
+    half_base: FloatArray | float,
+    half_pct: FloatArray | float,
+    half_sqrt: FloatArray | float,
+    factor: FloatArray | float,
+    min_half: FloatArray | float,
+    tick_below: FloatArray | float,
+    tick_above: FloatArray | float,
+    tick_break: FloatArray | float,
 ) -> tuple[FloatArray, FloatArray]:
     """:func:`~strategies.pricing.chain_builder.quote_from_mid` with the spread model per option.
 
-    Every argument is an array parallel to ``mid`` (index points): each
+    Every argument is an array parallel to ``mid`` or a number for all (index points): each
     option's spread parameters, its level factor
     (:meth:`SpreadParams.level_factor`) and the ticks of its session
     (:meth:`SpreadParams.ticks`); every spread rounds to its ticks. The same
@@ -111,10 +110,11 @@ def _spread_row(spread: SpreadParams, session: date, level: float | None) -> tup
 class LegBatch:
     """Options gathered for one pricing pass, in the order they were added.
 
-    Add options with :meth:`add_spx` and :meth:`add_vix`, then :meth:`price`.
-    All share ``rate`` (continuous, annual); SPX options carry it (forward
-    off spot, no dividend yield, as the market model prices), VIX options
-    carry 0 (options on the future).
+    Add options with :meth:`add_spx` and :meth:`add_vix` (a group of options
+    of one expiry and market state at a time), then :meth:`price`. All share
+    ``rate`` (continuous, annual); SPX options carry it (forward off spot, no
+    dividend yield, as the market model prices), VIX options carry 0
+    (options on the future).
     """
 
     rate: float
@@ -125,18 +125,24 @@ class LegBatch:
     t: list[float] = field(default_factory=list)
     forward: list[float] = field(default_factory=list)
     carry: list[float] = field(default_factory=list)
-    #: the spread row of each option, as an index into ``rows``
+    #: each option's spread row, an index into ``rows`` (see :meth:`spread_row`)
     row_of: list[int] = field(default_factory=list)
-    rows: dict[tuple[SpreadParams, date, float | None], int] = field(default_factory=dict)
-    # SPX options whose smile is not flat: position in the batch and smile numbers
+    rows: list[tuple[float, ...]] = field(default_factory=list)
+    row_keys: dict[tuple[SpreadParams, date, float | None], int] = field(default_factory=dict)
+    # SPX options whose smile is not flat: positions in the batch, smile numbers
     spx_at: list[int] = field(default_factory=list)
-    spx_smile: list[tuple[float, float, float, float, float]] = field(default_factory=list)
-    # SPX options at expiry (flat smile): position and vol
+    root_w: list[float] = field(default_factory=list)
+    atm: list[float] = field(default_factory=list)
+    a_put: list[float] = field(default_factory=list)
+    b_put: list[float] = field(default_factory=list)
+    a_call: list[float] = field(default_factory=list)
+    # SPX options at expiry (flat smile): positions and vols
     flat_at: list[int] = field(default_factory=list)
     flat_vol: list[float] = field(default_factory=list)
-    # VIX options: position, VVIX level (resolved) and spot VIX (NaN: none)
+    # VIX options: positions, VVIX level (resolved), spot VIX (NaN: none)
     vix_at: list[int] = field(default_factory=list)
-    vix_levels: list[tuple[float, float]] = field(default_factory=list)
+    vvix: list[float] = field(default_factory=list)
+    vix: list[float] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.strikes)
@@ -148,32 +154,48 @@ class LegBatch:
         for VIX options, None for SPX).
         """
         key = (spread, session, level)
-        row = self.rows.get(key)
+        row = self.row_keys.get(key)
         if row is None:
-            row = self.rows[key] = len(self.rows)
+            row = self.row_keys[key] = len(self.rows)
+            self.rows.append(_spread_row(spread, session, level))
         return row
 
     def _add(
-        self, strike: float, call: bool, t: float, forward: float, carry: float, row: int
-    ) -> int:
-        self.strikes.append(strike)
-        self.calls.append(call)
-        self.t.append(t)
-        self.forward.append(forward)
-        self.carry.append(carry)
-        self.row_of.append(row)
-        return len(self.strikes) - 1
+        self,
+        strikes: list[float],
+        calls: list[bool],
+        t: float,
+        forward: float,
+        carry: float,
+        row: int,
+    ) -> range:
+        at = len(self.strikes)
+        n = len(strikes)
+        self.strikes += strikes
+        self.calls += calls
+        self.t += [t] * n
+        self.forward += [forward] * n
+        self.carry += [carry] * n
+        self.row_of += [row] * n
+        return range(at, at + n)
 
-    def add_spx(self, expiry: SpxExpiry, strike: float, call: bool, spread_row: int) -> None:
-        """One SPX/SPXW option of ``expiry``, quoted with the spread of ``spread_row``."""
-        at = self._add(strike, call, expiry.t, expiry.forward, self.rate - 0.0, spread_row)
+    def add_spx(
+        self, expiry: SpxExpiry, strikes: list[float], calls: list[bool], spread_row: int
+    ) -> None:
+        """SPX/SPXW options of ``expiry`` (strikes and rights), quoted with ``spread_row``."""
+        at = self._add(strikes, calls, expiry.t, expiry.forward, self.rate - 0.0, spread_row)
         s = expiry.smile
+        n = len(at)
         if s.flat is None:
-            self.spx_at.append(at)
-            self.spx_smile.append((s.root_w, s.atm, s.a_put, s.b_put, s.a_call))
+            self.spx_at += at
+            self.root_w += [s.root_w] * n
+            self.atm += [s.atm] * n
+            self.a_put += [s.a_put] * n
+            self.b_put += [s.b_put] * n
+            self.a_call += [s.a_call] * n
         else:
-            self.flat_at.append(at)
-            self.flat_vol.append(s.flat)
+            self.flat_at += at
+            self.flat_vol += [s.flat] * n
 
     def add_vix(
         self,
@@ -181,40 +203,42 @@ class LegBatch:
         future: float,
         level: float,
         vix: float | None,
-        strike: float,
-        call: bool,
+        strikes: list[float],
+        calls: list[bool],
         spread_row: int,
     ) -> None:
-        """One VIX option: ``t`` years, its future, VVIX ``level`` (resolved), spot ``vix``.
+        """VIX options of one expiry: ``t`` years, its future, VVIX ``level``, spot ``vix``.
 
-        ``vix`` (points, None: unknown) sets the basis factor of the vol; the
+        ``level`` resolved (:func:`vvix_or_fallback`); ``vix`` (points, None:
+        unknown) sets the basis factor of the vol; the
         spread row (:meth:`spread_row`) should be the one of that level.
         """
-        at = self._add(strike, call, t, future, 0.0, spread_row)
-        self.vix_at.append(at)
-        self.vix_levels.append((level, math.nan if vix is None else float(vix)))
+        at = self._add(strikes, calls, t, future, 0.0, spread_row)
+        n = len(at)
+        self.vix_at += at
+        self.vvix += [level] * n
+        self.vix += [math.nan if vix is None else float(vix)] * n
 
     def price(self) -> LegArrays:
         """Quotes of every option added, in order (empty arrays for an empty batch)."""
         n = len(self.strikes)
         k = np.array(self.strikes, dtype=np.float64)
-        t = np.array(self.t, dtype=np.float64)
-        f = np.array(self.forward, dtype=np.float64)
         if n == 0:
             return LegArrays(k, k.copy(), k.copy(), k.copy(), k.copy(), k.copy(), k.copy())
+        t = np.array(self.t, dtype=np.float64)
+        f = np.array(self.forward, dtype=np.float64)
         iv = np.empty(n, dtype=np.float64)
         if self.spx_at:
             ix = self.spx_at
             whole = len(ix) == n
-            root_w, atm, a_put, b_put, a_call = _columns(self.spx_smile)
             vols = smile_vols(
                 k if whole else k[ix],
                 f if whole else f[ix],
-                root_w,
-                atm,
-                a_put,
-                b_put,
-                a_call,
+                _array(self.root_w),
+                _array(self.atm),
+                _array(self.a_put),
+                _array(self.b_put),
+                _array(self.a_call),
                 self.spx_params,
             )
             if whole:
@@ -226,13 +250,12 @@ class LegBatch:
         if self.vix_at:
             ix = self.vix_at
             whole = len(ix) == n
-            level, vix = _columns(self.vix_levels)
             vols = vix_option_vol_arrays(
                 k if whole else k[ix],
                 f if whole else f[ix],
                 t if whole else t[ix],
-                level,
-                vix,
+                _array(self.vvix),
+                _array(self.vix),
                 self.vix_params,
             )
             if whole:
@@ -240,18 +263,19 @@ class LegBatch:
             else:
                 iv[ix] = vols
         carry: float | FloatArray = self.carry[0]
-        if any(c != carry for c in self.carry):
-            carry = np.array(self.carry, dtype=np.float64)
+        if self.spx_at and self.vix_at and self.rate - 0.0 != 0.0:
+            carry = _array(self.carry)
         g = black_greeks(f, k, t, iv, np.array(self.calls, dtype=bool), self.rate, carry)
-        rows = [_spread_row(*key) for key in self.rows]
-        spread = _columns([rows[r] for r in self.row_of])
-        bid, ask = quote_per_option(g.price, *spread)
+        if len(self.rows) == 1:  # one spread: its numbers broadcast (the same bits)
+            bid, ask = quote_per_option(g.price, *self.rows[0])
+        else:
+            per = np.array(self.rows, dtype=np.float64)[self.row_of].T.copy()
+            bid, ask = quote_per_option(g.price, *per)
         return LegArrays(bid, ask, iv, g.delta, g.gamma, g.vega, g.theta)
 
 
-def _columns(rows: Sequence[tuple[float, ...]]) -> FloatArray:
-    """The columns of equal-length ``rows``, each a contiguous float64 array."""
-    return np.array(rows, dtype=np.float64).T.copy()
+def _array(values: list[float]) -> FloatArray:
+    return np.array(values, dtype=np.float64)
 
 
 def split(arrays: LegArrays, sizes: list[int]) -> list[LegArrays]:

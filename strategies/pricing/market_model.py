@@ -50,9 +50,11 @@ from strategies.pricing.chain_builder import (
 )
 from strategies.pricing.leg_batch import LegBatch, SpxExpiry, split
 from strategies.pricing.spx_surface import (
+    SessionClock,
     SpxSurface,
     SpxSurfaceParams,
     build_spx_surface,
+    session_clock,
     spx_surface_from_context,
 )
 from strategies.pricing.strike_listing import (
@@ -141,9 +143,16 @@ def _calendar_surface(
     holidays: frozenset[date],
     events: EventWindow,
 ) -> SpxSurface:
-    return build_spx_surface(
-        vix, vix9d, vix3m, skew, params, session=session, holidays=holidays, events=dict(events)
-    )
+    clock = _calendar_clock(params, session, holidays, events)
+    return build_spx_surface(vix, vix9d, vix3m, skew, params, clock=clock)
+
+
+@lru_cache(maxsize=8)
+def _calendar_clock(
+    params: SpxSurfaceParams, session: date, holidays: frozenset[date], events: EventWindow
+) -> SessionClock:
+    """The clock a session's surfaces share (its open, range extremes and close)."""
+    return session_clock(session, params, holidays, dict(events))
 
 
 LegRequest = tuple[MarketContext, Sequence[date], Sequence[float], Sequence[bool]]
@@ -152,10 +161,6 @@ LegRequest = tuple[MarketContext, Sequence[date], Sequence[float], Sequence[bool
 ClassRequest = tuple[str, str, MarketContext, Sequence[date], Sequence[float], Sequence[bool]]
 """Options of one class in one market state: ``(symbol, trading_class, ctx, expiries,
 strikes, is_call)``."""
-
-#: Per-expiry SPX numbers kept by a model (:meth:`MarketModel.spx_expiry`) before it forgets them
-#: all: a replay session asks for a few dozen (expiries times market states).
-SPX_EXPIRY_MEMO = 512
 
 
 class UnknownProductError(ValueError):
@@ -188,9 +193,6 @@ class MarketModel:
     rate: float = 0.0
     calendar: MarketCalendar = field(default_factory=MarketCalendar)
     surfaces: SurfaceMemo | None = field(default=None, compare=False, repr=False)
-    _expiries: dict[tuple[object, ...], SpxExpiry] = field(
-        default_factory=dict, init=False, compare=False, repr=False
-    )
 
     @classmethod
     def from_config(
@@ -432,21 +434,15 @@ class MarketModel:
         """Time, forward and smile of an SPX/SPXW expiry ``dte`` days after ``ctx.session``.
 
         The numbers :func:`~strategies.pricing.chain_builder.spx_chain_slice`
-        computes once per slice, memoised per market levels, class and DTE
-        (a session's jobs quote the same expiries in the same states again).
+        computes once per slice (at a zero rate the forward is spot: ``S *
+        exp(0) == S`` exactly).
         """
-        key = (
-            ctx.session, ctx.spx, ctx.vix, ctx.vix9d, ctx.vix3m, ctx.skew, trading_class, dte,
-        )  # fmt: skip
-        found = self._expiries.get(key)
-        if found is None:
-            t = t_years(dte, am_settled=trading_class == "SPX")
+        t = t_years(dte, am_settled=trading_class == "SPX")
+        if self.rate == 0.0:
+            forward = float(ctx.spx)
+        else:
             forward = float(forward_from_spot(ctx.spx, t, self.rate, 0.0))
-            found = SpxExpiry(t, forward, self.spx_surface(ctx, dte).smile(t))
-            if len(self._expiries) >= SPX_EXPIRY_MEMO:
-                self._expiries.clear()
-            self._expiries[key] = found
-        return found
+        return SpxExpiry(t, forward, self.spx_surface(ctx, dte).smile(t))
 
     def leg_quotes_batch(self, requests: Sequence[ClassRequest]) -> list[LegArrays]:
         """:meth:`leg_quotes_flat`, cut back into one :class:`LegArrays` per request."""
@@ -467,29 +463,41 @@ class MarketModel:
         batch = LegBatch(self.rate, self.spx, self.vix_options)
         for symbol, trading_class, ctx, expiries, strikes, is_call in requests:
             session = ctx.session
+            if isinstance(strikes, list | tuple):
+                ks = [float(k) for k in strikes]
+            else:
+                ks = np.asarray(strikes, dtype=np.float64).ravel().tolist()
             calls = [bool(c) for c in np.asarray(is_call, dtype=bool).ravel().tolist()]
-            ks = np.asarray(strikes, dtype=np.float64).ravel().tolist()
             if len(ks) != len(expiries) or len(calls) != len(expiries):
                 raise ValueError("expiries, strikes and is_call must have one entry per option")
-            dtes = [(expiry - session).days for expiry in expiries]
-            for expiry, dte in zip(expiries, dtes, strict=True):
-                if dte < 0:
-                    raise ValueError(f"{trading_class} {expiry} expired before {session}")
+            # runs of options of one expiry, in order (a run is added as one group)
+            runs: list[tuple[date, list[float], list[bool]]] = []
+            for expiry, k, call in zip(expiries, ks, calls, strict=True):
+                if not runs or runs[-1][0] != expiry:
+                    if expiry < session:
+                        raise ValueError(f"{trading_class} {expiry} expired before {session}")
+                    runs.append((expiry, [], []))
+                runs[-1][1].append(k)
+                runs[-1][2].append(call)
             if symbol == "SPX" and trading_class in ("SPXW", "SPX"):
                 row = batch.spread_row(self.spx_spread, session, None)
-                numbers: dict[int, SpxExpiry] = {}
-                for dte, k, call in zip(dtes, ks, calls, strict=True):
-                    expiry_numbers = numbers.get(dte)
-                    if expiry_numbers is None:
-                        expiry_numbers = numbers[dte] = self.spx_expiry(ctx, trading_class, dte)
-                    batch.add_spx(expiry_numbers, k, call, row)
+                numbers: dict[date, SpxExpiry] = {}
+                for expiry, run_k, run_calls in runs:
+                    found = numbers.get(expiry)
+                    if found is None:
+                        dte = (expiry - session).days
+                        found = numbers[expiry] = self.spx_expiry(ctx, trading_class, dte)
+                    batch.add_spx(found, run_k, run_calls, row)
             elif symbol == "VIX" and trading_class == "VIX":
                 row = batch.spread_row(self.vix_spread, session, ctx.vix)
                 level = vvix_or_fallback(ctx.vvix, ctx.vix, self.vix_options)
-                futures = {e: self.vix_future(ctx, e) for e in dict.fromkeys(expiries)}
-                for expiry, dte, k, call in zip(expiries, dtes, ks, calls, strict=True):
-                    t = t_years(dte, am_settled=True)
-                    batch.add_vix(t, futures[expiry], level, ctx.vix, k, call, row)
+                futures: dict[date, float] = {}
+                for expiry, run_k, run_calls in runs:
+                    future = futures.get(expiry)
+                    if future is None:
+                        future = futures[expiry] = self.vix_future(ctx, expiry)
+                    t = t_years((expiry - session).days, am_settled=True)
+                    batch.add_vix(t, future, level, ctx.vix, run_k, run_calls, row)
             else:
                 raise UnknownProductError(f"no model for {symbol} options of class {trading_class}")
         return batch.price()

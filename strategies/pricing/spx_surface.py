@@ -68,10 +68,12 @@ __all__ = [
     "T_VIX",
     "T_VIX3M",
     "T_VIX9D",
+    "SessionClock",
     "Smile",
     "SpxSurface",
     "SpxSurfaceParams",
     "build_spx_surface",
+    "session_clock",
     "smile_ratio",
     "smile_vols",
     "spx_surface_from_context",
@@ -547,6 +549,37 @@ class SpxSurface:
         return fn
 
 
+@dataclass(frozen=True, slots=True)
+class SessionClock:
+    """A session's variance clock with the clock times of the surface's knots.
+
+    Every surface of one session and calendar shares it (the session's open,
+    the extremes of its range and its close have different index levels, not
+    a different clock): :func:`build_spx_surface` takes one instead of
+    counting the knots again. Built by :func:`session_clock`.
+    """
+
+    session: date
+    holidays: frozenset[date]
+    events: Mapping[date, Collection[str]]
+    count: Callable[[float], float]
+    knot_tau: tuple[float, float, float]
+
+
+def session_clock(
+    session: date,
+    params: SpxSurfaceParams,
+    holidays: Collection[date] = (),
+    events: Mapping[date, Collection[str]] | None = None,
+) -> SessionClock:
+    """The variance clock of ``session`` (:func:`day_counter`) and its knots' clock times, years."""
+    hol = frozenset(holidays)
+    ev = dict(events) if events else {}
+    count = day_counter(session, params, hol, ev)
+    t9, t30, t93 = (count(max(d / 365.0, 0.0) * 365.0) / CLOCK_DAYS_PER_YEAR for d in _KNOT_DAYS)
+    return SessionClock(session, hol, ev, count, (t9, t30, t93))
+
+
 def build_spx_surface(
     vix: float,
     vix9d: float | None = None,
@@ -557,13 +590,16 @@ def build_spx_surface(
     session: date | None = None,
     holidays: Collection[date] = (),
     events: Mapping[date, Collection[str]] | None = None,
+    clock: SessionClock | None = None,
 ) -> SpxSurface:
     """Build the day's surface from Cboe index closes (vol points, e.g. 18.33).
 
     Missing ``vix9d``/``vix3m``/``skew`` (None, NaN, <= 0) use the documented
     fallbacks. With ``session`` the variance clock counts weekends,
     ``holidays`` and ``events`` (see the module docstring); without it time
-    is calendar time.
+    is calendar time. ``clock`` (:func:`session_clock` of ``params``) stands
+    for ``session``, ``holidays`` and ``events``: the same surface, its clock
+    not built again.
 
     Raises:
         ValueError: if ``vix`` is missing or not positive.
@@ -582,20 +618,21 @@ def build_spx_surface(
     for level, days in zip((v9, float(vix), v3), _KNOT_DAYS, strict=True):
         ratio = math.exp(base + p.atm_ratio_term * math.log(days / 30.0))
         w.append((ratio * level / 100.0) ** 2 * days / 365.0)
-    hol = frozenset(holidays)
-    ev = dict(events) if events else {}
-    count: Callable[[float], float] | None = None
-    if session is None:
-        taus = (T_VIX9D, T_VIX, T_VIX3M)
-    else:
-        count = day_counter(session, p, hol, ev)
-        t9, t30, t93 = (
-            count(max(d / 365.0, 0.0) * 365.0) / CLOCK_DAYS_PER_YEAR for d in _KNOT_DAYS
-        )
-        taus = (t9, t30, t93)
+    if clock is None and session is not None:
+        clock = session_clock(session, p, holidays, events)
     w1 = max(w[1], w[0])
     w2 = max(w[2], w1)
-    return SpxSurface(p, v9, float(vix), v3, sk, (w[0], w1, w2), taus, session, hol, ev, count)
+    knot_w = (w[0], w1, w2)
+    if clock is None:
+        hol = frozenset(holidays)
+        ev = dict(events) if events else {}
+        return SpxSurface(
+            p, v9, float(vix), v3, sk, knot_w, (T_VIX9D, T_VIX, T_VIX3M), None, hol, ev
+        )
+    return SpxSurface(
+        p, v9, float(vix), v3, sk, knot_w, clock.knot_tau,
+        clock.session, clock.holidays, clock.events, clock.count,
+    )  # fmt: skip
 
 
 def spx_surface_from_context(
