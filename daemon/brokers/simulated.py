@@ -180,6 +180,8 @@ class SimulatedBroker:
             tuple[str, str, date, Right], tuple[ChainSlice, dict[float, int] | None]
         ] = {}
         self._seen_phase: tuple[datetime, Phase] | None = None
+        # the listed strikes of the current (session, phase), by class and expiry
+        self._listed: dict[tuple[str, str, date], np.ndarray] = {}
         # One visible state per (session, phase): quotes cannot change within it, so cache them.
         self._quote_cache: dict[OptionContract, LegQuote] = {}
         # the quote caches of the current session's phases: the path of a session
@@ -195,6 +197,8 @@ class SimulatedBroker:
         self._path_states: list[dict[OptionContract, LegQuote]] = []
         # the path states of the last session asked, with the extremes' quotes (_day_states)
         self._days: tuple[date, _DayStates | None] | None = None
+        # (session, book version) whose held contracts _states_ahead last priced
+        self._ahead_for: tuple[date, int] | None = None
 
     # -- connection -------------------------------------------------------
     async def connect(self) -> None:
@@ -242,6 +246,7 @@ class SimulatedBroker:
             self._phase_caches = {k: v for k, v in self._phase_caches.items() if k[0] == key[0]}
             self._quote_cache = self._phase_caches.setdefault(key, {})
             self._chains = {}
+            self._listed = {}
         return self._ctx_cache[1]
 
     async def market_context(self) -> MarketContext:
@@ -302,7 +307,7 @@ class SimulatedBroker:
         if not contracts:
             return
         ctx = self._context()
-        listed: dict[tuple[str, str, date], np.ndarray] = {}
+        listed = self._listed  # this state's, kept while it lasts (see _context)
         for c in contracts:
             key = (c.symbol, c.trading_class, c.expiry)
             if key not in listed:
@@ -328,14 +333,19 @@ class SimulatedBroker:
                     quote = self._chain_quote(contract)
                     if quote is not None:
                         cache[contract] = quote
-        ahead = self._states_ahead(ctx.session) if self._phase() is Phase.OPEN else []
-        if ahead:
-            # the held contracts at the open, on the path and at the close in the same
-            # pass (see _states_ahead)
-            asked = set(contracts)
-            held = [c for c in ahead[-1][2] if c not in asked]
-            n = len(contracts)
-            return self._price_states([(ctx, cache, [*contracts, *held]), *ahead])[0][:n]
+        book = (ctx.session, self._book_version)
+        if self._ahead_for != book and self._phase() is Phase.OPEN:
+            ahead = self._states_ahead(ctx.session)
+            if ahead:
+                # the held contracts at the open, on the path and at the close in the same
+                # pass (see _states_ahead); done again only when the book has changed
+                asked = set(contracts)
+                held = [c for c in ahead[-1][2] if c not in asked]
+                n = len(contracts)
+                states = [(ctx, cache, [*contracts, *held]), *ahead]
+                quotes = self._price_states(states)[0][:n]
+                self._ahead_for = book
+                return quotes
         return self._price(ctx, contracts, cache)
 
     def _chain_quote(self, contract: OptionContract) -> LegQuote | None:
