@@ -467,18 +467,26 @@ class MarketModel:
                 ks = [float(k) for k in strikes]
             else:
                 ks = np.asarray(strikes, dtype=np.float64).ravel().tolist()
-            calls = [bool(c) for c in np.asarray(is_call, dtype=bool).ravel().tolist()]
-            if len(ks) != len(expiries) or len(calls) != len(expiries):
+            if isinstance(is_call, list | tuple):
+                calls = [bool(c) for c in is_call]
+            else:
+                calls = [bool(c) for c in np.asarray(is_call, dtype=bool).ravel().tolist()]
+            n = len(expiries)
+            if len(ks) != n or len(calls) != n:
                 raise ValueError("expiries, strikes and is_call must have one entry per option")
             # runs of options of one expiry, in order (a run is added as one group)
             runs: list[tuple[date, list[float], list[bool]]] = []
-            for expiry, k, call in zip(expiries, ks, calls, strict=True):
-                if not runs or runs[-1][0] != expiry:
-                    if expiry < session:
-                        raise ValueError(f"{trading_class} {expiry} expired before {session}")
-                    runs.append((expiry, [], []))
-                runs[-1][1].append(k)
-                runs[-1][2].append(call)
+            if n and isinstance(expiries, list) and expiries.count(expiries[0]) == n:
+                runs.append((expiries[0], ks, calls))  # one expiry (the usual request)
+            else:
+                for expiry, k, call in zip(expiries, ks, calls, strict=True):
+                    if not runs or runs[-1][0] != expiry:
+                        runs.append((expiry, [], []))
+                    runs[-1][1].append(k)
+                    runs[-1][2].append(call)
+            for expiry, _, _ in runs:
+                if expiry < session:
+                    raise ValueError(f"{trading_class} {expiry} expired before {session}")
             if symbol == "SPX" and trading_class in ("SPXW", "SPX"):
                 row = batch.spread_row(self.spx_spread, session, None)
                 numbers: dict[date, SpxExpiry] = {}
