@@ -368,6 +368,55 @@ def spx_chain_slice(
     )  # fmt: skip
 
 
+def spx_chain_slices(
+    ctx: MarketContext,
+    expiry: date,
+    dte: int,
+    rights: Sequence[Right],
+    strikes: npt.ArrayLike,
+    spread: SpreadParams = SPX_SPREAD,
+    *,
+    rate: float = 0.0,
+    trading_class: str = "SPXW",
+    surface: SpxSurface,
+) -> list[ChainSlice]:
+    """:func:`spx_chain_slice` of each of ``rights`` at the same strikes, in one pricing pass.
+
+    The forward and the vols are the expiry's, computed once; the rights
+    are priced together (every formula is elementwise): each slice equals
+    :func:`spx_chain_slice`'s bit for bit (tested). No dividend yield, as
+    the market model prices.
+    """
+    tt = t_years(dte, am_settled=trading_class == "SPX")
+    k = np.sort(np.asarray(strikes, dtype=np.float64).ravel())
+    forward = float(forward_from_spot(ctx.spx, tt, rate, 0.0))
+    iv = surface.vol(k, forward, tt)
+    n, m = k.size, len(rights)
+    calls = np.repeat(np.array([r is Right.CALL for r in rights], dtype=bool), n)
+    g = black_greeks(forward, np.tile(k, m), tt, np.tile(iv, m), calls, rate, rate - 0.0)
+    bid, ask = quote_from_mid(g.price, spread, level=None, session=ctx.session)
+    return [
+        ChainSlice(
+            symbol="SPX",
+            trading_class=trading_class,
+            expiry=expiry,
+            right=right,
+            dte=dte,
+            t_years=tt,
+            forward=forward,
+            strikes=k,
+            bid=bid[j * n : (j + 1) * n],
+            ask=ask[j * n : (j + 1) * n],
+            iv=iv,
+            delta=g.delta[j * n : (j + 1) * n],
+            gamma=g.gamma[j * n : (j + 1) * n],
+            vega=g.vega[j * n : (j + 1) * n],
+            theta=g.theta[j * n : (j + 1) * n],
+        )
+        for j, right in enumerate(rights)
+    ]
+
+
 def vix_chain_slice(
     ctx: MarketContext,
     expiry: date,

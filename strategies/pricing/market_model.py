@@ -43,6 +43,7 @@ from strategies.pricing.chain_builder import (
     SpreadParams,
     price_leg_inputs,
     spx_chain_slice,
+    spx_chain_slices,
     spx_leg_inputs,
     t_years,
     vix_chain_slice,
@@ -250,7 +251,7 @@ class MarketModel:
         dte = (expiry - ctx.session).days
         listed = self.listed_strikes(ctx, "SPX", trading_class, expiry)
         t = t_years(dte, am_settled=trading_class == "SPX")
-        atm = float(surface.atm_vol(max(t, 1e-6)))
+        atm = surface.atm_vol_at(max(t, 1e-6))
         move = STRIKE_WINDOW_MOVES * atm * math.sqrt(max(t, 0.0))
         lo, hi = ctx.spx * math.exp(-move), ctx.spx * math.exp(move)
         inside = listed[(listed >= lo - 1e-9) & (listed <= hi + 1e-9)]
@@ -340,10 +341,20 @@ class MarketModel:
         dte = (expiry - ctx.session).days
         strikes: FloatArray | None = None
         if dte >= 0 and symbol == "SPX" and trading_class in ("SPXW", "SPX"):
-            strikes = self.listed_spx_strikes(
-                ctx, trading_class, expiry, self.spx_surface(ctx, dte)
+            surface = self.spx_surface(ctx, dte)
+            strikes = self.listed_spx_strikes(ctx, trading_class, expiry, surface)
+            return spx_chain_slices(
+                ctx,
+                expiry,
+                dte,
+                rights,
+                strikes,
+                self.spx_spread,
+                rate=self.rate,
+                trading_class=trading_class,
+                surface=surface,
             )
-        elif dte >= 0 and symbol == "VIX" and trading_class == "VIX":
+        if dte >= 0 and symbol == "VIX" and trading_class == "VIX":
             strikes = vix_listed_strikes(self.vix_future(ctx, expiry), dte)
         return [self.slice(ctx, symbol, trading_class, expiry, r, strikes) for r in rights]
 

@@ -507,6 +507,13 @@ class SpxSurface:
         fallback = math.sqrt(self.knot_w[0] / self.knot_tau[0])
         return np.where((tt > 0.0) & (np.asarray(taus) > 0.0), vol, fallback)
 
+    def atm_vol_at(self, t: float) -> float:
+        """:meth:`atm_vol` of one ``t`` (calendar years), on Python floats: the same number."""
+        tau = self.tau(t)
+        if t > 0.0 and tau > 0.0:
+            return math.sqrt(self._atm_total_variance_at(tau) / t)
+        return math.sqrt(self.knot_w[0] / self.knot_tau[0])
+
     def vol(
         self, strikes: npt.ArrayLike, forward: float, t: float, tau: float | None = None
     ) -> FloatArray:

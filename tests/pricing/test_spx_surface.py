@@ -126,3 +126,16 @@ def test_a_surface_on_a_shared_session_clock_is_the_surface_built_alone() -> Non
             assert (
                 shared.vol(strikes, 4136.48, t).tolist() == alone.vol(strikes, 4136.48, t).tolist()
             )
+
+
+def test_the_scalar_atm_vol_is_the_array_one() -> None:
+    # speed work: the listed strikes' window takes one ATM vol without np.vectorize
+    holidays = frozenset({date(2023, 2, 20)})
+    events = {date(2023, 2, 14): ("CPI",), date(2023, 3, 22): ("FOMC",)}
+    for session in (None, date(2023, 2, 3)):
+        surface = build_spx_surface(
+            18.33, 17.76, 20.78, 123.08, session=session, holidays=holidays, events=events
+        )
+        for days in (0.0, 1e-6 * 365, 0.5, 1, 2, 5, 9, 20, 30, 45, 93, 120, 400):
+            t = days / 365.0
+            assert surface.atm_vol_at(t) == float(surface.atm_vol(t)), days
