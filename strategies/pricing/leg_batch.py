@@ -262,9 +262,9 @@ class LegBatch:
                 iv = vols
             else:
                 iv[ix] = vols
-        carry: float | FloatArray = self.carry[0]
-        if self.spx_at and self.vix_at and self.rate - 0.0 != 0.0:
-            carry = _array(self.carry)
+        # one carry for all (one class, or a zero rate) is passed as a number: the same bits
+        first = self.carry[0]
+        carry: float | FloatArray = first if self.carry.count(first) == n else _array(self.carry)
         g = black_greeks(f, k, t, iv, np.array(self.calls, dtype=bool), self.rate, carry)
         if len(self.rows) == 1:  # one spread: its numbers broadcast (the same bits)
             bid, ask = quote_per_option(g.price, *self.rows[0])

@@ -203,3 +203,20 @@ def test_a_batch_refuses_an_expired_contract_and_an_unknown_product() -> None:
         model.leg_quotes_flat([("SPX", "SPXW", CTX, [date(2023, 2, 2)], [4000.0], [True])])
     with pytest.raises(UnknownProductError):
         model.leg_quotes_flat([("NDX", "NDXP", CTX, [date(2023, 2, 17)], [12000.0], [True])])
+
+
+@pytest.mark.parametrize("first", ["VIX", "SPXW"])
+def test_a_batch_of_vix_and_expiring_spx_options_carries_each_class_its_own_rate(
+    first: str,
+) -> None:
+    # SPX options on their expiry day (a flat smile) with VIX options, at a nonzero rate:
+    # each class must keep its carry (the rate for SPX, 0 for VIX options on the future)
+    model = MarketModel.from_config(rate=0.045, calendar=CALENDAR)
+    vix = ("VIX", "VIX", CTX, [date(2023, 3, 22)] * 2, [18.0, 30.0], [True, False])
+    spxw = ("SPX", "SPXW", CTX, [date(2023, 2, 3)] * 2, [4100.0, 4140.0], [False, True])
+    requests = [vix, spxw] if first == "VIX" else [spxw, vix]
+    for request, legs in zip(requests, model.leg_quotes_batch(requests), strict=True):
+        symbol, trading_class, ctx, *rest = request
+        alone = model.leg_quotes(ctx, symbol, trading_class, *rest)
+        for name in FIELDS:
+            assert getattr(legs, name).tolist() == getattr(alone, name).tolist(), name
