@@ -39,15 +39,11 @@ from strategies.pricing.chain_builder import (
     SPX_SPREAD,
     VIX_SPREAD,
     LegArrays,
-    LegInputs,
     SpreadParams,
-    price_leg_inputs,
     spx_chain_slice,
     spx_chain_slices,
-    spx_leg_inputs,
     t_years,
     vix_chain_slice,
-    vix_leg_inputs,
 )
 from strategies.pricing.leg_batch import LegBatch, SpxExpiry, split
 from strategies.pricing.spx_surface import (
@@ -159,7 +155,7 @@ def _calendar_clock(
 LegRequest = tuple[MarketContext, Sequence[date], Sequence[float], Sequence[bool]]
 """Options of one class in one market state: ``(ctx, expiries, strikes, is_call)``."""
 
-ClassRequest = tuple[str, str, MarketContext, Sequence[date], Sequence[float], Sequence[bool]]
+ClassRequest = tuple[str, str, MarketContext, Sequence[date], npt.ArrayLike, npt.ArrayLike]
 """Options of one class in one market state: ``(symbol, trading_class, ctx, expiries,
 strikes, is_call)``."""
 
@@ -375,8 +371,7 @@ class MarketModel:
             UnknownProductError: a product other than SPX/SPXW/VIX options.
             ValueError: an expiry before ``ctx.session``.
         """
-        inputs = self.leg_inputs(ctx, symbol, trading_class, expiries, strikes, is_call)
-        return price_leg_inputs([inputs])[0]
+        return self.leg_quotes_flat([(symbol, trading_class, ctx, expiries, strikes, is_call)])
 
     def leg_quotes_many(
         self,
@@ -389,57 +384,13 @@ class MarketModel:
         Each request is ``(ctx, expiries, strikes, is_call)``, options of one
         class in one market state (the states may differ: a session's path).
         One :class:`LegArrays` per request, in order; each equals what
-        :meth:`leg_quotes` gives for it alone (every formula is elementwise).
+        :meth:`leg_quotes` gives for it alone (:meth:`leg_quotes_batch`).
 
         Raises:
             UnknownProductError: a product other than SPX/SPXW/VIX options.
             ValueError: an expiry before its context's session.
         """
-        return price_leg_inputs(
-            [
-                self.leg_inputs(ctx, symbol, trading_class, expiries, strikes, is_call)
-                for ctx, expiries, strikes, is_call in requests
-            ]
-        )
-
-    def leg_inputs(
-        self,
-        ctx: MarketContext,
-        symbol: str,
-        trading_class: str,
-        expiries: Sequence[date],
-        strikes: npt.ArrayLike,
-        is_call: npt.ArrayLike,
-    ) -> LegInputs:
-        """The pricing inputs of :meth:`leg_quotes` (same arguments and errors), not yet priced."""
-        dtes = [(expiry - ctx.session).days for expiry in expiries]
-        for expiry, dte in zip(expiries, dtes, strict=True):
-            if dte < 0:
-                raise ValueError(f"{trading_class} {expiry} expired before {ctx.session}")
-        if symbol == "SPX" and trading_class in ("SPXW", "SPX"):
-            return spx_leg_inputs(
-                ctx,
-                dtes,
-                strikes,
-                is_call,
-                lambda dte: self.spx_surface(ctx, dte),
-                self.spx_spread,
-                rate=self.rate,
-                trading_class=trading_class,
-            )
-        if symbol == "VIX" and trading_class == "VIX":
-            futures = {expiry: self.vix_future(ctx, expiry) for expiry in dict.fromkeys(expiries)}
-            return vix_leg_inputs(
-                ctx,
-                dtes,
-                strikes,
-                is_call,
-                [futures[expiry] for expiry in expiries],
-                self.vix_options,
-                self.vix_spread,
-                rate=self.rate,
-            )
-        raise UnknownProductError(f"no model for {symbol} options of class {trading_class}")
+        return self.leg_quotes_batch([(symbol, trading_class, *r) for r in requests])
 
     def spx_expiry(self, ctx: MarketContext, trading_class: str, dte: int) -> SpxExpiry:
         """Time, forward and smile of an SPX/SPXW expiry ``dte`` days after ``ctx.session``.
