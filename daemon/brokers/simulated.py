@@ -41,7 +41,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Protocol
 
@@ -78,7 +78,7 @@ from strategies.domain import (
 )
 from strategies.exit_path import MarketState, SessionPath
 from strategies.margin import margin_impact, margin_requirement
-from strategies.pricing.market_model import MarketModel
+from strategies.pricing.market_model import ClassRequest, MarketModel
 
 SPX_SETTLEMENT_TIME = time(16, 0)
 #: A resting order's limit is rounded to the 0.05 combo tick: it may lie this
@@ -111,6 +111,18 @@ class History(Protocol):
     def session_range(self, index: int) -> SessionRange | None:
         """Session ``index``'s SPX open/low/high and VIX open/high (None: no range)."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class _DayStates:
+    """A session's path states (open, the range's extremes, close) and the extremes' quotes."""
+
+    opening: MarketContext
+    low: MarketContext
+    high: MarketContext
+    closing: MarketContext
+    low_quotes: dict[OptionContract, LegQuote] = field(default_factory=dict)
+    high_quotes: dict[OptionContract, LegQuote] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -168,6 +180,8 @@ class SimulatedBroker:
             tuple[str, str, date, Right], tuple[ChainSlice, dict[float, int] | None]
         ] = {}
         self._seen_phase: tuple[datetime, Phase] | None = None
+        # the listed strikes of the current (session, phase), by class and expiry
+        self._listed: dict[tuple[str, str, date], np.ndarray] = {}
         # One visible state per (session, phase): quotes cannot change within it, so cache them.
         self._quote_cache: dict[OptionContract, LegQuote] = {}
         # the quote caches of the current session's phases: the path of a session
@@ -181,6 +195,10 @@ class SimulatedBroker:
         self._account_cache: tuple[tuple[date, Phase, int], AccountSnapshot] | None = None
         # the states of the last path handed out (what a resting order may fill against)
         self._path_states: list[dict[OptionContract, LegQuote]] = []
+        # the path states of the last session asked, with the extremes' quotes (_day_states)
+        self._days: tuple[date, _DayStates | None] | None = None
+        # (session, book version) whose held contracts _states_ahead last priced
+        self._ahead_for: tuple[date, int] | None = None
 
     # -- connection -------------------------------------------------------
     async def connect(self) -> None:
@@ -228,6 +246,7 @@ class SimulatedBroker:
             self._phase_caches = {k: v for k, v in self._phase_caches.items() if k[0] == key[0]}
             self._quote_cache = self._phase_caches.setdefault(key, {})
             self._chains = {}
+            self._listed = {}
         return self._ctx_cache[1]
 
     async def market_context(self) -> MarketContext:
@@ -259,16 +278,18 @@ class SimulatedBroker:
         if target is not None:
             # Like the IB adapter: quote only the expiry the entry rule would pick.
             expiries = closest_expiry(expiries, ctx.session, target)
-        slices = [
-            chain
-            for expiry in expiries
-            for chain in self._model.slices(ctx, symbol, trading_class, expiry, rights)
-        ]
-        for chain in slices:
-            self._chains[(chain.symbol, chain.trading_class, chain.expiry, chain.right)] = (
-                chain,
-                None,
-            )
+        slices: list[ChainSlice] = []
+        for expiry in expiries:
+            # a chain this state already handed out (the manage job asks for the hedge
+            # check's VIX calls again) is the same numbers: hand it out again
+            handed = [self._chains.get((symbol, trading_class, expiry, r)) for r in rights]
+            if all(h is not None for h in handed):
+                slices.extend(h[0] for h in handed if h is not None)
+                continue
+            for chain in self._model.slices(ctx, symbol, trading_class, expiry, rights):
+                key = (chain.symbol, chain.trading_class, chain.expiry, chain.right)
+                self._chains[key] = (chain, None)
+                slices.append(chain)
         return slices
 
     async def quote(self, contracts: Sequence[OptionContract]) -> list[LegQuote]:
@@ -286,7 +307,7 @@ class SimulatedBroker:
         if not contracts:
             return
         ctx = self._context()
-        listed: dict[tuple[str, str, date], np.ndarray] = {}
+        listed = self._listed  # this state's, kept while it lasts (see _context)
         for c in contracts:
             key = (c.symbol, c.trading_class, c.expiry)
             if key not in listed:
@@ -312,6 +333,19 @@ class SimulatedBroker:
                     quote = self._chain_quote(contract)
                     if quote is not None:
                         cache[contract] = quote
+        book = (ctx.session, self._book_version)
+        if self._ahead_for != book and self._phase() is Phase.OPEN:
+            ahead = self._states_ahead(ctx.session)
+            if ahead:
+                # the held contracts at the open, on the path and at the close in the same
+                # pass (see _states_ahead); done again only when the book has changed
+                asked = set(contracts)
+                held = [c for c in ahead[-1][2] if c not in asked]
+                n = len(contracts)
+                states = [(ctx, cache, [*contracts, *held]), *ahead]
+                quotes = self._price_states(states)[0][:n]
+                self._ahead_for = book
+                return quotes
         return self._price(ctx, contracts, cache)
 
     def _chain_quote(self, contract: OptionContract) -> LegQuote | None:
@@ -349,65 +383,72 @@ class SimulatedBroker:
         Raises:
             BrokerError: a contract expired before ``ctx.session``.
         """
-        return self._price_states(((ctx, cache),), contracts)[0]
+        return self._price_states(((ctx, cache, contracts),))[0]
 
     def _price_states(
         self,
-        states: Sequence[tuple[MarketContext, dict[OptionContract, LegQuote]]],
-        contracts: Sequence[OptionContract],
+        states: Sequence[
+            tuple[MarketContext, dict[OptionContract, LegQuote], Sequence[OptionContract]]
+        ],
     ) -> list[list[LegQuote]]:
-        """Model quotes of ``contracts`` in each ``(ctx, cache)`` state, one list per state.
+        """Model quotes of each ``(ctx, cache, contracts)`` state's contracts, one list per state.
 
         What a state's cache holds is reused; the rest is priced and cached,
-        in one vectorised pass per option class for every state at once
-        (expiries, rights and market states mixed:
-        :meth:`MarketModel.leg_quotes_many`).
+        in one vectorised pass for every state and option class at once
+        (:meth:`MarketModel.leg_quotes_flat`: each option's numbers are those
+        of pricing it alone).
 
         Raises:
             BrokerError: a contract expired before a state's session.
         """
         found: list[list[LegQuote | None]] = []
-        groups: dict[tuple[str, str], dict[int, list[int]]] = {}
-        for s, (ctx, cache) in enumerate(states):
+        requests: list[ClassRequest] = []
+        members: list[tuple[int, list[int]]] = []
+        for s, (ctx, cache, contracts) in enumerate(states):
             quotes: list[LegQuote | None] = [cache.get(c) for c in contracts]
+            found.append(quotes)
+            if None not in quotes:
+                continue
+            groups: dict[tuple[str, str], list[int]] = {}
             for i, contract in enumerate(contracts):
                 if quotes[i] is not None:
                     continue
                 if contract.expiry < ctx.session:
                     raise BrokerError(f"{contract.local_symbol} expired before {ctx.session}")
-                key = (contract.symbol, contract.trading_class)
-                groups.setdefault(key, {}).setdefault(s, []).append(i)
-            found.append(quotes)
-        for (symbol, trading_class), by_state in groups.items():
-            members_of = list(by_state.items())
-            priced = self._model.leg_quotes_many(
-                symbol,
-                trading_class,
-                [
+                groups.setdefault((contract.symbol, contract.trading_class), []).append(i)
+            for (symbol, trading_class), ix in groups.items():
+                requests.append(
                     (
-                        states[s][0],
-                        [contracts[i].expiry for i in members],
-                        [contracts[i].strike for i in members],
-                        [contracts[i].right is Right.CALL for i in members],
+                        symbol,
+                        trading_class,
+                        ctx,
+                        [contracts[i].expiry for i in ix],
+                        [contracts[i].strike for i in ix],
+                        [contracts[i].right is Right.CALL for i in ix],
                     )
-                    for s, members in members_of
-                ],
-            )
-            for (s, members), legs in zip(members_of, priced, strict=True):
-                cache, quotes = states[s][1], found[s]
-                # tolist(): the same Python floats as float(array[j]), one conversion per array
-                bid, ask, iv = legs.bid.tolist(), legs.ask.tolist(), legs.iv.tolist()
-                delta, gamma, vega, theta = (
-                    legs.delta.tolist(),
-                    legs.gamma.tolist(),
-                    legs.vega.tolist(),
-                    legs.theta.tolist(),
                 )
-                for j, i in enumerate(members):
+                members.append((s, ix))
+        if requests:
+            legs = self._model.leg_quotes_flat(requests)
+            # tolist(): the same Python floats as float(array[j]), one conversion per array
+            bid, ask, iv = legs.bid.tolist(), legs.ask.tolist(), legs.iv.tolist()
+            delta, gamma, vega, theta = (
+                legs.delta.tolist(),
+                legs.gamma.tolist(),
+                legs.vega.tolist(),
+                legs.theta.tolist(),
+            )
+            j = 0
+            for s, ix in members:
+                _, cache, contracts = states[s]
+                quotes = found[s]
+                for i in ix:
+                    contract = contracts[i]
                     quote = LegQuote(
-                        contracts[i], bid[j], ask[j], iv[j], delta[j], gamma[j], vega[j], theta[j]
+                        contract, bid[j], ask[j], iv[j], delta[j], gamma[j], vega[j], theta[j]
                     )
-                    quotes[i] = cache[contracts[i]] = quote
+                    quotes[i] = cache[contract] = quote
+                    j += 1
         return [[q for q in quotes if q is not None] for quotes in found]
 
     async def path_since(
@@ -447,51 +488,102 @@ class SimulatedBroker:
         self._path_states = states
         return path
 
-    def _session_path(self, day: date, contracts: Sequence[OptionContract]) -> SessionPath | None:
+    def _day_states(self, day: date) -> _DayStates | None:
+        """Session ``day``'s path states, kept for the last session asked (None: no range).
+
+        Only built here: when a job may see them is the callers' rule
+        (:meth:`path_since` hands out sessions whose close has passed;
+        :meth:`_states_ahead` prices into caches read after the close only).
+        The extremes' contexts: VIX9D and VIX3M scaled by VIX high / VIX close
+        (the term structure keeps its shape), the rest the close's.
+        """
+        if self._days is not None and self._days[0] == day:
+            return self._days[1]
+        states: _DayStates | None = None
         try:
             index = self._history.index_of(day)
         except (KeyError, ValueError):
-            return None
-        rng = self._history.session_range(index)
-        if rng is None:
+            index = None
+        rng = self._history.session_range(index) if index is not None else None
+        if index is not None and rng is not None:
+            closing = self._history.context(index)
+            scale = rng.vix_high / closing.vix if closing.vix > 0 else 1.0
+
+            def extreme(spx: float) -> MarketContext:
+                return replace(
+                    closing,
+                    spx=spx,
+                    vix=rng.vix_high,
+                    vix9d=closing.vix9d * scale if closing.vix9d is not None else None,
+                    vix3m=closing.vix3m * scale if closing.vix3m is not None else None,
+                )
+
+            states = _DayStates(
+                self._history.visible_context(index, Phase.OPEN),
+                extreme(rng.spx_low),
+                extreme(rng.spx_high),
+                closing,
+            )
+        self._days = (day, states)
+        return states
+
+    def _states_ahead(
+        self, day: date
+    ) -> list[tuple[MarketContext, dict[OptionContract, LegQuote], Sequence[OptionContract]]]:
+        """The held contracts in session ``day``'s later path states (extremes, close; [] if none).
+
+        A session's quotes at the open and the marks of its path and close
+        need the same contracts: pricing them in one pass costs one set of
+        array calls instead of two. The quotes go into the caches of the
+        extremes and of the close, which only :meth:`path_since` (after the
+        close) and the jobs of the close phase read: no job sees them sooner.
+        """
+        states = self._day_states(day)
+        held = [c for c in self._holdings if c.expiry >= day]
+        if states is None or not held:
+            return []
+        spx = [c for c in held if c.symbol == "SPX"]
+        return [
+            (states.low, states.low_quotes, spx),
+            (states.high, states.high_quotes, spx),
+            (states.closing, self._phase_caches.setdefault((day, Phase.CLOSE), {}), held),
+        ]
+
+    def _session_path(self, day: date, contracts: Sequence[OptionContract]) -> SessionPath | None:
+        states = self._day_states(day)
+        if states is None:
             return None
         live = [c for c in contracts if c.expiry >= day]
-        opening = self._history.visible_context(index, Phase.OPEN)
-        closing = self._history.context(index)
-        scale = rng.vix_high / closing.vix if closing.vix > 0 else 1.0
 
         def state(label: str, ctx: MarketContext, quotes: Sequence[LegQuote]) -> MarketState:
             return MarketState(label, ctx.spx, ctx.vix, {q.contract: q for q in quotes})
 
-        def extreme(spx: float) -> MarketContext:
-            return replace(
-                closing,
-                spx=spx,
-                vix=rng.vix_high,
-                vix9d=closing.vix9d * scale if closing.vix9d is not None else None,
-                vix3m=closing.vix3m * scale if closing.vix3m is not None else None,
-            )
-
-        low, high = extreme(rng.spx_low), extreme(rng.spx_high)
-        # the four states in one pricing pass: the extremes are no job's state (nothing
-        # cached), the open and the close reuse what the session's jobs priced
+        # the session just closed: every held contract is priced with these, in the same
+        # pass (the other condors' paths, then the mark at the close, read them cached)
+        ranged, closed = live, live
+        if day == self._session():
+            wanted = set(live)
+            extra = [c for c in self._holdings if c.expiry >= day and c not in wanted]
+            closed = live + extra
+            ranged = live + [c for c in extra if c.symbol == "SPX"]
+        n = len(live)
+        opening, low, high, closing = states.opening, states.low, states.high, states.closing
         at_open, low_quotes, high_quotes, close_quotes = self._price_states(
             (
-                (opening, self._phase_caches.setdefault((day, Phase.OPEN), {})),
-                (low, {}),
-                (high, {}),
+                (opening, self._phase_caches.setdefault((day, Phase.OPEN), {}), ranged),
+                (low, states.low_quotes, ranged),
+                (high, states.high_quotes, ranged),
                 # the close priced here is the mark's (the jobs' cache of that state)
-                (closing, self._phase_caches.setdefault((day, Phase.CLOSE), {})),
-            ),
-            live,
+                (closing, self._phase_caches.setdefault((day, Phase.CLOSE), {}), closed),
+            )
         )
         return SessionPath(
             day,
-            state("open", opening, at_open),
+            state("open", opening, at_open[:n]),
             (
-                state("spx low / vix high", low, low_quotes),
-                state("spx high / vix high", high, high_quotes),
-                state("close", closing, close_quotes),
+                state("spx low / vix high", low, low_quotes[:n]),
+                state("spx high / vix high", high, high_quotes[:n]),
+                state("close", closing, close_quotes[:n]),
             ),
         )
 

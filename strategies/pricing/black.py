@@ -87,12 +87,17 @@ def forward_from_spot(
     )
 
 
-def _d1(f: FloatArray, k: FloatArray, std: FloatArray) -> FloatArray:
-    """d1 of Black-76 with the std == 0 limit (+inf, -inf, or 0 at the money)."""
+def _d1(f: FloatArray, k: FloatArray, std: FloatArray, positive: bool | None = None) -> FloatArray:
+    """d1 of Black-76 with the std == 0 limit (+inf, -inf, or 0 at the money).
+
+    ``positive``: whether every ``std`` is > 0, if the caller knows (None: looked up).
+    """
+    if positive is None:
+        positive = bool((std > 0.0).all())
     with np.errstate(divide="ignore", invalid="ignore"):
         lfk = np.log(f / k)
         d1 = lfk / std + 0.5 * std
-        if (std > 0.0).all():  # the usual case: no limit to take (same numbers)
+        if positive:  # the usual case: no limit to take (same numbers)
             return np.asarray(d1, dtype=np.float64)
         limit = np.where(lfk == 0.0, 0.0, np.sign(lfk) * np.inf)
     return np.where(std > 0.0, d1, limit)
@@ -195,35 +200,41 @@ def black_greeks(
     w = np.where(call, 1.0, -1.0)
     sqrt_t = np.sqrt(tt)
     std = sig * sqrt_t
-    d1 = _d1(f, k, std)
+    positive = std > 0.0
+    all_positive = bool(positive.all())
+    d1 = _d1(f, k, std, all_positive)
     d2 = d1 - std
-    disc = np.exp(-r * tt)
+    # a zero rate or carry (a scalar) makes its factor exp(0 * t) == 1 exactly: it is left
+    # out, as multiplying by 1 changes no bit; the products keep their order
+    zero_rate = r.ndim == 0 and r == 0.0
+    disc = None if zero_rate else np.exp(-r * tt)
+    disc_w = w if disc is None else disc * w
     nd1 = ndtr(w * d1)
-    price = np.maximum(disc * w * (f * nd1 - k * ndtr(w * d2)), 0.0)
+    price = np.maximum(disc_w * (f * nd1 - k * ndtr(w * d2)), 0.0)
     _priced[0] += price.size
     pdf = np.exp(-0.5 * d1 * d1) * _INV_SQRT_2PI  # 0 where d1 is infinite
-    delta_f = disc * w * nd1
-    growth = np.exp(b * tt)
-    positive = std > 0.0
-    if positive.all():  # the usual case (then t > 0 too): no zeros to put in
-        gamma_f = disc * pdf / (f * std)
-        decay = disc * f * pdf * sig / (2.0 * sqrt_t)
-        vega = disc * f * pdf * sqrt_t
+    delta_f = disc_w * nd1
+    disc_pdf = pdf if disc is None else disc * pdf
+    disc_f_pdf = f * pdf if disc is None else disc * f * pdf
+    if all_positive:  # the usual case (then t > 0 too): no zeros to put in
+        gamma_f = disc_pdf / (f * std)
+        decay = disc_f_pdf * sig / (2.0 * sqrt_t)
+        vega = disc_f_pdf * sqrt_t
         theta = (r * price - decay - delta_f * b * f) / DAYS_PER_YEAR
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
-            gamma_f = np.where(positive, disc * pdf / (f * std), 0.0)
-            decay = np.where(positive, disc * f * pdf * sig / (2.0 * sqrt_t), 0.0)
-        vega = disc * f * pdf * sqrt_t
+            gamma_f = np.where(positive, disc_pdf / (f * std), 0.0)
+            decay = np.where(positive, disc_f_pdf * sig / (2.0 * sqrt_t), 0.0)
+        vega = disc_f_pdf * sqrt_t
         theta_year = r * price - decay - delta_f * b * f
         theta = np.where(tt > 0.0, theta_year / DAYS_PER_YEAR, 0.0)
+    if b.ndim == 0 and b == 0.0:
+        delta, gamma = delta_f, gamma_f
+    else:
+        growth = np.exp(b * tt)
+        delta, gamma = delta_f * growth, gamma_f * growth * growth
     return BlackGreeks(
-        price=price,
-        delta_forward=delta_f,
-        delta=delta_f * growth,
-        gamma=gamma_f * growth * growth,
-        vega=vega,
-        theta=theta,
+        price=price, delta_forward=delta_f, delta=delta, gamma=gamma, vega=vega, theta=theta
     )
 
 

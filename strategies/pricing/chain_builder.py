@@ -58,9 +58,8 @@ strikes were *listed* is :mod:`strategies.pricing.strike_listing`'s job
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -76,8 +75,6 @@ from strategies.pricing.vix_model import (
     VixOptionParams,
     vix_futures_curve,
     vix_option_vol,
-    vix_option_vol_arrays,
-    vvix_or_fallback,
 )
 
 __all__ = [
@@ -91,11 +88,9 @@ __all__ = [
     "quote_from_mid",
     "quote_with_half",
     "spx_chain_slice",
-    "spx_leg_quotes",
     "strike_grid",
     "t_years",
     "vix_chain_slice",
-    "vix_leg_quotes",
 ]
 
 #: Hours between the 09:30 ET open (AM settlement) and the 16:00 ET close.
@@ -368,6 +363,55 @@ def spx_chain_slice(
     )  # fmt: skip
 
 
+def spx_chain_slices(
+    ctx: MarketContext,
+    expiry: date,
+    dte: int,
+    rights: Sequence[Right],
+    strikes: npt.ArrayLike,
+    spread: SpreadParams = SPX_SPREAD,
+    *,
+    rate: float = 0.0,
+    trading_class: str = "SPXW",
+    surface: SpxSurface,
+) -> list[ChainSlice]:
+    """:func:`spx_chain_slice` of each of ``rights`` at the same strikes, in one pricing pass.
+
+    The forward and the vols are the expiry's, computed once; the rights
+    are priced together (every formula is elementwise): each slice equals
+    :func:`spx_chain_slice`'s bit for bit (tested). No dividend yield, as
+    the market model prices.
+    """
+    tt = t_years(dte, am_settled=trading_class == "SPX")
+    k = np.sort(np.asarray(strikes, dtype=np.float64).ravel())
+    forward = float(forward_from_spot(ctx.spx, tt, rate, 0.0))
+    iv = surface.vol(k, forward, tt)
+    n, m = k.size, len(rights)
+    calls = np.repeat(np.array([r is Right.CALL for r in rights], dtype=bool), n)
+    g = black_greeks(forward, np.tile(k, m), tt, np.tile(iv, m), calls, rate, rate - 0.0)
+    bid, ask = quote_from_mid(g.price, spread, level=None, session=ctx.session)
+    return [
+        ChainSlice(
+            symbol="SPX",
+            trading_class=trading_class,
+            expiry=expiry,
+            right=right,
+            dte=dte,
+            t_years=tt,
+            forward=forward,
+            strikes=k,
+            bid=bid[j * n : (j + 1) * n],
+            ask=ask[j * n : (j + 1) * n],
+            iv=iv,
+            delta=g.delta[j * n : (j + 1) * n],
+            gamma=g.gamma[j * n : (j + 1) * n],
+            vega=g.vega[j * n : (j + 1) * n],
+            theta=g.theta[j * n : (j + 1) * n],
+        )
+        for j, right in enumerate(rights)
+    ]
+
+
 def vix_chain_slice(
     ctx: MarketContext,
     expiry: date,
@@ -419,15 +463,16 @@ def vix_chain_slice(
 
 @dataclass(frozen=True, slots=True)
 class LegArrays:
-    """Model quotes of options of one class, expiries and rights mixed, parallel to the input.
+    """Model quotes of options of mixed classes, expiries and rights, parallel to the input.
 
     The numbers of :class:`ChainSlice` (same units) for arbitrary
     ``(expiry, strike, right)`` triples in the caller's order: the simulated
-    broker prices every held leg of a class in one vectorised pass instead of
-    one slice per expiry and right. Every formula is elementwise (the
-    per-expiry scalars, time, forward and the SPX surface's vol, are computed
-    as the slice computes them), so each option's numbers are bit for bit
-    those of its :func:`spx_chain_slice` / :func:`vix_chain_slice`.
+    broker prices every held leg in one vectorised pass instead of one slice
+    per expiry and right (:mod:`strategies.pricing.leg_batch`). Every formula
+    is elementwise (the per-expiry scalars, time, forward and the SPX
+    surface's vol, are computed as the slice computes them), so each
+    option's numbers are bit for bit those of its :func:`spx_chain_slice` /
+    :func:`vix_chain_slice`.
     """
 
     bid: FloatArray
@@ -437,210 +482,3 @@ class LegArrays:
     gamma: FloatArray
     vega: FloatArray
     theta: FloatArray
-
-
-def _leg_arrays(
-    t: FloatArray,
-    forward: FloatArray,
-    strikes: FloatArray,
-    iv: FloatArray,
-    is_call: npt.NDArray[np.bool_],
-    rate: float,
-    carry: float,
-    spread: SpreadParams,
-    session: date,
-    level: float | None = None,
-) -> LegArrays:
-    g = black_greeks(forward, strikes, t, iv, is_call, rate, carry)
-    bid, ask = quote_from_mid(g.price, spread, level=level, session=session)
-    return LegArrays(bid, ask, iv, g.delta, g.gamma, g.vega, g.theta)
-
-
-@dataclass(frozen=True, slots=True)
-class LegInputs:
-    """What :func:`black_greeks` and the spread model need for options of one class.
-
-    Arrays parallel to the caller's options: ``t`` calendar years, ``forward``
-    index points, ``strikes`` index points, ``iv`` decimal vol, ``is_call``;
-    ``rate`` and ``carry`` continuous annual rates; ``spread`` the bid/ask
-    model, ``session`` the quote's session (tick grid) and ``level`` the
-    spread's level (VIX for VIX options; None: none). Inputs of one class in
-    several market states concatenate (:func:`price_leg_inputs`): every
-    formula after them is elementwise.
-    """
-
-    t: FloatArray
-    forward: FloatArray
-    strikes: FloatArray
-    iv: FloatArray
-    is_call: npt.NDArray[np.bool_]
-    rate: float
-    carry: float
-    spread: SpreadParams
-    session: date
-    level: float | None = None
-
-    def __len__(self) -> int:
-        return len(self.strikes)
-
-
-def price_leg_inputs(inputs: Sequence[LegInputs]) -> list[LegArrays]:
-    """Price several :class:`LegInputs` of one class in one vectorised pass, split back.
-
-    Every formula is elementwise, so each option's numbers are those of
-    pricing its own inputs alone; one pass costs one set of array calls
-    instead of one per input (the replay prices a session's path states so).
-    The spread is applied per input when their sessions or levels differ.
-
-    Raises:
-        ValueError: the inputs differ in rate, carry or spread model.
-    """
-    first = inputs[0]
-    if len(inputs) == 1:
-        return [
-            _leg_arrays(
-                first.t,
-                first.forward,
-                first.strikes,
-                first.iv,
-                first.is_call,
-                first.rate,
-                first.carry,
-                first.spread,
-                first.session,
-                first.level,
-            )
-        ]
-    if any((i.rate, i.carry, i.spread) != (first.rate, first.carry, first.spread) for i in inputs):
-        raise ValueError("leg inputs priced together must share rate, carry and spread")
-    iv = np.concatenate([i.iv for i in inputs])
-    g = black_greeks(
-        np.concatenate([i.forward for i in inputs]),
-        np.concatenate([i.strikes for i in inputs]),
-        np.concatenate([i.t for i in inputs]),
-        iv,
-        np.concatenate([i.is_call for i in inputs]),
-        first.rate,
-        first.carry,
-    )
-    bounds = list(itertools.accumulate((len(i) for i in inputs), initial=0))
-    if all((i.session, i.level) == (first.session, first.level) for i in inputs):
-        bid, ask = quote_from_mid(g.price, first.spread, level=first.level, session=first.session)
-    else:
-        sides = [
-            quote_from_mid(g.price[a:b], i.spread, level=i.level, session=i.session)
-            for i, (a, b) in zip(inputs, itertools.pairwise(bounds), strict=True)
-        ]
-        bid = np.concatenate([side[0] for side in sides])
-        ask = np.concatenate([side[1] for side in sides])
-    priced = LegArrays(bid, ask, iv, g.delta, g.gamma, g.vega, g.theta)
-    return [
-        LegArrays(*(getattr(priced, name)[a:b] for name in _QUOTE_ARRAYS))
-        for a, b in itertools.pairwise(bounds)
-    ]
-
-
-_QUOTE_ARRAYS = ("bid", "ask", "iv", "delta", "gamma", "vega", "theta")
-
-
-def _by_dte(dtes: Sequence[int]) -> dict[int, list[int]]:
-    groups: dict[int, list[int]] = {}
-    for i, dte in enumerate(dtes):
-        groups.setdefault(dte, []).append(i)
-    return groups
-
-
-def spx_leg_quotes(
-    ctx: MarketContext,
-    dtes: Sequence[int],
-    strikes: npt.ArrayLike,
-    is_call: npt.ArrayLike,
-    surface_for: Callable[[int], SpxSurface],
-    spread: SpreadParams = SPX_SPREAD,
-    *,
-    rate: float = 0.0,
-    trading_class: str = "SPXW",
-) -> LegArrays:
-    """SPX/SPXW quotes for ``(dte, strike, is_call)`` triples (see :func:`spx_chain_slice`).
-
-    Args:
-        ctx: market levels (``spx``; the surface carries the vol indexes).
-        dtes: calendar days from ``ctx.session`` to each option's expiry.
-        strikes: strikes, index points, in any order (the result keeps it).
-        is_call: True for a call, False for a put, one per strike.
-        surface_for: the day's surface for a DTE (:meth:`MarketModel.spx_surface`).
-        spread: bid/ask model.
-        rate: continuous rate (no dividend yield, as the market model prices).
-        trading_class: ``"SPXW"`` (PM-settled) or ``"SPX"`` (AM-settled).
-    """
-    i = spx_leg_inputs(
-        ctx, dtes, strikes, is_call, surface_for, spread, rate=rate, trading_class=trading_class
-    )
-    return price_leg_inputs([i])[0]
-
-
-def spx_leg_inputs(
-    ctx: MarketContext,
-    dtes: Sequence[int],
-    strikes: npt.ArrayLike,
-    is_call: npt.ArrayLike,
-    surface_for: Callable[[int], SpxSurface],
-    spread: SpreadParams = SPX_SPREAD,
-    *,
-    rate: float = 0.0,
-    trading_class: str = "SPXW",
-) -> LegInputs:
-    """The pricing inputs of :func:`spx_leg_quotes` (same arguments), not yet priced."""
-    k = np.asarray(strikes, dtype=np.float64).ravel()
-    t, forward, iv = np.empty_like(k), np.empty_like(k), np.empty_like(k)
-    for dte, members in _by_dte(dtes).items():
-        tt = t_years(dte, am_settled=trading_class == "SPX")
-        f = float(forward_from_spot(ctx.spx, tt, rate, 0.0))
-        ix = np.array(members)
-        t[ix], forward[ix] = tt, f
-        iv[ix] = surface_for(dte).vol(k[ix], f, tt)
-    calls = np.asarray(is_call, dtype=bool).ravel()
-    return LegInputs(t, forward, k, iv, calls, rate, rate - 0.0, spread, ctx.session)
-
-
-def vix_leg_quotes(
-    ctx: MarketContext,
-    dtes: Sequence[int],
-    strikes: npt.ArrayLike,
-    is_call: npt.ArrayLike,
-    future_prices: npt.ArrayLike,
-    params: VixOptionParams | None = None,
-    spread: SpreadParams = VIX_SPREAD,
-    *,
-    rate: float = 0.0,
-) -> LegArrays:
-    """VIX quotes for ``(dte, strike, is_call)`` triples (see :func:`vix_chain_slice`).
-
-    ``future_prices`` is the VIX future of each option's expiry, points; the
-    rest as :func:`spx_leg_quotes`.
-    """
-    i = vix_leg_inputs(ctx, dtes, strikes, is_call, future_prices, params, spread, rate=rate)
-    return price_leg_inputs([i])[0]
-
-
-def vix_leg_inputs(
-    ctx: MarketContext,
-    dtes: Sequence[int],
-    strikes: npt.ArrayLike,
-    is_call: npt.ArrayLike,
-    future_prices: npt.ArrayLike,
-    params: VixOptionParams | None = None,
-    spread: SpreadParams = VIX_SPREAD,
-    *,
-    rate: float = 0.0,
-) -> LegInputs:
-    """The pricing inputs of :func:`vix_leg_quotes` (same arguments), not yet priced."""
-    p = params if params is not None else VixOptionParams()
-    k = np.asarray(strikes, dtype=np.float64).ravel()
-    t = np.array([t_years(dte, am_settled=True) for dte in dtes], dtype=np.float64)
-    future = np.asarray(future_prices, dtype=np.float64).ravel()
-    level = vvix_or_fallback(ctx.vvix, ctx.vix, p)
-    v = math.nan if ctx.vix is None else float(ctx.vix)
-    iv = vix_option_vol_arrays(k, future, t, level, v, p)
-    calls = np.asarray(is_call, dtype=bool).ravel()
-    return LegInputs(t, future, k, iv, calls, rate, 0.0, spread, ctx.session, ctx.vix)

@@ -34,23 +34,24 @@ import numpy as np
 import numpy.typing as npt
 
 from strategies.domain import ChainSlice, FloatArray, MarketContext, Right
+from strategies.pricing.black import forward_from_spot
 from strategies.pricing.chain_builder import (
     SPX_SPREAD,
     VIX_SPREAD,
     LegArrays,
-    LegInputs,
     SpreadParams,
-    price_leg_inputs,
     spx_chain_slice,
-    spx_leg_inputs,
+    spx_chain_slices,
     t_years,
     vix_chain_slice,
-    vix_leg_inputs,
 )
+from strategies.pricing.leg_batch import LegBatch, SpxExpiry, split
 from strategies.pricing.spx_surface import (
+    SessionClock,
     SpxSurface,
     SpxSurfaceParams,
     build_spx_surface,
+    session_clock,
     spx_surface_from_context,
 )
 from strategies.pricing.strike_listing import (
@@ -60,7 +61,12 @@ from strategies.pricing.strike_listing import (
     vix_listed_strikes,
 )
 from strategies.pricing.surface_memo import SurfaceMemo
-from strategies.pricing.vix_model import VixCurveParams, VixOptionParams, vix_futures_curve
+from strategies.pricing.vix_model import (
+    VixCurveParams,
+    VixOptionParams,
+    vix_futures_curve,
+    vvix_or_fallback,
+)
 
 #: Half-width of the SPXW strike window, in expected moves (sigma * sqrt(t)).
 STRIKE_WINDOW_MOVES = 4.0
@@ -134,13 +140,24 @@ def _calendar_surface(
     holidays: frozenset[date],
     events: EventWindow,
 ) -> SpxSurface:
-    return build_spx_surface(
-        vix, vix9d, vix3m, skew, params, session=session, holidays=holidays, events=dict(events)
-    )
+    clock = _calendar_clock(params, session, holidays, events)
+    return build_spx_surface(vix, vix9d, vix3m, skew, params, clock=clock)
+
+
+@lru_cache(maxsize=8)
+def _calendar_clock(
+    params: SpxSurfaceParams, session: date, holidays: frozenset[date], events: EventWindow
+) -> SessionClock:
+    """The clock a session's surfaces share (its open, range extremes and close)."""
+    return session_clock(session, params, holidays, dict(events))
 
 
 LegRequest = tuple[MarketContext, Sequence[date], Sequence[float], Sequence[bool]]
 """Options of one class in one market state: ``(ctx, expiries, strikes, is_call)``."""
+
+ClassRequest = tuple[str, str, MarketContext, Sequence[date], npt.ArrayLike, npt.ArrayLike]
+"""Options of one class in one market state: ``(symbol, trading_class, ctx, expiries,
+strikes, is_call)``."""
 
 
 class UnknownProductError(ValueError):
@@ -230,7 +247,7 @@ class MarketModel:
         dte = (expiry - ctx.session).days
         listed = self.listed_strikes(ctx, "SPX", trading_class, expiry)
         t = t_years(dte, am_settled=trading_class == "SPX")
-        atm = float(surface.atm_vol(max(t, 1e-6)))
+        atm = surface.atm_vol_at(max(t, 1e-6))
         move = STRIKE_WINDOW_MOVES * atm * math.sqrt(max(t, 0.0))
         lo, hi = ctx.spx * math.exp(-move), ctx.spx * math.exp(move)
         inside = listed[(listed >= lo - 1e-9) & (listed <= hi + 1e-9)]
@@ -320,10 +337,20 @@ class MarketModel:
         dte = (expiry - ctx.session).days
         strikes: FloatArray | None = None
         if dte >= 0 and symbol == "SPX" and trading_class in ("SPXW", "SPX"):
-            strikes = self.listed_spx_strikes(
-                ctx, trading_class, expiry, self.spx_surface(ctx, dte)
+            surface = self.spx_surface(ctx, dte)
+            strikes = self.listed_spx_strikes(ctx, trading_class, expiry, surface)
+            return spx_chain_slices(
+                ctx,
+                expiry,
+                dte,
+                rights,
+                strikes,
+                self.spx_spread,
+                rate=self.rate,
+                trading_class=trading_class,
+                surface=surface,
             )
-        elif dte >= 0 and symbol == "VIX" and trading_class == "VIX":
+        if dte >= 0 and symbol == "VIX" and trading_class == "VIX":
             strikes = vix_listed_strikes(self.vix_future(ctx, expiry), dte)
         return [self.slice(ctx, symbol, trading_class, expiry, r, strikes) for r in rights]
 
@@ -344,8 +371,7 @@ class MarketModel:
             UnknownProductError: a product other than SPX/SPXW/VIX options.
             ValueError: an expiry before ``ctx.session``.
         """
-        inputs = self.leg_inputs(ctx, symbol, trading_class, expiries, strikes, is_call)
-        return price_leg_inputs([inputs])[0]
+        return self.leg_quotes_flat([(symbol, trading_class, ctx, expiries, strikes, is_call)])
 
     def leg_quotes_many(
         self,
@@ -358,54 +384,90 @@ class MarketModel:
         Each request is ``(ctx, expiries, strikes, is_call)``, options of one
         class in one market state (the states may differ: a session's path).
         One :class:`LegArrays` per request, in order; each equals what
-        :meth:`leg_quotes` gives for it alone (every formula is elementwise).
+        :meth:`leg_quotes` gives for it alone (:meth:`leg_quotes_batch`).
 
         Raises:
             UnknownProductError: a product other than SPX/SPXW/VIX options.
             ValueError: an expiry before its context's session.
         """
-        return price_leg_inputs(
-            [
-                self.leg_inputs(ctx, symbol, trading_class, expiries, strikes, is_call)
-                for ctx, expiries, strikes, is_call in requests
-            ]
-        )
+        return self.leg_quotes_batch([(symbol, trading_class, *r) for r in requests])
 
-    def leg_inputs(
-        self,
-        ctx: MarketContext,
-        symbol: str,
-        trading_class: str,
-        expiries: Sequence[date],
-        strikes: npt.ArrayLike,
-        is_call: npt.ArrayLike,
-    ) -> LegInputs:
-        """The pricing inputs of :meth:`leg_quotes` (same arguments and errors), not yet priced."""
-        dtes = [(expiry - ctx.session).days for expiry in expiries]
-        for expiry, dte in zip(expiries, dtes, strict=True):
-            if dte < 0:
-                raise ValueError(f"{trading_class} {expiry} expired before {ctx.session}")
-        if symbol == "SPX" and trading_class in ("SPXW", "SPX"):
-            return spx_leg_inputs(
-                ctx,
-                dtes,
-                strikes,
-                is_call,
-                lambda dte: self.spx_surface(ctx, dte),
-                self.spx_spread,
-                rate=self.rate,
-                trading_class=trading_class,
-            )
-        if symbol == "VIX" and trading_class == "VIX":
-            futures = {expiry: self.vix_future(ctx, expiry) for expiry in dict.fromkeys(expiries)}
-            return vix_leg_inputs(
-                ctx,
-                dtes,
-                strikes,
-                is_call,
-                [futures[expiry] for expiry in expiries],
-                self.vix_options,
-                self.vix_spread,
-                rate=self.rate,
-            )
-        raise UnknownProductError(f"no model for {symbol} options of class {trading_class}")
+    def spx_expiry(self, ctx: MarketContext, trading_class: str, dte: int) -> SpxExpiry:
+        """Time, forward and smile of an SPX/SPXW expiry ``dte`` days after ``ctx.session``.
+
+        The numbers :func:`~strategies.pricing.chain_builder.spx_chain_slice`
+        computes once per slice (at a zero rate the forward is spot: ``S *
+        exp(0) == S`` exactly).
+        """
+        t = t_years(dte, am_settled=trading_class == "SPX")
+        if self.rate == 0.0:
+            forward = float(ctx.spx)
+        else:
+            forward = float(forward_from_spot(ctx.spx, t, self.rate, 0.0))
+        return SpxExpiry(t, forward, self.spx_surface(ctx, dte).smile(t))
+
+    def leg_quotes_batch(self, requests: Sequence[ClassRequest]) -> list[LegArrays]:
+        """:meth:`leg_quotes_flat`, cut back into one :class:`LegArrays` per request."""
+        return split(self.leg_quotes_flat(requests), [len(request[3]) for request in requests])
+
+    def leg_quotes_flat(self, requests: Sequence[ClassRequest]) -> LegArrays:
+        """:meth:`leg_quotes` of several requests, classes and market states mixed, in one pass.
+
+        Each request is ``(symbol, trading_class, ctx, expiries, strikes,
+        is_call)``; the quotes of every request, each option's numbers equal
+        bit for bit to what :meth:`leg_quotes` gives for it alone
+        (:mod:`strategies.pricing.leg_batch`), concatenated in request order.
+
+        Raises:
+            UnknownProductError: a product other than SPX/SPXW/VIX options.
+            ValueError: an expiry before its context's session.
+        """
+        batch = LegBatch(self.rate, self.spx, self.vix_options)
+        for symbol, trading_class, ctx, expiries, strikes, is_call in requests:
+            session = ctx.session
+            if isinstance(strikes, list | tuple):
+                ks = [float(k) for k in strikes]
+            else:
+                ks = np.asarray(strikes, dtype=np.float64).ravel().tolist()
+            if isinstance(is_call, list | tuple):
+                calls = [bool(c) for c in is_call]
+            else:
+                calls = [bool(c) for c in np.asarray(is_call, dtype=bool).ravel().tolist()]
+            n = len(expiries)
+            if len(ks) != n or len(calls) != n:
+                raise ValueError("expiries, strikes and is_call must have one entry per option")
+            # runs of options of one expiry, in order (a run is added as one group)
+            runs: list[tuple[date, list[float], list[bool]]] = []
+            if n and isinstance(expiries, list) and expiries.count(expiries[0]) == n:
+                runs.append((expiries[0], ks, calls))  # one expiry (the usual request)
+            else:
+                for expiry, k, call in zip(expiries, ks, calls, strict=True):
+                    if not runs or runs[-1][0] != expiry:
+                        runs.append((expiry, [], []))
+                    runs[-1][1].append(k)
+                    runs[-1][2].append(call)
+            for expiry, _, _ in runs:
+                if expiry < session:
+                    raise ValueError(f"{trading_class} {expiry} expired before {session}")
+            if symbol == "SPX" and trading_class in ("SPXW", "SPX"):
+                row = batch.spread_row(self.spx_spread, session, None)
+                numbers: dict[date, SpxExpiry] = {}
+                for expiry, run_k, run_calls in runs:
+                    found = numbers.get(expiry)
+                    if found is None:
+                        dte = (expiry - session).days
+                        found = numbers[expiry] = self.spx_expiry(ctx, trading_class, dte)
+                    batch.add_spx(found, run_k, run_calls, row)
+            elif symbol == "VIX" and trading_class == "VIX":
+                row = batch.spread_row(self.vix_spread, session, ctx.vix)
+                level = vvix_or_fallback(ctx.vvix, ctx.vix, self.vix_options)
+                futures: dict[date, float] = {}
+                for expiry, run_k, run_calls in runs:
+                    future = futures.get(expiry)
+                    if future is None:
+                        future = futures[expiry] = self.vix_future(ctx, expiry)
+                    t = t_years((expiry - session).days, am_settled=True)
+                    batch.add_vix(t, future, level, ctx.vix, run_k, run_calls, row)
+            else:
+                raise UnknownProductError(f"no model for {symbol} options of class {trading_class}")
+        return batch.price()

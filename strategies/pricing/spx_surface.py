@@ -68,10 +68,14 @@ __all__ = [
     "T_VIX",
     "T_VIX3M",
     "T_VIX9D",
+    "SessionClock",
+    "Smile",
     "SpxSurface",
     "SpxSurfaceParams",
     "build_spx_surface",
+    "session_clock",
     "smile_ratio",
+    "smile_vols",
     "spx_surface_from_context",
     "variance_days",
 ]
@@ -176,19 +180,83 @@ def smile_ratio(
     Returns:
         Array of the shape of ``k``, clipped to ``[min_ratio, max_ratio]``.
     """
-    p = params
-    kk = np.asarray(k, dtype=np.float64)
+    a_put, b_put, a_call = _smile_coefficients(t, skew, params, vix)
+    return _ratio(np.asarray(k, dtype=np.float64), a_put, b_put, a_call, params)
+
+
+def _smile_coefficients(
+    t: float, skew: float, p: SpxSurfaceParams, vix: float | None
+) -> tuple[float, float, float]:
+    """``(a_put, b_put, a_call)`` of the smile at clock time ``t`` (module docstring)."""
     term = (max(t, 1e-6) / T_VIX) ** p.slope_term_exponent
     xs, xv = _x_skew(skew, p), _x_vix(vix, p)
     a_put = -max(p.put_slope + p.put_slope_skew * xs + p.put_slope_vix * xv, 0.0) * term
     b_put = max(p.put_curvature + p.put_curvature_skew * xs, 0.0)
     a_call = -max(p.call_slope + p.call_slope_vix * xv, 0.0) * term
+    return a_put, b_put, a_call
+
+
+def _ratio(
+    kk: FloatArray,
+    a_put: float | FloatArray,
+    b_put: float | FloatArray,
+    a_call: float | FloatArray,
+    p: SpxSurfaceParams,
+) -> FloatArray:
+    """The clipped smile ratio at moneyness ``kk``; the coefficients scalars or arrays like ``kk``.
+
+    Elementwise + - * / only: an option's ratio has the same bits whether its
+    coefficients come as scalars (one expiry) or as arrays (many, :func:`smile_vols`).
+    """
     put = 1.0 + kk * (a_put + b_put * kk)
     kc = kk
     if p.call_curvature > 0.0:
         kc = np.minimum(kk, -a_call / (2.0 * p.call_curvature))  # flat past the vertex
     call = 1.0 + kc * (a_call + p.call_curvature * kc)
     return np.clip(np.where(kk < 0.0, put, call), p.min_ratio, p.max_ratio)
+
+
+@dataclass(frozen=True, slots=True)
+class Smile:
+    """The numbers :meth:`SpxSurface.vol` computes once per expiry (one surface, ``t``).
+
+    Attributes:
+        flat: the 9-day ATM vol every strike gets when ``t`` or its clock time
+            is not positive (then the other fields are unused: 1.0 and 0.0);
+            None otherwise.
+        root_w: ``sqrt(w_atm)``, the ATM total std (normalises ``ln(K/F)``).
+        atm: ``sqrt(w_atm / t)``, the ATM vol, decimal.
+        a_put, b_put, a_call: the smile's coefficients (module docstring).
+    """
+
+    flat: float | None
+    root_w: float = 1.0
+    atm: float = 1.0
+    a_put: float = 0.0
+    b_put: float = 0.0
+    a_call: float = 0.0
+
+
+def smile_vols(
+    strikes: FloatArray,
+    forward: FloatArray,
+    root_w: FloatArray,
+    atm: FloatArray,
+    a_put: FloatArray,
+    b_put: FloatArray,
+    a_call: FloatArray,
+    params: SpxSurfaceParams,
+) -> FloatArray:
+    """:meth:`SpxSurface.vol` of many options of many expiries and surfaces in one pass.
+
+    Every argument but ``params`` is an array parallel to ``strikes``: each
+    option's forward and its expiry's :class:`Smile` numbers (none flat).
+    Each vol has the bits :meth:`SpxSurface.vol` gives it (the same
+    elementwise operations, in the same order).
+    """
+    k = np.log(strikes / forward) / root_w
+    ratio = _ratio(k, a_put, b_put, a_call, params)
+    return np.clip(atm * ratio, params.min_vol, params.max_vol)
 
 
 def variance_days(
@@ -439,6 +507,13 @@ class SpxSurface:
         fallback = math.sqrt(self.knot_w[0] / self.knot_tau[0])
         return np.where((tt > 0.0) & (np.asarray(taus) > 0.0), vol, fallback)
 
+    def atm_vol_at(self, t: float) -> float:
+        """:meth:`atm_vol` of one ``t`` (calendar years), on Python floats: the same number."""
+        tau = self.tau(t)
+        if t > 0.0 and tau > 0.0:
+            return math.sqrt(self._atm_total_variance_at(tau) / t)
+        return math.sqrt(self.knot_w[0] / self.knot_tau[0])
+
     def vol(
         self, strikes: npt.ArrayLike, forward: float, t: float, tau: float | None = None
     ) -> FloatArray:
@@ -454,15 +529,22 @@ class SpxSurface:
         Returns:
             Array of the shape of ``strikes``.
         """
+        smile = self.smile(t, tau)
+        if smile.flat is not None:
+            return np.full(np.shape(strikes), smile.flat)
+        k = np.log(np.asarray(strikes, dtype=np.float64) / forward) / smile.root_w
+        ratio = _ratio(k, smile.a_put, smile.b_put, smile.a_call, self.params)
+        vol = smile.atm * ratio
+        return np.clip(vol, self.params.min_vol, self.params.max_vol)
+
+    def smile(self, t: float, tau: float | None = None) -> Smile:
+        """The per-expiry numbers of :meth:`vol` at ``t`` calendar years (``tau``: as there)."""
         ta = self.tau(t) if tau is None else tau
         if t <= 0.0 or ta <= 0.0:
-            atm0 = math.sqrt(self.knot_w[0] / self.knot_tau[0])
-            return np.full(np.shape(strikes), atm0)
+            return Smile(math.sqrt(self.knot_w[0] / self.knot_tau[0]))
         w = self._atm_total_variance_at(ta)
-        k = np.log(np.asarray(strikes, dtype=np.float64) / forward) / math.sqrt(w)
-        ratio = smile_ratio(k, ta, self.skew, self.params, self.vix)
-        vol = math.sqrt(w / t) * ratio
-        return np.clip(vol, self.params.min_vol, self.params.max_vol)
+        a_put, b_put, a_call = _smile_coefficients(ta, self.skew, self.params, self.vix)
+        return Smile(None, math.sqrt(w), math.sqrt(w / t), a_put, b_put, a_call)
 
     def sigma_fn(self, forward: float, t: float) -> Callable[[FloatArray], FloatArray]:
         """``strike -> vol`` for one expiry, e.g. for :func:`black.strike_from_delta`."""
@@ -472,6 +554,37 @@ class SpxSurface:
             return self.vol(strikes, forward, t, ta)
 
         return fn
+
+
+@dataclass(frozen=True, slots=True)
+class SessionClock:
+    """A session's variance clock with the clock times of the surface's knots.
+
+    Every surface of one session and calendar shares it (the session's open,
+    the extremes of its range and its close have different index levels, not
+    a different clock): :func:`build_spx_surface` takes one instead of
+    counting the knots again. Built by :func:`session_clock`.
+    """
+
+    session: date
+    holidays: frozenset[date]
+    events: Mapping[date, Collection[str]]
+    count: Callable[[float], float]
+    knot_tau: tuple[float, float, float]
+
+
+def session_clock(
+    session: date,
+    params: SpxSurfaceParams,
+    holidays: Collection[date] = (),
+    events: Mapping[date, Collection[str]] | None = None,
+) -> SessionClock:
+    """The variance clock of ``session`` (:func:`day_counter`) and its knots' clock times, years."""
+    hol = frozenset(holidays)
+    ev = dict(events) if events else {}
+    count = day_counter(session, params, hol, ev)
+    t9, t30, t93 = (count(max(d / 365.0, 0.0) * 365.0) / CLOCK_DAYS_PER_YEAR for d in _KNOT_DAYS)
+    return SessionClock(session, hol, ev, count, (t9, t30, t93))
 
 
 def build_spx_surface(
@@ -484,13 +597,16 @@ def build_spx_surface(
     session: date | None = None,
     holidays: Collection[date] = (),
     events: Mapping[date, Collection[str]] | None = None,
+    clock: SessionClock | None = None,
 ) -> SpxSurface:
     """Build the day's surface from Cboe index closes (vol points, e.g. 18.33).
 
     Missing ``vix9d``/``vix3m``/``skew`` (None, NaN, <= 0) use the documented
     fallbacks. With ``session`` the variance clock counts weekends,
     ``holidays`` and ``events`` (see the module docstring); without it time
-    is calendar time.
+    is calendar time. ``clock`` (:func:`session_clock` of ``params``) stands
+    for ``session``, ``holidays`` and ``events``: the same surface, its clock
+    not built again.
 
     Raises:
         ValueError: if ``vix`` is missing or not positive.
@@ -509,20 +625,21 @@ def build_spx_surface(
     for level, days in zip((v9, float(vix), v3), _KNOT_DAYS, strict=True):
         ratio = math.exp(base + p.atm_ratio_term * math.log(days / 30.0))
         w.append((ratio * level / 100.0) ** 2 * days / 365.0)
-    hol = frozenset(holidays)
-    ev = dict(events) if events else {}
-    count: Callable[[float], float] | None = None
-    if session is None:
-        taus = (T_VIX9D, T_VIX, T_VIX3M)
-    else:
-        count = day_counter(session, p, hol, ev)
-        t9, t30, t93 = (
-            count(max(d / 365.0, 0.0) * 365.0) / CLOCK_DAYS_PER_YEAR for d in _KNOT_DAYS
-        )
-        taus = (t9, t30, t93)
+    if clock is None and session is not None:
+        clock = session_clock(session, p, holidays, events)
     w1 = max(w[1], w[0])
     w2 = max(w[2], w1)
-    return SpxSurface(p, v9, float(vix), v3, sk, (w[0], w1, w2), taus, session, hol, ev, count)
+    knot_w = (w[0], w1, w2)
+    if clock is None:
+        hol = frozenset(holidays)
+        ev = dict(events) if events else {}
+        return SpxSurface(
+            p, v9, float(vix), v3, sk, knot_w, (T_VIX9D, T_VIX, T_VIX3M), None, hol, ev
+        )
+    return SpxSurface(
+        p, v9, float(vix), v3, sk, knot_w, clock.knot_tau,
+        clock.session, clock.holidays, clock.events, clock.count,
+    )  # fmt: skip
 
 
 def spx_surface_from_context(

@@ -471,16 +471,21 @@ async def test_quotes_cached_within_a_session_and_recomputed_in_a_new_one(rig: R
     contracts = [leg.contract for leg in CONDOR]
     first = await rig.broker.quote(contracts)
     assert [q.contract for q in first] == contracts
+    # the session's context, and its path states when contracts are held (priced ahead
+    # with the open's quotes: speed work), each read once
+    read = list(rig.history.context_calls)
+    assert set(read) == {0}
     rig.go(_at(MON, 15, 45))
     again = await rig.broker.quote(list(reversed(contracts)))
     assert [q.contract for q in again] == list(reversed(contracts))
     for a, b in zip(first, reversed(again), strict=True):
         assert a is b  # served from the cache
-    assert rig.history.context_calls == [0]
+    assert rig.history.context_calls == read  # nothing read again within the session
 
     rig.go(_at(TUE, 15, 30))
     fresh = await rig.broker.quote(contracts)
-    assert rig.history.context_calls == [0, 1]
+    assert rig.history.context_calls[: len(read)] == read
+    assert set(rig.history.context_calls[len(read) :]) == {1}
     for a, b in zip(first, fresh, strict=True):
         assert a is not b
         assert a.mid != pytest.approx(b.mid)
@@ -568,6 +573,26 @@ async def test_path_since_marks_each_closed_session_at_its_open_and_extremes(rig
         MON,
         TUE,
     ]
+
+
+async def test_held_contracts_priced_ahead_at_the_open_are_their_path_and_close_quotes(
+    rig: Rig,
+) -> None:
+    # speed work: the open's pricing round also prices the held contracts on the session's
+    # path and at its close; what the close and the path hand out must be what pricing
+    # them then, alone, gives
+    net, _ = await _net(rig, CONDOR)
+    await rig.broker.place_order(ComboOrder("open", CONDOR, 1, net))
+    contracts = [leg.contract for leg in CONDOR]
+    await rig.broker.quote(contracts)  # the open: prices the path and the close ahead
+    rig.go(_at(MON, 16, 15))
+    at_close = await rig.broker.quote(contracts)
+    path = await rig.broker.path_since(contracts, _at(MON, 15, 0))
+    fresh = Rig()  # holds nothing: prices nothing ahead
+    fresh.go(_at(MON, 16, 15))
+    assert at_close == await fresh.broker.quote(contracts)
+    assert path == await fresh.broker.path_since(contracts, _at(MON, 15, 0))
+    assert [p.session for p in path] == [MON]
 
 
 async def test_resting_close_fills_at_its_level_plus_slippage_only_if_the_path_reached_it(

@@ -211,7 +211,7 @@ def test_vix_spread_matches_the_real_quotes_medians():
 
 
 def test_vix_slice_and_leg_quotes_use_the_session_grid_and_vix_level():
-    from strategies.pricing.chain_builder import vix_leg_quotes
+    from strategies.pricing.market_model import MarketModel
 
     ctx = MarketContext(
         session=NICKEL_DAY, spx=1119.46, vix=48.0, vix9d=None, vix3m=40.0, vvix=130.0,
@@ -220,8 +220,8 @@ def test_vix_slice_and_leg_quotes_use_the_session_grid_and_vix_level():
     strikes = np.arange(20.0, 61.0, 2.5)
     s = vix_chain_slice(ctx, date(2011, 9, 21), 44, Right.CALL, strikes)
     assert _is_on_ticks(s.bid, 0.05, 0.10) and _is_on_ticks(s.ask, 0.05, 0.10)
-    legs = vix_leg_quotes(ctx, [44] * len(strikes), strikes, [True] * len(strikes),
-                          [36.0] * len(strikes))  # fmt: skip
+    n = len(strikes)
+    legs = MarketModel().leg_quotes(ctx, "VIX", "VIX", [date(2011, 9, 21)] * n, strikes, [True] * n)
     np.testing.assert_array_equal(legs.bid, s.bid)
     np.testing.assert_array_equal(legs.ask, s.ask)
     price = black_greeks(s.forward, s.strikes, s.t_years, s.iv, True, 0.0, 0.0).price

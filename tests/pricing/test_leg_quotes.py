@@ -15,7 +15,7 @@ import pytest
 
 from strategies.domain import MarketContext, Right
 from strategies.planner import ChainQuotes, chain_quotes
-from strategies.pricing.market_model import MarketCalendar, MarketModel
+from strategies.pricing.market_model import MarketCalendar, MarketModel, UnknownProductError
 
 CTX = MarketContext(
     session=date(2023, 2, 3), spx=4136.48, vix=18.33, vix9d=17.76, vix3m=20.78,
@@ -158,3 +158,65 @@ def test_slices_of_both_rights_equal_one_slice_per_right(
         assert got.right is right and got.strikes.tolist() == one.strikes.tolist()
         for name in FIELDS:
             assert getattr(got, name).tolist() == getattr(one, name).tolist(), name
+
+
+def test_classes_and_states_mixed_in_one_batch_equal_each_alone() -> None:
+    # the simulated broker prices a state's SPXW and VIX legs, and a session's path
+    # states with the close's hedges, in one pass (speed work): each number must
+    # be the one of its class and state priced alone
+    model = MarketModel.from_config(rate=0.045, calendar=CALENDAR)
+    low = replace(CTX, spx=4020.5, vix=21.7, vix9d=21.0, vix3m=24.6, vvix=None)
+    expiry_day = [(date(2023, 2, 3), 4140.0)]  # a flat smile among the others
+    requests = []
+    for ctx in (CTX, low):
+        for (symbol, trading_class), chains in (
+            (("SPX", "SPXW"), SPXW),
+            (("VIX", "VIX"), VIX),
+            (("SPX", "SPX"), SPX),
+        ):
+            pairs = [(e, k) for e, strikes in chains.items() for k in strikes]
+            if ctx is low and trading_class == "SPXW":
+                pairs = expiry_day + pairs[:2]
+            calls = [i % 3 != 0 for i in range(len(pairs))]
+            requests.append(
+                (symbol, trading_class, ctx, [e for e, _ in pairs], [k for _, k in pairs], calls)
+            )
+    together = model.leg_quotes_batch(requests)
+    flat = model.leg_quotes_flat(requests)
+    at = 0
+    for request, legs in zip(requests, together, strict=True):
+        symbol, trading_class, ctx, *rest = request
+        alone = model.leg_quotes(ctx, symbol, trading_class, *rest)
+        n = len(rest[0])
+        for name in FIELDS:
+            assert getattr(legs, name).tolist() == getattr(alone, name).tolist(), name
+            assert getattr(flat, name)[at : at + n].tolist() == getattr(alone, name).tolist()
+        at += n
+    assert at == len(flat.bid)
+    empty = model.leg_quotes_flat([])
+    assert all(len(getattr(empty, name)) == 0 for name in FIELDS)
+
+
+def test_a_batch_refuses_an_expired_contract_and_an_unknown_product() -> None:
+    model = MarketModel()
+    with pytest.raises(ValueError, match="expired"):
+        model.leg_quotes_flat([("SPX", "SPXW", CTX, [date(2023, 2, 2)], [4000.0], [True])])
+    with pytest.raises(UnknownProductError):
+        model.leg_quotes_flat([("NDX", "NDXP", CTX, [date(2023, 2, 17)], [12000.0], [True])])
+
+
+@pytest.mark.parametrize("first", ["VIX", "SPXW"])
+def test_a_batch_of_vix_and_expiring_spx_options_carries_each_class_its_own_rate(
+    first: str,
+) -> None:
+    # SPX options on their expiry day (a flat smile) with VIX options, at a nonzero rate:
+    # each class must keep its carry (the rate for SPX, 0 for VIX options on the future)
+    model = MarketModel.from_config(rate=0.045, calendar=CALENDAR)
+    vix = ("VIX", "VIX", CTX, [date(2023, 3, 22)] * 2, [18.0, 30.0], [True, False])
+    spxw = ("SPX", "SPXW", CTX, [date(2023, 2, 3)] * 2, [4100.0, 4140.0], [False, True])
+    requests = [vix, spxw] if first == "VIX" else [spxw, vix]
+    for request, legs in zip(requests, model.leg_quotes_batch(requests), strict=True):
+        symbol, trading_class, ctx, *rest = request
+        alone = model.leg_quotes(ctx, symbol, trading_class, *rest)
+        for name in FIELDS:
+            assert getattr(legs, name).tolist() == getattr(alone, name).tolist(), name

@@ -103,3 +103,39 @@ def test_surface_from_context_and_expiry():
     assert s.vix == 18.33 and s.skew == 123.08
     v = s.vol(np.array([4000.0, 4100.0]), 4136.0, 0.0)
     assert v.shape == (2,) and np.all(np.isfinite(v))
+
+
+def test_a_surface_on_a_shared_session_clock_is_the_surface_built_alone() -> None:
+    # speed work: a session's surfaces (open, range extremes, close) share one clock
+    from strategies.pricing.spx_surface import session_clock
+
+    session = date(2023, 2, 3)
+    holidays = frozenset({date(2023, 2, 20)})
+    events = {date(2023, 2, 14): ("CPI",), date(2023, 3, 22): ("FOMC",)}
+    params = SpxSurfaceParams()
+    clock = session_clock(session, params, holidays, events)
+    for levels in ((18.33, 17.76, 20.78, 123.08), (25.0, None, 27.0, None)):
+        alone = build_spx_surface(
+            *levels, params, session=session, holidays=holidays, events=events
+        )
+        shared = build_spx_surface(*levels, params, clock=clock)
+        assert shared == alone
+        for t in (0.0, 2 / 365, 14 / 365, 60 / 365, 200 / 365):
+            assert shared.tau(t) == alone.tau(t)
+            strikes = np.array([3600.0, 4100.0, 4136.48, 4300.0])
+            assert (
+                shared.vol(strikes, 4136.48, t).tolist() == alone.vol(strikes, 4136.48, t).tolist()
+            )
+
+
+def test_the_scalar_atm_vol_is_the_array_one() -> None:
+    # speed work: the listed strikes' window takes one ATM vol without np.vectorize
+    holidays = frozenset({date(2023, 2, 20)})
+    events = {date(2023, 2, 14): ("CPI",), date(2023, 3, 22): ("FOMC",)}
+    for session in (None, date(2023, 2, 3)):
+        surface = build_spx_surface(
+            18.33, 17.76, 20.78, 123.08, session=session, holidays=holidays, events=events
+        )
+        for days in (0.0, 1e-6 * 365, 0.5, 1, 2, 5, 9, 20, 30, 45, 93, 120, 400):
+            t = days / 365.0
+            assert surface.atm_vol_at(t) == float(surface.atm_vol(t)), days
