@@ -42,7 +42,7 @@ import numpy as np
 
 from strategies.rules import SignalParams
 from strategies.signals.history import SignalHistory
-from strategies.signals.indicators import macd, rsi
+from strategies.signals.indicators import macd, rsi_last
 
 VixRegime = Literal["calm", "elevated", "stressed", "unknown"]
 
@@ -202,7 +202,7 @@ def compute_signals(history: SignalHistory, params: SignalParams | None = None) 
         session=history.session,
         as_of=history.dates[-1] if history.dates else None,
         vix=vix_close,
-        vix_rsi=_last(rsi(history.vix, p.rsi_period)),
+        vix_rsi=rsi_last(history.vix, p.rsi_period),
         vvix_macd=_last(line),
         vvix_macd_signal=_last(sig),
         vvix_macd_hist=_last(hist),
