@@ -1,8 +1,8 @@
 """The indicators' fast paths give the reference recursions' doubles, bit for bit.
 
-The EMA runs its recursion in C (``scipy.signal.lfilter``), the seeds use
-``np.add.reduce`` instead of ``np.mean``, and the hedge signals read only the
-RSI's last value (:func:`rsi_last`). Each must reproduce, to the last bit, the
+The seeds use ``np.add.reduce`` instead of ``np.mean``, a series without a
+gap skips the scatter, and the hedge signals read only the RSI's last value
+(:func:`rsi_last`). Each must reproduce, to the last bit, the
 plain Python recursions the replay's golden results were computed with
 (issue 11: results identical before and after the speed work). The
 references below are those recursions, written out element by element.
