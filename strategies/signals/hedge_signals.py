@@ -161,6 +161,8 @@ def ad_line(advancing: np.ndarray, declining: np.ndarray) -> np.ndarray:
     """
     net = np.asarray(advancing, dtype=np.float64) - np.asarray(declining, dtype=np.float64)
     valid = np.isfinite(net)
+    if valid.all():  # no missing row (the usual case): the same sums
+        return np.cumsum(net)
     out = np.cumsum(np.where(valid, net, 0.0))
     out[~valid] = np.nan
     return out

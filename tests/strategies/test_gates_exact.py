@@ -10,16 +10,36 @@ it replaced, on random books, to the last bit (``repr`` equality).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
 import pytest
 
-from strategies.domain import LegQuote, MarketContext, OptionContract, Right
+from strategies.domain import (
+    CONTRACT_MULTIPLIER,
+    FloatArray,
+    LegQuote,
+    MarketContext,
+    OptionContract,
+    Right,
+)
 from strategies.gates import BookAfter, _median
 from strategies.margin import _group_requirement
-from strategies.scenarios import SPOT_MOVES, VOL_SHIFTS, expected_move, scenario_grid, scenario_pnl
+from strategies.pricing.black import black_price
+from strategies.pricing.chain_builder import t_years
+from strategies.pricing.vix_model import future_spot_beta
+from strategies.scenarios import (
+    _MIN_SIGMA,
+    SPOT_MOVES,
+    VOL_SHIFTS,
+    _am_settled,
+    _vix_future,
+    expected_move,
+    scenario_grid,
+    scenario_pnl,
+)
 
 SESSION = date(2024, 3, 1)
 
@@ -65,6 +85,87 @@ def test_grid_cells_are_the_cells_priced_alone(seed: int) -> None:
         # a cell off the grid is priced alone
         off, _ = scenario_pnl(holdings, quotes, ctx, (-1.5,), (7.0,), grid.em_points)
         assert repr(book.cell(snap, -1.5, 7.0)) == repr(off[(-1.5, 7.0)])
+
+
+def _reference_scenario_pnl(
+    holdings: Mapping[OptionContract, int],
+    quotes: Mapping[OptionContract, LegQuote],
+    ctx: MarketContext,
+    spot_moves: Sequence[float],
+    vol_shifts: Sequence[float],
+    em_points: float,
+) -> tuple[dict[tuple[float, float], float], tuple[str, ...]]:
+    """scenario_pnl as it was, leg by leg (the reference)."""
+    ks = np.array([k for k in spot_moves for _ in vol_shifts], dtype=np.float64)
+    dvs = np.array([v for _ in spot_moves for v in vol_shifts], dtype=np.float64)
+    total = np.zeros_like(ks)
+    unpriced: list[str] = []
+    # Every leg's base and shocked prices in one vectorised pass (the formula is
+    # elementwise: each price is what pricing its leg alone gives); the legs'
+    # P&L is then summed in the legs' order, as leg by leg.
+    weights: list[float] = []
+    base_in: list[tuple[float, float, float, float, bool]] = []
+    shocked_f: list[FloatArray] = []
+    shocked_sigma: list[FloatArray] = []
+    for contract, qty in sorted(holdings.items(), key=lambda kv: kv[0].local_symbol):
+        if not qty or contract.expiry < ctx.session:
+            continue
+        quote = quotes.get(contract)
+        iv = quote.iv if quote is not None else math.nan
+        if not (math.isfinite(iv) and iv > 0):
+            unpriced.append(contract.local_symbol)
+            continue
+        t = t_years((contract.expiry - ctx.session).days, am_settled=_am_settled(contract))
+        is_call = contract.right is Right.CALL
+        if contract.symbol == "VIX":
+            f0 = _vix_future(ctx, contract, t)
+            if f0 is None or not f0 > 0:
+                unpriced.append(contract.local_symbol)
+                continue
+            beta = float(future_spot_beta(t))
+            f = np.maximum(f0 + beta * dvs, 0.01)
+            sigma = np.full_like(ks, iv)
+        else:
+            f0 = ctx.spx
+            f = np.maximum(f0 + ks * em_points, 0.01)
+            sigma = np.maximum(iv + dvs / 100.0, _MIN_SIGMA)
+        multiplier = contract.multiplier or CONTRACT_MULTIPLIER
+        weights.append(qty * multiplier)
+        base_in.append((f0, contract.strike, t, iv, is_call))
+        shocked_f.append(f)
+        shocked_sigma.append(sigma)
+    if weights:
+        n = len(ks)
+        f0s, strikes, ts, ivs, calls = (np.array(column) for column in zip(*base_in, strict=True))
+        prices = black_price(
+            np.concatenate([f0s, *shocked_f]),
+            np.concatenate([strikes, np.repeat(strikes, n)]),
+            np.concatenate([ts, np.repeat(ts, n)]),
+            np.concatenate([ivs, *shocked_sigma]),
+            np.concatenate([calls, np.repeat(calls, n)]),
+        )
+        legs = len(weights)
+        base = prices[:legs].tolist()
+        for i, weight in enumerate(weights):
+            shocked = prices[legs + i * n : legs + (i + 1) * n]
+            total += weight * (shocked - base[i])
+    cells = {(float(k), float(v)): float(p) for k, v, p in zip(ks, dvs, total, strict=True)}
+    return cells, tuple(unpriced)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_scenario_pnl_is_the_leg_by_leg_computation(seed: int) -> None:
+    rng = np.random.default_rng(50 + seed)
+    for _ in range(300):
+        holdings, quotes, ctx = _book(rng)
+        em = float(rng.uniform(0, 400))
+        ours = scenario_pnl(holdings, quotes, ctx, SPOT_MOVES, VOL_SHIFTS, em)
+        ref = _reference_scenario_pnl(holdings, quotes, ctx, SPOT_MOVES, VOL_SHIFTS, em)
+        assert repr(ours) == repr(ref)
+        one = scenario_pnl(holdings, quotes, ctx, (-2.0,), (10.0,), em)
+        assert repr(one) == repr(
+            _reference_scenario_pnl(holdings, quotes, ctx, (-2.0,), (10.0,), em)
+        )
 
 
 class _Snap:
