@@ -148,7 +148,9 @@ class BundleSignalSource:
             i = h.index_of(window.session)
         except KeyError:  # not a session of the bundle: not a window of this source
             return None
-        if not rows or i + 1 < rows:  # a shorter window than asked: not one of the chunk's
+        if i + 1 <= rows:
+            # the window starts at the bundle's first session (shorter than asked
+            # near it): the next sessions' windows are longer, not a chunk's
             return None
         key = (self._phase(window.session), rows, params)
         chunk = self._tails.get(key)

@@ -36,6 +36,10 @@ def test_window_before_the_bundle_start_is_shorter_not_padded() -> None:
     window = asyncio.run(source.window(history.sessions[3], rows=250))
     assert len(window) == 4
     assert np.all(np.isfinite(window.spx))
+    # computed alone: no tails computed ahead for windows cut by the bundle's start
+    from strategies.rules import SignalParams
+
+    assert source.indicator_tail(window, SignalParams()) is None
 
 
 def test_indicator_tails_computed_ahead_are_the_windows_own() -> None:
