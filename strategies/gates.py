@@ -75,10 +75,9 @@ from strategies.portfolio import StructurePosition
 from strategies.pricing.chain_builder import SPX_SPREAD, VIX_SPREAD, min_tick
 from strategies.risk import condor_max_loss_points, condor_strikes
 from strategies.rules import CondorRules, RiskRules
-from strategies.scenarios import ScenarioGrid, em_days, scenario_grid, scenario_pnl
+from strategies.scenarios import BookAfter, em_days, scenario_grid
 
 __all__ = [
-    "BookAfter",
     "DrawdownState",
     "GateOutcome",
     "GateResult",
@@ -411,38 +410,6 @@ def _cell_text(cell: tuple[float, float]) -> str:
     return f"spot {cell[0]:+g} EM / vol {cell[1]:+g} pts"
 
 
-@dataclass(frozen=True, slots=True)
-class BookAfter:
-    """The book with the order, as gates 4 and 5 price it.
-
-    Attributes:
-        before: signed contracts held now.
-        after: signed contracts held with ``quantity`` units of the order.
-        grid: the scenario grid of ``after`` (:func:`strategies.scenarios.scenario_grid`)
-            over the DTE of :func:`strategies.scenarios.em_days`.
-    """
-
-    before: dict[OptionContract, int]
-    after: dict[OptionContract, int]
-    grid: ScenarioGrid
-
-    def cell(self, snap: RiskSnapshot, spot_em: float, vol_points: float) -> float:
-        """P&L dollars of ``after`` in one cell (spot in EM, vol points), at the grid's EM.
-
-        A cell on the grid is read from it: the same double as pricing the
-        cell alone (the pricing is elementwise, each price is what its leg and
-        cell alone give, and the legs are summed in the same order); a cell
-        off the grid is priced alone.
-        """
-        found = self.grid.cells.get((spot_em, vol_points))
-        if found is not None:
-            return found
-        cells, _ = scenario_pnl(
-            self.after, snap.quotes, snap.ctx, (spot_em,), (vol_points,), self.grid.em_points
-        )
-        return next(iter(cells.values()))
-
-
 def book_after(decision: Decision, snap: RiskSnapshot, quantity: int) -> BookAfter:
     """The book with ``quantity`` units of ``decision``'s order, and its scenario grid."""
     before = snap.holdings()
@@ -470,7 +437,7 @@ def scenario_gate(
         book = book_after(decision, snap, quantity)
     grid = book.grid
     worst_cell, worst = grid.worst
-    loss = -book.cell(snap, rules.scenario_spot_em, rules.scenario_vol_points)
+    loss = -book.cell(snap.quotes, snap.ctx, rules.scenario_spot_em, rules.scenario_vol_points)
     budget = rules.scenario_budget_pct / 100.0 * snap.net_liq
     numbers: Inputs = {
         "worst_pnl": round(worst, 2),
@@ -533,7 +500,8 @@ def liquidity_gate(
     order_margin = margin_requirement(after) - margin_requirement(book.before)
     # the grid's EM is expected_move(spx, vix, em_days(order legs + after)): this
     # gate's EM too
-    stress = max(0.0, -book.cell(snap, rules.liquidity_spot_em, rules.liquidity_vol_points))
+    cell = book.cell(snap.quotes, snap.ctx, rules.liquidity_spot_em, rules.liquidity_vol_points)
+    stress = max(0.0, -cell)
     theta = _theta_dollars(after, snap.quotes)
     assert decision.limit_price is not None
     premium = decision.limit_price * decision.legs[0].contract.multiplier * quantity

@@ -53,6 +53,7 @@ from strategies.pricing.vix_model import future_spot_beta, vix_futures_curve
 __all__ = [
     "SPOT_MOVES",
     "VOL_SHIFTS",
+    "BookAfter",
     "ScenarioGrid",
     "em_days",
     "expected_move",
@@ -222,3 +223,43 @@ def scenario_grid(
     em = expected_move(ctx.spx, ctx.vix, em_dte)
     cells, unpriced = scenario_pnl(holdings, quotes, ctx, SPOT_MOVES, VOL_SHIFTS, em)
     return ScenarioGrid(em, em_dte, cells, unpriced)
+
+
+@dataclass(frozen=True, slots=True)
+class BookAfter:
+    """A book with an order, as the risk gates 4 and 5 price it
+    (:func:`strategies.gates.book_after`).
+
+    Attributes:
+        before: signed contracts held now.
+        after: signed contracts held with ``quantity`` units of the order.
+        grid: the scenario grid of ``after`` (:func:`scenario_grid`) over the
+            DTE of :func:`em_days`.
+    """
+
+    before: dict[OptionContract, int]
+    after: dict[OptionContract, int]
+    grid: ScenarioGrid
+
+    def cell(
+        self,
+        quotes: Mapping[OptionContract, LegQuote],
+        ctx: MarketContext,
+        spot_em: float,
+        vol_points: float,
+    ) -> float:
+        """P&L dollars of ``after`` in one cell (spot in EM, vol points), at the grid's EM,
+        priced on ``quotes`` (IVs) and ``ctx`` as the grid was.
+
+        A cell on the grid is read from it: the same double as pricing the
+        cell alone (the pricing is elementwise, each price is what its leg and
+        cell alone give, and the legs are summed in the same order); a cell
+        off the grid is priced alone.
+        """
+        found = self.grid.cells.get((spot_em, vol_points))
+        if found is not None:
+            return found
+        cells, _ = scenario_pnl(
+            self.after, quotes, ctx, (spot_em,), (vol_points,), self.grid.em_points
+        )
+        return next(iter(cells.values()))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
-from typing import Any
 
 import numpy as np
 import pytest
@@ -25,7 +24,7 @@ from strategies.domain import (
     OptionContract,
     Right,
 )
-from strategies.gates import BookAfter, _median
+from strategies.gates import _median
 from strategies.margin import _group_requirement
 from strategies.pricing.black import black_price
 from strategies.pricing.chain_builder import t_years
@@ -34,6 +33,7 @@ from strategies.scenarios import (
     _MIN_SIGMA,
     SPOT_MOVES,
     VOL_SHIFTS,
+    BookAfter,
     _am_settled,
     _vix_future,
     expected_move,
@@ -77,14 +77,13 @@ def test_grid_cells_are_the_cells_priced_alone(seed: int) -> None:
         grid = scenario_grid(holdings, quotes, ctx, em_dte)
         assert grid.em_points == expected_move(ctx.spx, ctx.vix, em_dte)
         book = BookAfter({}, holdings, grid)
-        snap: Any = _Snap(quotes, ctx)
         for spot in SPOT_MOVES:
             for vol in VOL_SHIFTS:
                 alone, _ = scenario_pnl(holdings, quotes, ctx, (spot,), (vol,), grid.em_points)
-                assert repr(book.cell(snap, spot, vol)) == repr(alone[(spot, vol)])
+                assert repr(book.cell(quotes, ctx, spot, vol)) == repr(alone[(spot, vol)])
         # a cell off the grid is priced alone
         off, _ = scenario_pnl(holdings, quotes, ctx, (-1.5,), (7.0,), grid.em_points)
-        assert repr(book.cell(snap, -1.5, 7.0)) == repr(off[(-1.5, 7.0)])
+        assert repr(book.cell(quotes, ctx, -1.5, 7.0)) == repr(off[(-1.5, 7.0)])
 
 
 def _reference_scenario_pnl(
@@ -166,13 +165,6 @@ def test_scenario_pnl_is_the_leg_by_leg_computation(seed: int) -> None:
         assert repr(one) == repr(
             _reference_scenario_pnl(holdings, quotes, ctx, (-2.0,), (10.0,), em)
         )
-
-
-class _Snap:
-    """The two fields :meth:`BookAfter.cell` reads of a snapshot."""
-
-    def __init__(self, quotes: dict[OptionContract, LegQuote], ctx: MarketContext) -> None:
-        self.quotes, self.ctx = quotes, ctx
 
 
 def test_median_is_numpys() -> None:
