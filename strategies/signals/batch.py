@@ -102,11 +102,15 @@ def indicator_tails(
     ok = np.isfinite(vix).all(axis=1) & np.isfinite(vvix).all(axis=1)
     if not ok.any():
         return none
-    rows = np.flatnonzero(ok)
-    x, v = vix[rows], vvix[rows]
+    if ok.all():  # the usual case: no copy
+        rows, x, v = np.arange(m), vix, vvix
+    else:
+        rows = np.flatnonzero(ok)
+        x, v = vix[rows], vvix[rows]
     rsi = _rsi_last(x, p.rsi_period)
     fast = _ema_columns(v, p.macd_fast)[:, p.macd_slow - p.macd_fast :]
     line = fast - _ema_columns(v, p.macd_slow)  # rows slow - 1 .. n - 1
+    del fast  # the chunk's arrays are the replay's largest transient ones: free early
     sig = _ema_columns(line, p.macd_signal)  # rows slow + signal - 2 .. n - 1
     hist = line[:, -3:] - sig[:, -3:]
     out = none
