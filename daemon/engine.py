@@ -543,8 +543,24 @@ class TradingEngine:
         )
         key = (session, last, len(window))
         if self._signals_cache is None or self._signals_cache[0] != key:
-            self._signals_cache = (key, self.compute_signals(window, self.signal_params))
+            self._signals_cache = (key, self._signals_of(window))
         return self._signals_cache[1]
+
+    def _signals_of(self, window: SignalHistory) -> HedgeSignals:
+        """The signals of ``window``: with the RSI and MACD values the source computed
+        ahead for it when it has them (replay's bundle: the same doubles), else
+        :attr:`compute_signals` computes them.
+
+        An injected :attr:`compute_signals` (a sweep's memo, which serves a
+        window it has seen faster still) is always used as it is.
+        """
+        ahead = getattr(self.signal_source, "indicator_tail", None)
+        if ahead is None or self.compute_signals is not compute_signals:
+            return self.compute_signals(window, self.signal_params)
+        tail = ahead(window, self.signal_params)
+        if tail is None:
+            return self.compute_signals(window, self.signal_params)
+        return compute_signals(window, self.signal_params, tail)
 
     async def _recheck_halt(self) -> None:
         """Reconcile again before adding risk while an old halt stands.

@@ -60,8 +60,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-import numpy as np
-
 from strategies.domain import (
     CONTRACT_MULTIPLIER,
     Action,
@@ -77,7 +75,7 @@ from strategies.portfolio import StructurePosition
 from strategies.pricing.chain_builder import SPX_SPREAD, VIX_SPREAD, min_tick
 from strategies.risk import condor_max_loss_points, condor_strikes
 from strategies.rules import CondorRules, RiskRules
-from strategies.scenarios import em_days, expected_move, scenario_grid, scenario_pnl
+from strategies.scenarios import BookAfter, em_days, scenario_grid
 
 __all__ = [
     "DrawdownState",
@@ -85,6 +83,7 @@ __all__ = [
     "GateResult",
     "RiskSnapshot",
     "adds_risk",
+    "book_after",
     "evaluate_gates",
     "margin_gate",
     "parity_gate",
@@ -411,26 +410,34 @@ def _cell_text(cell: tuple[float, float]) -> str:
     return f"spot {cell[0]:+g} EM / vol {cell[1]:+g} pts"
 
 
+def book_after(decision: Decision, snap: RiskSnapshot, quantity: int) -> BookAfter:
+    """The book with ``quantity`` units of ``decision``'s order, and its scenario grid."""
+    before = snap.holdings()
+    after = holdings_after(before, decision.legs, quantity)
+    em_dte = em_days([leg.contract for leg in decision.legs] + list(after), snap.ctx)
+    return BookAfter(before, after, scenario_grid(after, snap.quotes, snap.ctx, em_dte))
+
+
 def scenario_gate(
-    decision: Decision, snap: RiskSnapshot, rules: RiskRules, quantity: int
+    decision: Decision,
+    snap: RiskSnapshot,
+    rules: RiskRules,
+    quantity: int,
+    book: BookAfter | None = None,
 ) -> GateResult:
-    """Gate 4: the scenario grid of book + order, journaled; budget on condor entries."""
+    """Gate 4: the scenario grid of book + order, journaled; budget on condor entries.
+
+    ``book``: :func:`book_after` of the same order and quantity, when the
+    caller already has it (:func:`evaluate_gates` shares it with gate 5).
+    """
     name = "scenario"
     if decision.action not in _NEW:
         return _na(name)
-    after = holdings_after(snap.holdings(), decision.legs, quantity)
-    em_dte = em_days([leg.contract for leg in decision.legs] + list(after), snap.ctx)
-    grid = scenario_grid(after, snap.quotes, snap.ctx, em_dte)
+    if book is None:
+        book = book_after(decision, snap, quantity)
+    grid = book.grid
     worst_cell, worst = grid.worst
-    budget_cells, _ = scenario_pnl(
-        after,
-        snap.quotes,
-        snap.ctx,
-        (rules.scenario_spot_em,),
-        (rules.scenario_vol_points,),
-        grid.em_points,
-    )
-    loss = -next(iter(budget_cells.values()))
+    loss = -book.cell(snap.quotes, snap.ctx, rules.scenario_spot_em, rules.scenario_vol_points)
     budget = rules.scenario_budget_pct / 100.0 * snap.net_liq
     numbers: Inputs = {
         "worst_pnl": round(worst, 2),
@@ -472,23 +479,29 @@ def _theta_dollars(
 
 
 def liquidity_gate(
-    decision: Decision, snap: RiskSnapshot, rules: RiskRules, quantity: int
+    decision: Decision,
+    snap: RiskSnapshot,
+    rules: RiskRules,
+    quantity: int,
+    book: BookAfter | None = None,
 ) -> GateResult:
-    """Gate 5: free cash + theta x days >= ratio x stressed variation margin."""
+    """Gate 5: free cash + theta x days >= ratio x stressed variation margin.
+
+    ``book``: as for :func:`scenario_gate`.
+    """
     name = "liquidity"
     if not rules.liquidity_enabled:
         return _off(name)
     if decision.action not in _NEW:
         return _na(name)
-    before = snap.holdings()
-    after = holdings_after(before, decision.legs, quantity)
-    order_margin = margin_requirement(after) - margin_requirement(before)
-    em_dte = em_days([leg.contract for leg in decision.legs] + list(after), snap.ctx)
-    em = expected_move(snap.ctx.spx, snap.ctx.vix, em_dte)
-    cells, _ = scenario_pnl(
-        after, snap.quotes, snap.ctx, (rules.liquidity_spot_em,), (rules.liquidity_vol_points,), em
-    )
-    stress = max(0.0, -next(iter(cells.values())))
+    if book is None:
+        book = book_after(decision, snap, quantity)
+    after = book.after
+    order_margin = margin_requirement(after) - margin_requirement(book.before)
+    # the grid's EM is expected_move(spx, vix, em_days(order legs + after)): this
+    # gate's EM too
+    cell = book.cell(snap.quotes, snap.ctx, rules.liquidity_spot_em, rules.liquidity_vol_points)
+    stress = max(0.0, -cell)
     theta = _theta_dollars(after, snap.quotes)
     assert decision.limit_price is not None
     premium = decision.limit_price * decision.legs[0].contract.multiplier * quantity
@@ -558,6 +571,22 @@ def quote_width_gate(decision: Decision, snap: RiskSnapshot, rules: RiskRules) -
     return _result(name, "pass", widest_leg=worst_leg, widest_use=round(worst_ratio, 3))
 
 
+def _median(values: Sequence[float]) -> float:
+    """``float(np.median(values))`` of a few floats, without numpy's overhead.
+
+    The same double: the middle value, or the mean of the two middle values as
+    ``(a + b) / 2`` (what np.median's mean of two computes); NaN if any is NaN
+    or there is none.
+    """
+    if not values or any(math.isnan(v) for v in values):
+        return math.nan
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[mid]
+    return (ordered[mid - 1] + ordered[mid]) / 2
+
+
 def parity_gate(decision: Decision, snap: RiskSnapshot, rules: RiskRules) -> GateResult:
     """Gate 7: put-call parity at the legs' strikes.
 
@@ -610,8 +639,8 @@ def parity_gate(decision: Decision, snap: RiskSnapshot, rules: RiskRules) -> Gat
         # Theil-Sen: the median of the pairwise slopes, then the median implied
         # forward, so one bad quote cannot drag the fit onto itself.
         slopes = [(b[1] - a[1]) / (b[0] - a[0]) for i, a in enumerate(rows) for b in rows[i + 1 :]]
-        df = float(np.clip(-np.median(slopes), 0.9, 1.0))
-        forward = float(np.median([strike + diff / df for strike, diff, _ in rows]))
+        df = min(max(-_median(slopes), 0.9), 1.0)
+        forward = _median([strike + diff / df for strike, diff, _ in rows])
         source = "fitted"
     else:
         fwd = snap.forwards.get((first.symbol, first.expiry))
@@ -698,9 +727,11 @@ def evaluate_gates(
     results.append(cap)
     if cap.quantity is not None:
         quantity = cap.quantity
+    # gates 4 and 5 price the same book: price its grid once
+    book = book_after(decision, snap, quantity) if decision.action in _NEW else None
     results += [
-        scenario_gate(decision, snap, rules, quantity),
-        liquidity_gate(decision, snap, rules, quantity),
+        scenario_gate(decision, snap, rules, quantity, book),
+        liquidity_gate(decision, snap, rules, quantity, book),
         quote_width_gate(decision, snap, rules),
         parity_gate(decision, snap, rules),
     ]

@@ -78,7 +78,13 @@ def _group_requirement(positions: Iterable[tuple[OptionContract, int]]) -> float
     if call_slope < 0:
         return math.inf  # net short calls: the loss grows without bound
     points = {0.0, *(c.strike for c, _ in items)}
-    worst = min(sum(q * c.intrinsic(s) * c.multiplier for c, q in items) for s in points)
+    # q * c.intrinsic(s) * c.multiplier with the intrinsic value written out (the
+    # same operations in the same order, without a method call per leg and point)
+    terms = [(q, c.strike, c.multiplier, c.right is Right.CALL) for c, q in items]
+    worst = min(
+        sum(q * (max(s - k, 0.0) if call else max(k - s, 0.0)) * m for q, k, m, call in terms)
+        for s in points
+    )
     return max(0.0, -worst)
 
 

@@ -41,7 +41,6 @@ import numpy as np
 
 from strategies.domain import (
     CONTRACT_MULTIPLIER,
-    FloatArray,
     LegQuote,
     MarketContext,
     OptionContract,
@@ -54,6 +53,7 @@ from strategies.pricing.vix_model import future_spot_beta, vix_futures_curve
 __all__ = [
     "SPOT_MOVES",
     "VOL_SHIFTS",
+    "BookAfter",
     "ScenarioGrid",
     "em_days",
     "expected_move",
@@ -151,11 +151,17 @@ def scenario_pnl(
     unpriced: list[str] = []
     # Every leg's base and shocked prices in one vectorised pass (the formula is
     # elementwise: each price is what pricing its leg alone gives); the legs'
-    # P&L is then summed in the legs' order, as leg by leg.
+    # P&L is then summed in the legs' order, as leg by leg. The shocked inputs
+    # are built as matrices (one row per leg) by the same elementwise operations
+    # a leg's row alone would take: the SPX forward row is the same for every
+    # SPX leg, so it is computed once.
+    spx_forward = np.maximum(ctx.spx + ks * em_points, 0.01)
+    vol_up = dvs / 100.0
     weights: list[float] = []
     base_in: list[tuple[float, float, float, float, bool]] = []
-    shocked_f: list[FloatArray] = []
-    shocked_sigma: list[FloatArray] = []
+    vix_rows: list[int] = []
+    vix_f0: list[float] = []
+    vix_beta: list[float] = []
     for contract, qty in sorted(holdings.items(), key=lambda kv: kv[0].local_symbol):
         if not qty or contract.expiry < ctx.session:
             continue
@@ -171,33 +177,38 @@ def scenario_pnl(
             if f0 is None or not f0 > 0:
                 unpriced.append(contract.local_symbol)
                 continue
-            beta = float(future_spot_beta(t))
-            f = np.maximum(f0 + beta * dvs, 0.01)
-            sigma = np.full_like(ks, iv)
+            vix_rows.append(len(weights))
+            vix_f0.append(f0)
+            vix_beta.append(float(future_spot_beta(t)))
         else:
             f0 = ctx.spx
-            f = np.maximum(f0 + ks * em_points, 0.01)
-            sigma = np.maximum(iv + dvs / 100.0, _MIN_SIGMA)
         multiplier = contract.multiplier or CONTRACT_MULTIPLIER
         weights.append(qty * multiplier)
         base_in.append((f0, contract.strike, t, iv, is_call))
-        shocked_f.append(f)
-        shocked_sigma.append(sigma)
     if weights:
         n = len(ks)
+        legs = len(weights)
         f0s, strikes, ts, ivs, calls = (np.array(column) for column in zip(*base_in, strict=True))
+        # SPX rows: forward moved with spot, vol shifted (floored); VIX rows:
+        # the future moved by beta x the vol shift, their own vol as quoted
+        shocked_f = np.empty((legs, n))
+        shocked_f[:] = spx_forward
+        shocked_sigma = np.maximum(ivs[:, None] + vol_up[None, :], _MIN_SIGMA)
+        if vix_rows:
+            beta = np.array(vix_beta)[:, None]
+            shocked_f[vix_rows] = np.maximum(np.array(vix_f0)[:, None] + beta * dvs[None, :], 0.01)
+            shocked_sigma[vix_rows] = ivs[vix_rows][:, None]
         prices = black_price(
-            np.concatenate([f0s, *shocked_f]),
+            np.concatenate([f0s, shocked_f.ravel()]),
             np.concatenate([strikes, np.repeat(strikes, n)]),
             np.concatenate([ts, np.repeat(ts, n)]),
-            np.concatenate([ivs, *shocked_sigma]),
+            np.concatenate([ivs, shocked_sigma.ravel()]),
             np.concatenate([calls, np.repeat(calls, n)]),
         )
-        legs = len(weights)
-        base = prices[:legs].tolist()
-        for i, weight in enumerate(weights):
-            shocked = prices[legs + i * n : legs + (i + 1) * n]
-            total += weight * (shocked - base[i])
+        base = prices[:legs, None]
+        pnl = np.array(weights, dtype=np.float64)[:, None] * (prices[legs:].reshape(legs, n) - base)
+        for row in pnl:  # legs in order, as leg by leg
+            total += row
     cells = {(float(k), float(v)): float(p) for k, v, p in zip(ks, dvs, total, strict=True)}
     return cells, tuple(unpriced)
 
@@ -212,3 +223,43 @@ def scenario_grid(
     em = expected_move(ctx.spx, ctx.vix, em_dte)
     cells, unpriced = scenario_pnl(holdings, quotes, ctx, SPOT_MOVES, VOL_SHIFTS, em)
     return ScenarioGrid(em, em_dte, cells, unpriced)
+
+
+@dataclass(frozen=True, slots=True)
+class BookAfter:
+    """A book with an order, as the risk gates 4 and 5 price it
+    (:func:`strategies.gates.book_after`).
+
+    Attributes:
+        before: signed contracts held now.
+        after: signed contracts held with ``quantity`` units of the order.
+        grid: the scenario grid of ``after`` (:func:`scenario_grid`) over the
+            DTE of :func:`em_days`.
+    """
+
+    before: dict[OptionContract, int]
+    after: dict[OptionContract, int]
+    grid: ScenarioGrid
+
+    def cell(
+        self,
+        quotes: Mapping[OptionContract, LegQuote],
+        ctx: MarketContext,
+        spot_em: float,
+        vol_points: float,
+    ) -> float:
+        """P&L dollars of ``after`` in one cell (spot in EM, vol points), at the grid's EM,
+        priced on ``quotes`` (IVs) and ``ctx`` as the grid was.
+
+        A cell on the grid is read from it: the same double as pricing the
+        cell alone (the pricing is elementwise, each price is what its leg and
+        cell alone give, and the legs are summed in the same order); a cell
+        off the grid is priced alone.
+        """
+        found = self.grid.cells.get((spot_em, vol_points))
+        if found is not None:
+            return found
+        cells, _ = scenario_pnl(
+            self.after, quotes, ctx, (spot_em,), (vol_points,), self.grid.em_points
+        )
+        return next(iter(cells.values()))

@@ -42,7 +42,7 @@ import numpy as np
 
 from strategies.rules import SignalParams
 from strategies.signals.history import SignalHistory
-from strategies.signals.indicators import macd, rsi
+from strategies.signals.indicators import macd, rsi_last
 
 VixRegime = Literal["calm", "elevated", "stressed", "unknown"]
 
@@ -161,6 +161,8 @@ def ad_line(advancing: np.ndarray, declining: np.ndarray) -> np.ndarray:
     """
     net = np.asarray(advancing, dtype=np.float64) - np.asarray(declining, dtype=np.float64)
     valid = np.isfinite(net)
+    if valid.all():  # no missing row (the usual case): the same sums
+        return np.cumsum(net)
     out = np.cumsum(np.where(valid, net, 0.0))
     out[~valid] = np.nan
     return out
@@ -186,11 +188,56 @@ def ad_divergence(
     return at_high and gap > tolerance, at_high, gap
 
 
-def compute_signals(history: SignalHistory, params: SignalParams | None = None) -> HedgeSignals:
-    """All hedge signals at the end of ``history`` (see the module docstring)."""
-    p = params or SignalParams()
-    vix_close = _last(history.vix)
+@dataclass(frozen=True, slots=True)
+class IndicatorTail:
+    """The indicator values :func:`compute_signals` reads at a window's last rows.
+
+    A pure function of the window's VIX and VVIX series and the parameters
+    (:func:`indicator_tail`; :func:`strategies.signals.batch.indicator_tails`
+    gives the same doubles for many windows at once).
+
+    Attributes:
+        vix_rsi: RSI of VIX at the last row, 0-100.
+        vvix_macd, vvix_macd_signal: VVIX MACD line and signal line at the
+            last row, VVIX points.
+        vvix_macd_hist: the histogram at the last three rows, last row first
+            (``h0, h1, h2``), VVIX points.
+    """
+
+    vix_rsi: float
+    vvix_macd: float
+    vvix_macd_signal: float
+    vvix_macd_hist: tuple[float, float, float]
+
+
+def indicator_tail(history: SignalHistory, params: SignalParams) -> IndicatorTail:
+    """RSI of VIX and VVIX MACD at the end of ``history`` (see :class:`IndicatorTail`)."""
+    p = params
     line, sig, hist = macd(history.vvix, p.macd_fast, p.macd_slow, p.macd_signal)
+    return IndicatorTail(
+        rsi_last(history.vix, p.rsi_period),
+        _last(line),
+        _last(sig),
+        (_last(hist), _last(hist, 1), _last(hist, 2)),
+    )
+
+
+def compute_signals(
+    history: SignalHistory,
+    params: SignalParams | None = None,
+    tail: IndicatorTail | None = None,
+) -> HedgeSignals:
+    """All hedge signals at the end of ``history`` (see the module docstring).
+
+    ``tail``: :func:`indicator_tail` of ``history`` and ``params`` when the
+    caller already has it (a replay computes it for many sessions at once,
+    :mod:`strategies.signals.batch`); computed here otherwise.
+    """
+    p = params or SignalParams()
+    if tail is None:
+        tail = indicator_tail(history, p)
+    vix_close = _last(history.vix)
+    h0, h1, h2 = tail.vvix_macd_hist
     ad = ad_line(history.advancing, history.declining)
     divergence, at_high, gap = ad_divergence(
         history.spx, ad, p.divergence_lookback, p.divergence_tolerance
@@ -202,11 +249,11 @@ def compute_signals(history: SignalHistory, params: SignalParams | None = None) 
         session=history.session,
         as_of=history.dates[-1] if history.dates else None,
         vix=vix_close,
-        vix_rsi=_last(rsi(history.vix, p.rsi_period)),
-        vvix_macd=_last(line),
-        vvix_macd_signal=_last(sig),
-        vvix_macd_hist=_last(hist),
-        vvix_hist_turning_up=hist_turning_up(_last(hist), _last(hist, 1), _last(hist, 2)),
+        vix_rsi=tail.vix_rsi,
+        vvix_macd=tail.vvix_macd,
+        vvix_macd_signal=tail.vvix_macd_signal,
+        vvix_macd_hist=h0,
+        vvix_hist_turning_up=hist_turning_up(h0, h1, h2),
         ad_line=_last(ad),
         ad_gap=gap,
         spx_at_high=at_high,

@@ -7,6 +7,7 @@ historical bars; the signals never look past the decision session, and
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -60,9 +61,10 @@ class SignalHistory:
                 raise ValueError(f"{name} has shape {arr.shape}, expected ({n},) like dates")
             arr.flags.writeable = False
             object.__setattr__(self, name, arr)
-        for earlier, later in zip(self.dates, self.dates[1:], strict=False):
-            if later <= earlier:
-                raise ValueError(f"dates must be strictly increasing: {earlier} then {later}")
+        if not all(map(operator.lt, self.dates, self.dates[1:])):  # one C loop, the usual case
+            for earlier, later in zip(self.dates, self.dates[1:], strict=False):
+                if later <= earlier:
+                    raise ValueError(f"dates must be strictly increasing: {earlier} then {later}")
         if n and self.dates[-1] > self.session:
             future = [d.isoformat() for d in self.dates if d > self.session]
             raise ValueError(

@@ -12,6 +12,10 @@ NaN handling (the same for every indicator):
   the output is NaN at each missing row. The recursion resumes after a gap
   from the last valid value, so a gap delays nothing and resets nothing.
 
+Only the last value of an RSI is read by the hedge signals:
+:func:`rsi_last` gives it without building the series (the same double as
+``rsi(values)[-1]``).
+
 Seeding follows the usual published conventions (and agrees with the talipp
 library, the tests' reference): an EMA starts from the simple mean of its
 first ``period`` inputs; Wilder's averages start from the simple mean of the
@@ -41,10 +45,18 @@ def _on_valid(values: ArrayLike, fn: Callable[[FloatArray], FloatArray]) -> Floa
     """Apply ``fn`` to the finite values only and scatter the result back (NaN elsewhere)."""
     arr = _as_series(values)
     valid = np.isfinite(arr)
+    if valid.all():  # no gap (the usual case): nothing to scatter
+        return fn(arr)
     out = np.full(arr.shape, np.nan)
     if valid.any():
         out[valid] = fn(arr[valid])
     return out
+
+
+def _mean(x: FloatArray) -> float:
+    """``float(np.mean(x))`` of a non-empty float64 array: the same pairwise sum
+    (``np.add.reduce``) divided by the count, without np.mean's Python overhead."""
+    return float(np.add.reduce(x)) / len(x)
 
 
 def _ema_dense(x: FloatArray, period: int) -> FloatArray:
@@ -53,9 +65,11 @@ def _ema_dense(x: FloatArray, period: int) -> FloatArray:
         return out
     alpha = 2.0 / (period + 1.0)
     keep = 1.0 - alpha
-    value = float(np.mean(x[:period]))
+    value = _mean(x[:period])
     # The recursion on Python floats (IEEE doubles, as numpy's): the same numbers
     # as indexing the arrays element by element, without numpy scalar overhead.
+    # (scipy.signal.lfilter runs it in C with the same roundings, but importing
+    # scipy.signal costs about 0.4 s per process, more than it saves a replay.)
     values = [value]
     append = values.append
     for xi in x[period:].tolist():
@@ -81,22 +95,34 @@ def ema(values: ArrayLike, period: int) -> FloatArray:
     return _on_valid(values, lambda x: _ema_dense(x, period))
 
 
+def _wilder_changes(x: FloatArray, period: int) -> tuple[float, float, list[float], list[float]]:
+    """Seed averages (means of the first ``period`` rises and falls) and the later ones."""
+    change = np.diff(x)
+    gain = np.where(change > 0, change, 0.0)
+    loss = np.where(change < 0, -change, 0.0)
+    return (
+        _mean(gain[:period]),
+        _mean(loss[:period]),
+        gain[period:].tolist(),
+        loss[period:].tolist(),
+    )
+
+
 def _rsi_dense(x: FloatArray, period: int) -> FloatArray:
     out = np.full(x.shape, np.nan)
     if len(x) <= period:
         return out
-    change = np.diff(x)
-    gain = np.where(change > 0, change, 0.0)
-    loss = np.where(change < 0, -change, 0.0)
-    avg_gain = float(np.mean(gain[:period]))
-    avg_loss = float(np.mean(loss[:period]))
+    avg_gain, avg_loss, later_gains, later_losses = _wilder_changes(x, period)
     gains = [avg_gain]
     losses = [avg_loss]
-    # Python floats, as in _ema_dense: the same doubles, less overhead per step
-    # (the periods as floats: an int operand is converted exactly at every step)
+    # Python floats (IEEE doubles, as numpy's): the same numbers as indexing the
+    # arrays element by element, less overhead per step (the periods as floats:
+    # an int operand is converted exactly at every step). Wilder's form
+    # (avg * (n - 1) + x) / n has no linear-filter equivalent with the same
+    # roundings, so it stays a loop.
     back, n = float(period - 1), float(period)
     add_gain, add_loss = gains.append, losses.append
-    for g, lo in zip(gain[period:].tolist(), loss[period:].tolist(), strict=True):
+    for g, lo in zip(later_gains, later_losses, strict=True):
         avg_gain = (avg_gain * back + g) / n
         avg_loss = (avg_loss * back + lo) / n
         add_gain(avg_gain)
@@ -145,6 +171,31 @@ def rsi(values: ArrayLike, period: int = 14) -> FloatArray:
     return _on_valid(values, lambda x: _rsi_dense(x, period))
 
 
+def rsi_last(values: ArrayLike, period: int = 14) -> float:
+    """``rsi(values, period)[-1]`` as a float, without the series before it.
+
+    The same double (the same recursion on the same valid inputs, one
+    :func:`_rsi_value` at the end); NaN when the last row is missing, the
+    series is empty, or it has at most ``period`` valid inputs.
+    """
+    if period < 1:
+        raise ValueError("period must be at least 1")
+    arr = _as_series(values)
+    if not len(arr) or not np.isfinite(arr[-1]):
+        return float("nan")
+    valid = np.isfinite(arr)
+    x = arr if valid.all() else arr[valid]
+    if len(x) <= period:
+        return float("nan")
+    avg_gain, avg_loss, later_gains, later_losses = _wilder_changes(x, period)
+    back, n = float(period - 1), float(period)  # as in _rsi_dense
+    for g in later_gains:
+        avg_gain = (avg_gain * back + g) / n
+    for lo in later_losses:
+        avg_loss = (avg_loss * back + lo) / n
+    return _rsi_value(avg_gain, avg_loss)
+
+
 def macd(
     values: ArrayLike, fast: int = 12, slow: int = 26, signal: int = 9
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -169,15 +220,16 @@ def macd(
     """
     if not 1 <= fast < slow or signal < 1:
         raise ValueError("need 1 <= fast < slow and signal >= 1")
-
-    def dense(x: FloatArray) -> FloatArray:
-        line = _ema_dense(x, fast) - _ema_dense(x, slow)
-        sig = _on_valid(line, lambda v: _ema_dense(v, signal))
-        return np.stack([line, sig, line - sig], axis=1)
-
     arr = _as_series(values)
     valid = np.isfinite(arr)
-    out = np.full((len(arr), 3), np.nan)
-    if valid.any():
-        out[valid] = dense(arr[valid])
-    return out[:, 0].copy(), out[:, 1].copy(), out[:, 2].copy()
+    x = arr if valid.all() else arr[valid]
+    line = _ema_dense(x, fast) - _ema_dense(x, slow)
+    sig = _on_valid(line, lambda v: _ema_dense(v, signal))
+    hist = line - sig
+    if len(x) == len(arr):  # no gap: the dense series are the rows
+        return line, sig, hist
+    out = np.full((3, len(arr)), np.nan)
+    out[0, valid] = line
+    out[1, valid] = sig
+    out[2, valid] = hist
+    return out[0].copy(), out[1].copy(), out[2].copy()

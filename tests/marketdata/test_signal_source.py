@@ -36,3 +36,40 @@ def test_window_before_the_bundle_start_is_shorter_not_padded() -> None:
     window = asyncio.run(source.window(history.sessions[3], rows=250))
     assert len(window) == 4
     assert np.all(np.isfinite(window.spx))
+    # computed alone: no tails computed ahead for windows cut by the bundle's start
+    from strategies.rules import SignalParams
+
+    assert source.indicator_tail(window, SignalParams()) is None
+
+
+def test_indicator_tails_computed_ahead_are_the_windows_own() -> None:
+    """The tails handed out are the one-window values of exactly the window asked for."""
+    from datetime import datetime, time
+
+    from daemon.clock import NEW_YORK
+    from strategies.rules import SignalParams
+    from strategies.signals.hedge_signals import indicator_tail
+
+    history = load_history()
+    params = SignalParams()
+    sessions = history.sessions[history.index_of(date(2018, 1, 2)) :][:300]
+    now = [datetime.combine(sessions[0], time(10, 0), NEW_YORK)]
+    for at in (time(10, 0), time(16, 15)):  # open phase, then the close
+        source = BundleSignalSource(
+            history,
+            clock=lambda: now[0],
+            session_close=lambda d: datetime.combine(d, time(16, 0), NEW_YORK),
+        )
+        for session in sessions[::7]:
+            now[0] = datetime.combine(session, at, NEW_YORK)
+            window = asyncio.run(source.window(session))
+            tail = source.indicator_tail(window, params)
+            assert tail is not None
+            assert repr(tail) == repr(indicator_tail(window, params))
+        # a window that differs from the bundle's by one value gets none
+        changed = window.vvix.copy()
+        changed[100] += 1e-9
+        other = type(window).from_arrays(
+            window.session, window.dates, vix=window.vix, spx=window.spx, vvix=changed
+        )
+        assert source.indicator_tail(other, params) is None
