@@ -91,7 +91,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         journal = Path(tmp) / "bench.sqlite"
         with open(Path(tmp) / "bench.log", "w", encoding="utf-8") as log_stream:
-            configure_logging("info", "json", log_stream)
+            # as `alvh replay` logs to its file (daemon.cli)
+            configure_logging("info", "json", log_stream, flush_each_event=False)
             log = get_logger("alvh.benchmark")
             coro = run_replay(
                 config,
