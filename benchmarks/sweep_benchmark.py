@@ -101,7 +101,7 @@ def journal_cost(start: date, end: date, repeat: int) -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 journal = Path(tmp) / "j.sqlite"
                 stream = open(Path(tmp) / "events.log", "w", encoding="utf-8")  # noqa: SIM115
-                configure_logging("info", "json", stream)
+                configure_logging("info", "json", stream, flush_each_event=False)
                 log = get_logger("bench") if event_log else quiet
                 c0, w0 = time.process_time(), time.perf_counter()
                 asyncio.run(

@@ -264,7 +264,14 @@ def _replay_locked(args: argparse.Namespace, config: Any, journal_path: Path) ->
     log_target = args.log_file or f"{journal_path}.log"
     log_stream = sys.stdout if log_target == "-" else open_private_log(Path(log_target))
     try:
-        configure_logging(config.logging.level, "json", log_stream)
+        # a replay's log file is read after the run: no flush per event
+        # (stdout stays flushed, as it may be followed while the replay runs)
+        configure_logging(
+            config.logging.level,
+            "json",
+            log_stream,
+            flush_each_event=log_stream is sys.stdout,
+        )
         log = get_logger("alvh.replay")
         progress = _Progress(args.start, args.end, enabled=not args.no_progress)
         try:

@@ -60,6 +60,38 @@ class OptionContract:
     strike: float
     right: Right
     multiplier: int = CONTRACT_MULTIPLIER
+    # Contracts key every quote, holding and fill map: a replay hashes about 400
+    # per session, and the generated __hash__ rebuilt a six-field tuple each time.
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # the value the generated __hash__ gave (same set and dict behaviour)
+        fields = (
+            self.symbol,
+            self.trading_class,
+            self.expiry,
+            self.strike,
+            self.right,
+            self.multiplier,
+        )
+        object.__setattr__(self, "_hash", hash(fields))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self) -> tuple[type[OptionContract], tuple[object, ...]]:
+        # str hashes differ between processes: unpickling recomputes the hash
+        return (
+            OptionContract,
+            (
+                self.symbol,
+                self.trading_class,
+                self.expiry,
+                self.strike,
+                self.right,
+                self.multiplier,
+            ),
+        )
 
     def intrinsic(self, underlying: float) -> float:
         """Exercise value per share at ``underlying`` (index points), never negative."""

@@ -193,3 +193,26 @@ def test_the_one_call_json_chain_writes_what_the_processors_wrote() -> None:
     assert fast == full
     assert fast[0][0][:5] == ["timestamp", "level", "event", "sim_time", "logger"]
     assert fast[3][1]["level"] == "error" and "ZeroDivisionError" in str(fast[3][1]["exception"])
+
+
+class _CountingStream(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushes = 0
+
+    def flush(self) -> None:
+        self.flushes += 1
+        super().flush()
+
+
+def test_flush_each_event_is_the_default_and_can_be_left_to_the_stream() -> None:
+    flushed, buffered = _CountingStream(), _CountingStream()
+    configure_logging("info", "json", flushed)
+    get_logger("a").info("one")
+    get_logger("a").info("two")
+    assert flushed.flushes == 2
+    configure_logging("info", "json", buffered, flush_each_event=False)
+    get_logger("a").info("one")
+    get_logger("a").info("two")
+    assert buffered.flushes == 0
+    assert [line["event"] for line in _lines(buffered)] == ["one", "two"]
