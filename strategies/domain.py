@@ -66,7 +66,10 @@ class OptionContract:
 
     def __post_init__(self) -> None:
         # the value the generated __hash__ gave (same set and dict behaviour)
-        fields = (
+        object.__setattr__(self, "_hash", hash(self._fields()))
+
+    def _fields(self) -> tuple[str, str, date, float, Right, int]:
+        return (
             self.symbol,
             self.trading_class,
             self.expiry,
@@ -74,24 +77,13 @@ class OptionContract:
             self.right,
             self.multiplier,
         )
-        object.__setattr__(self, "_hash", hash(fields))
 
     def __hash__(self) -> int:
         return self._hash
 
     def __reduce__(self) -> tuple[type[OptionContract], tuple[object, ...]]:
         # str hashes differ between processes: unpickling recomputes the hash
-        return (
-            OptionContract,
-            (
-                self.symbol,
-                self.trading_class,
-                self.expiry,
-                self.strike,
-                self.right,
-                self.multiplier,
-            ),
-        )
+        return (OptionContract, self._fields())
 
     def intrinsic(self, underlying: float) -> float:
         """Exercise value per share at ``underlying`` (index points), never negative."""

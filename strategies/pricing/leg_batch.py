@@ -241,10 +241,7 @@ class LegBatch:
                 _array(self.a_call),
                 self.spx_params,
             )
-            if whole:
-                iv = vols
-            else:
-                iv[ix] = vols
+            iv = _placed(iv, ix, vols, whole)
         if self.flat_at:
             iv[self.flat_at] = self.flat_vol
         if self.vix_at:
@@ -258,10 +255,7 @@ class LegBatch:
                 _array(self.vix),
                 self.vix_params,
             )
-            if whole:
-                iv = vols
-            else:
-                iv[ix] = vols
+            iv = _placed(iv, ix, vols, whole)
         # one carry for all (one class, or a zero rate) is passed as a number: the same bits
         first = self.carry[0]
         carry: float | FloatArray = first if self.carry.count(first) == n else _array(self.carry)
@@ -293,3 +287,11 @@ def split(arrays: LegArrays, sizes: list[int]) -> list[LegArrays]:
         )
         for a, b in itertools.pairwise(bounds)
     ]
+
+
+def _placed(iv: FloatArray, at: list[int], vols: FloatArray, whole: bool) -> FloatArray:
+    """``vols`` written at rows ``at`` of ``iv``; ``vols`` itself when it covers every row."""
+    if whole:
+        return vols
+    iv[at] = vols
+    return iv
