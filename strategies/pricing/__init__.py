@@ -4,7 +4,9 @@ Pure, vectorised numpy; no I/O. Modules:
 
 * :mod:`.black` - Black-76 / Black-Scholes prices and greeks, strike from delta.
 * :mod:`.implied_vol` - vectorised implied vol.
-* :mod:`.spx_surface` - SPX surface from VIX9D/VIX/VIX3M/SKEW.
+* :mod:`.spx_surface` - SPX surface from VIX9D/VIX/VIX3M/SKEW, built on
+  :mod:`.spx_params` (its parameters), :mod:`.variance_clock` (weighted time)
+  and :mod:`.spx_smile` (the smile).
 * :mod:`.vix_model` - VIX futures curve, futures beta, VIX option vol.
 * :mod:`.chain_builder` - :class:`~strategies.domain.ChainSlice` construction.
 """

@@ -5,16 +5,10 @@ indexes, vol points), the Cboe SKEW index, the SPX forward and, optionally,
 the exchange holidays and scheduled macro events (CPI, FOMC) between the
 quote and the expiry.
 
-Variance clock
-    Implied variance does not accrue evenly over calendar time: a weekend or
-    holiday carries far less variance than a session, and a CPI or FOMC day
-    more. Each calendar day ``d`` after the quote session counts
-    ``1`` if it is a session, ``nonsession_weight`` otherwise, plus
-    ``cpi_weight``/``fomc_weight`` extra session-days on event days; a
-    partial last day (AM settlement at 09:30, 17.5 h after the previous
-    close) counts pro rata. :meth:`SpxSurface.tau` converts that weighted day
-    count to years by dividing by :data:`CLOCK_DAYS_PER_YEAR` weighted days
-    (so ``tau`` is close to calendar years). Without a session date the
+Variance clock (:mod:`strategies.pricing.variance_clock`)
+    Implied variance does not accrue evenly over calendar time: weekends,
+    holidays and CPI/FOMC days are weighted; ``tau`` is the weighted day
+    count in years (:data:`CLOCK_DAYS_PER_YEAR`). Without a session date the
     clock is calendar time (``tau = t``).
 
 ATM term structure
@@ -30,7 +24,7 @@ ATM term structure
     (forced non-decreasing: no calendar arbitrage, Gatheral, *The Volatility
     Surface*, 2006, ch. 3), with constant ``w / tau`` outside the knots.
 
-Smile
+Smile (:mod:`strategies.pricing.spx_smile`)
     In normalised moneyness ``k = ln(K/F) / sqrt(w_atm)``:
     ``sigma(K) = sigma_atm * clip(1 + a k + b k^2, min_ratio, max_ratio)``
     with, for ``k < 0``,
@@ -51,17 +45,33 @@ Calibration
 from __future__ import annotations
 
 import math
-from array import array
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
 
 from strategies.domain import FloatArray, MarketContext
-from strategies.pricing import calibrated as _cal
+from strategies.pricing.spx_params import KNOT_DAYS, T_VIX, T_VIX3M, T_VIX9D, SpxSurfaceParams
+from strategies.pricing.spx_smile import (
+    Smile,
+    _present,
+    _ratio,
+    _smile_coefficients,
+    _x_skew,
+    _x_vix,
+    smile_ratio,
+    smile_vols,
+)
+from strategies.pricing.variance_clock import (
+    CLOCK_DAYS_PER_YEAR,
+    SessionClock,
+    day_counter,
+    session_clock,
+    variance_days,
+)
 
 __all__ = [
     "CLOCK_DAYS_PER_YEAR",
@@ -73,365 +83,13 @@ __all__ = [
     "SpxSurface",
     "SpxSurfaceParams",
     "build_spx_surface",
+    "day_counter",
     "session_clock",
     "smile_ratio",
     "smile_vols",
     "spx_surface_from_context",
     "variance_days",
 ]
-
-#: Constant maturities of the Cboe indexes, years (calendar days / 365).
-T_VIX9D = 9.0 / 365.0
-T_VIX = 30.0 / 365.0
-T_VIX3M = 93.0 / 365.0
-_KNOT_DAYS = (9, 30, 93)
-
-#: Weighted clock days per year used to express ``tau`` in years: a fixed
-#: normalisation (252 sessions + 113 non-session days at weight 0.15 + 12 CPI
-#: and 8 FOMC days at 0.5 extra), independent of the parameters so that the
-#: smile's term factor means the same thing whatever the fitted weights;
-#: ``tau`` is then close to calendar time. Part of the calibration: changing
-#: it requires a refit.
-CLOCK_DAYS_PER_YEAR = 278.95
-
-
-@dataclass(frozen=True, slots=True)
-class SpxSurfaceParams:
-    """Parameters of the SPX vol surface (formulas in the module docstring).
-
-    Attributes:
-        nonsession_weight: variance of a weekend/holiday day in session-days.
-        cpi_weight, fomc_weight: extra session-days of variance on a CPI/FOMC day.
-        atm_ratio: ATM vol / VIX-family index at ``SKEW = skew_ref``,
-            ``VIX = vix_ref``, 30 days (dimensionless).
-        atm_ratio_skew: d ln(ratio) per 10 SKEW points.
-        atm_ratio_vix: d ln(ratio) / d ln(VIX).
-        atm_ratio_term: d ln(ratio) / d ln(index tenor / 30 days).
-        put_slope, put_slope_skew, put_slope_vix: put-side slope of the vol
-            ratio per unit ``k`` at 30 days (positive = vol rises as strikes
-            fall) and its sensitivities to ``x_s`` and ``x_v``.
-        put_curvature, put_curvature_skew: put-side ``k^2`` coefficient.
-        call_slope, call_slope_vix: call-side slope (positive = vol falls as
-            strikes rise) and its sensitivity to ``x_v``.
-        call_curvature: call-side ``k^2`` coefficient.
-        slope_term_exponent: ``beta`` in ``s = (tau / 30d)^beta``.
-        skew_ref: SKEW reference level; vix_ref: VIX reference level (points).
-        min_ratio, max_ratio: clip of ``sigma / sigma_atm``.
-        min_vol, max_vol: absolute clip of the vol, decimal.
-        vix9d_fallback, vix3m_fallback: ``(c0, c1)`` of ``index = c0 + c1 VIX``
-            used when the index is missing (regressions on Cboe daily closes
-            2009-2024; rms 1.9 and 1.4 points).
-    """
-
-    nonsession_weight: float = _cal.SPX["nonsession_weight"]
-    cpi_weight: float = _cal.SPX["cpi_weight"]
-    fomc_weight: float = _cal.SPX["fomc_weight"]
-    atm_ratio: float = _cal.SPX["atm_ratio"]
-    atm_ratio_skew: float = _cal.SPX["atm_ratio_skew"]
-    atm_ratio_vix: float = _cal.SPX["atm_ratio_vix"]
-    atm_ratio_term: float = _cal.SPX["atm_ratio_term"]
-    put_slope: float = _cal.SPX["put_slope"]
-    put_slope_skew: float = _cal.SPX["put_slope_skew"]
-    put_slope_vix: float = _cal.SPX["put_slope_vix"]
-    put_curvature: float = _cal.SPX["put_curvature"]
-    put_curvature_skew: float = _cal.SPX["put_curvature_skew"]
-    call_slope: float = _cal.SPX["call_slope"]
-    call_slope_vix: float = _cal.SPX["call_slope_vix"]
-    call_curvature: float = _cal.SPX["call_curvature"]
-    slope_term_exponent: float = _cal.SPX["slope_term_exponent"]
-    skew_ref: float = 130.0
-    vix_ref: float = 18.0
-    min_ratio: float = 0.5
-    max_ratio: float = 3.0
-    min_vol: float = 0.01
-    max_vol: float = 3.0
-    vix9d_fallback: tuple[float, float] = (-3.74, 1.170)
-    vix3m_fallback: tuple[float, float] = (4.41, 0.866)
-
-
-def _present(x: float | None) -> bool:
-    return x is not None and math.isfinite(x) and x > 0.0
-
-
-def _x_skew(skew: float, p: SpxSurfaceParams) -> float:
-    return (skew - p.skew_ref) / 10.0
-
-
-def _x_vix(vix: float | None, p: SpxSurfaceParams) -> float:
-    return math.log(vix / p.vix_ref) if vix is not None and _present(vix) else 0.0
-
-
-def smile_ratio(
-    k: npt.ArrayLike,
-    t: float,
-    skew: float,
-    params: SpxSurfaceParams,
-    vix: float | None = None,
-) -> FloatArray:
-    """Vol ratio ``sigma(K) / sigma_atm`` as a function of normalised moneyness ``k``.
-
-    Args:
-        k: ``ln(K/F) / sqrt(w_atm)`` (ATM total std), scalar or array.
-        t: clock time to expiry in years (``tau``), > 0.
-        skew: Cboe SKEW index level (e.g. 130).
-        params: surface parameters.
-        vix: VIX level (points) for the vol-level terms; None = ``vix_ref``.
-
-    Returns:
-        Array of the shape of ``k``, clipped to ``[min_ratio, max_ratio]``.
-    """
-    a_put, b_put, a_call = _smile_coefficients(t, skew, params, vix)
-    return _ratio(np.asarray(k, dtype=np.float64), a_put, b_put, a_call, params)
-
-
-def _smile_coefficients(
-    t: float, skew: float, p: SpxSurfaceParams, vix: float | None
-) -> tuple[float, float, float]:
-    """``(a_put, b_put, a_call)`` of the smile at clock time ``t`` (module docstring)."""
-    term = (max(t, 1e-6) / T_VIX) ** p.slope_term_exponent
-    xs, xv = _x_skew(skew, p), _x_vix(vix, p)
-    a_put = -max(p.put_slope + p.put_slope_skew * xs + p.put_slope_vix * xv, 0.0) * term
-    b_put = max(p.put_curvature + p.put_curvature_skew * xs, 0.0)
-    a_call = -max(p.call_slope + p.call_slope_vix * xv, 0.0) * term
-    return a_put, b_put, a_call
-
-
-def _ratio(
-    kk: FloatArray,
-    a_put: float | FloatArray,
-    b_put: float | FloatArray,
-    a_call: float | FloatArray,
-    p: SpxSurfaceParams,
-) -> FloatArray:
-    """The clipped smile ratio at moneyness ``kk``; the coefficients scalars or arrays like ``kk``.
-
-    Elementwise + - * / only: an option's ratio has the same bits whether its
-    coefficients come as scalars (one expiry) or as arrays (many, :func:`smile_vols`).
-    """
-    put = 1.0 + kk * (a_put + b_put * kk)
-    kc = kk
-    if p.call_curvature > 0.0:
-        kc = np.minimum(kk, -a_call / (2.0 * p.call_curvature))  # flat past the vertex
-    call = 1.0 + kc * (a_call + p.call_curvature * kc)
-    return np.clip(np.where(kk < 0.0, put, call), p.min_ratio, p.max_ratio)
-
-
-@dataclass(frozen=True, slots=True)
-class Smile:
-    """The numbers :meth:`SpxSurface.vol` computes once per expiry (one surface, ``t``).
-
-    Attributes:
-        flat: the 9-day ATM vol every strike gets when ``t`` or its clock time
-            is not positive (then the other fields are unused: 1.0 and 0.0);
-            None otherwise.
-        root_w: ``sqrt(w_atm)``, the ATM total std (normalises ``ln(K/F)``).
-        atm: ``sqrt(w_atm / t)``, the ATM vol, decimal.
-        a_put, b_put, a_call: the smile's coefficients (module docstring).
-    """
-
-    flat: float | None
-    root_w: float = 1.0
-    atm: float = 1.0
-    a_put: float = 0.0
-    b_put: float = 0.0
-    a_call: float = 0.0
-
-
-def smile_vols(
-    strikes: FloatArray,
-    forward: FloatArray,
-    root_w: FloatArray,
-    atm: FloatArray,
-    a_put: FloatArray,
-    b_put: FloatArray,
-    a_call: FloatArray,
-    params: SpxSurfaceParams,
-) -> FloatArray:
-    """:meth:`SpxSurface.vol` of many options of many expiries and surfaces in one pass.
-
-    Every argument but ``params`` is an array parallel to ``strikes``: each
-    option's forward and its expiry's :class:`Smile` numbers (none flat).
-    Each vol has the bits :meth:`SpxSurface.vol` gives it (the same
-    elementwise operations, in the same order).
-    """
-    k = np.log(strikes / forward) / root_w
-    ratio = _ratio(k, a_put, b_put, a_call, params)
-    return np.clip(atm * ratio, params.min_vol, params.max_vol)
-
-
-def variance_days(
-    session: date,
-    t_years: float,
-    params: SpxSurfaceParams,
-    holidays: Collection[date] = (),
-    events: Mapping[date, Collection[str]] | None = None,
-) -> float:
-    """Weighted day count of the variance clock from the ``session`` close.
-
-    Args:
-        session: quote session (the clock starts at its 16:00 ET close).
-        t_years: calendar time to settlement, years (days / 365); a
-            fractional last day (AM settlement) counts pro rata.
-        params: supplies ``nonsession_weight``, ``cpi_weight``, ``fomc_weight``.
-        holidays: weekday exchange holidays (count as non-session days).
-        events: date -> event kinds (``"CPI"``, ``"FOMC"``; others ignored).
-
-    Returns:
-        Session-day equivalents (>= 0).
-    """
-    return day_counter(session, params, holidays, events)(max(t_years, 0.0) * 365.0)
-
-
-def day_counter(
-    session: date,
-    params: SpxSurfaceParams,
-    holidays: Collection[date] = (),
-    events: Mapping[date, Collection[str]] | None = None,
-) -> Callable[[float], float]:
-    """The variance clock of :func:`variance_days` as ``calendar days -> session-day equivalents``.
-
-    A surface counts many expiries on one clock: taking the counter once spares
-    rebuilding the clock's key (the sorted events) for every count; each count
-    is bit for bit :func:`variance_days`'s.
-    """
-    if not holidays and not events:
-        weight = params.nonsession_weight
-        return lambda days: _weekday_clock(session, days, weight)
-    ev = tuple(sorted((d, tuple(k)) for d, k in events.items())) if events else ()
-    return _clock(session, params, frozenset(holidays), ev).count
-
-
-def _variance_days_loop(
-    session: date,
-    t_years: float,
-    params: SpxSurfaceParams,
-    holidays: Collection[date] = (),
-    events: Mapping[date, Collection[str]] | None = None,
-) -> float:
-    """:func:`variance_days` day by day: the reference :class:`_VarianceClock` is tested against."""
-    days = max(t_years, 0.0) * 365.0
-    total = 0.0
-    j = 1
-    while days > j - 1:
-        d = session + timedelta(days=j)
-        frac = min(days - (j - 1), 1.0)
-        is_session = d.weekday() < 5 and d not in holidays
-        total += frac * (1.0 if is_session else params.nonsession_weight)
-        if events and frac > 0.5 and d in events:
-            kinds = events[d]
-            if "CPI" in kinds:
-                total += params.cpi_weight
-            if "FOMC" in kinds and frac >= 1.0:
-                total += params.fomc_weight
-        j += 1
-    return total
-
-
-class _VarianceClock:
-    """The variance clock of one session and calendar, as running totals of whole days.
-
-    ``totals[n]`` is the count after ``n`` whole days, accumulated in the
-    order :func:`_variance_days_loop` adds its terms, so a count read from it
-    is bit for bit the loop's (only the partial last day is added per call).
-    The table grows on demand; the replay reads it for every quote, the loop
-    cost O(days) each time.
-    """
-
-    __slots__ = (
-        "_base",
-        "_event_days",
-        "_holiday_days",
-        "events",
-        "holidays",
-        "params",
-        "session",
-        "totals",
-    )
-
-    def __init__(
-        self,
-        session: date,
-        params: SpxSurfaceParams,
-        holidays: frozenset[date],
-        events: Mapping[date, Collection[str]],
-    ) -> None:
-        self.session = session
-        self.params = params
-        self.holidays = holidays
-        self.events = events
-        # doubles in an array, not a list of float objects: a quarter of the
-        # memory (a sweep worker keeps ~4,500 clocks); the same IEEE values
-        self.totals = array("d", [0.0])
-        # days as ordinals: the table grows by ~100 days per session, one
-        # date object, weekday and hash fewer per day (same tests, same sums)
-        self._base = session.toordinal()
-        self._holiday_days = frozenset(d.toordinal() for d in holidays)
-        self._event_days = {d.toordinal(): kinds for d, kinds in events.items()}
-
-    def _day(self, total: float, j: int, frac: float) -> float:
-        p = self.params
-        day = self._base + j
-        # date.weekday() is (ordinal + 6) % 7 (Monday 0)
-        is_session = (day + 6) % 7 < 5 and day not in self._holiday_days
-        total += frac * (1.0 if is_session else p.nonsession_weight)
-        if self._event_days and frac > 0.5 and day in self._event_days:
-            kinds = self._event_days[day]
-            if "CPI" in kinds:
-                total += p.cpi_weight
-            if "FOMC" in kinds and frac >= 1.0:
-                total += p.fomc_weight
-        return total
-
-    def count(self, days: float) -> float:
-        """Weighted day count for ``days`` calendar days (>= 0) after the session close."""
-        n = math.ceil(days)  # the loop's iterations: every j with j - 1 < days
-        if n <= 0:
-            return 0.0
-        totals = self.totals
-        if len(totals) < n:
-            self._grow(n)
-        frac = min(days - (n - 1), 1.0)
-        return self._day(totals[n - 1], n, frac)
-
-    def _grow(self, n: int) -> None:
-        """Extend :attr:`totals` to ``n`` whole days: :meth:`_day` with ``frac = 1``, inlined."""
-        p = self.params
-        rest, cpi, fomc = p.nonsession_weight, p.cpi_weight, p.fomc_weight
-        holidays, events = self._holiday_days, self._event_days
-        totals = self.totals
-        total = totals[-1]
-        for day in range(self._base + len(totals), self._base + n):
-            total += 1.0 * (1.0 if (day + 6) % 7 < 5 and day not in holidays else rest)
-            if events and day in events:  # frac = 1: both event terms apply
-                kinds = events[day]
-                if "CPI" in kinds:
-                    total += cpi
-                if "FOMC" in kinds:
-                    total += fomc
-            totals.append(total)
-
-
-@lru_cache(maxsize=32)
-def _clock(
-    session: date,
-    params: SpxSurfaceParams,
-    holidays: frozenset[date],
-    events: tuple[tuple[date, tuple[str, ...]], ...],
-) -> _VarianceClock:
-    return _VarianceClock(session, params, holidays, dict(events))
-
-
-def _weekday_clock(session: date, days: float, nonsession_weight: float) -> float:
-    """:func:`variance_days` with weekends as the only non-session days, in O(1)."""
-    full = math.floor(days)
-    frac = days - full
-    weeks, rest = divmod(full, 7)
-    start = session.weekday()
-    weekdays = weeks * 5 + sum(1 for j in range(1, rest + 1) if (start + j) % 7 < 5)
-    total = weekdays + (full - weekdays) * nonsession_weight
-    if frac > 0.0:
-        total += frac * (1.0 if (start + full + 1) % 7 < 5 else nonsession_weight)
-    return total
 
 
 @dataclass(frozen=True, slots=True)
@@ -556,37 +214,6 @@ class SpxSurface:
         return fn
 
 
-@dataclass(frozen=True, slots=True)
-class SessionClock:
-    """A session's variance clock with the clock times of the surface's knots.
-
-    Every surface of one session and calendar shares it (the session's open,
-    the extremes of its range and its close have different index levels, not
-    a different clock): :func:`build_spx_surface` takes one instead of
-    counting the knots again. Built by :func:`session_clock`.
-    """
-
-    session: date
-    holidays: frozenset[date]
-    events: Mapping[date, Collection[str]]
-    count: Callable[[float], float]
-    knot_tau: tuple[float, float, float]
-
-
-def session_clock(
-    session: date,
-    params: SpxSurfaceParams,
-    holidays: Collection[date] = (),
-    events: Mapping[date, Collection[str]] | None = None,
-) -> SessionClock:
-    """The variance clock of ``session`` (:func:`day_counter`) and its knots' clock times, years."""
-    hol = frozenset(holidays)
-    ev = dict(events) if events else {}
-    count = day_counter(session, params, hol, ev)
-    t9, t30, t93 = (count(max(d / 365.0, 0.0) * 365.0) / CLOCK_DAYS_PER_YEAR for d in _KNOT_DAYS)
-    return SessionClock(session, hol, ev, count, (t9, t30, t93))
-
-
 def build_spx_surface(
     vix: float,
     vix9d: float | None = None,
@@ -622,7 +249,7 @@ def build_spx_surface(
     base = math.log(p.atm_ratio) + p.atm_ratio_skew * _x_skew(sk, p)
     base += p.atm_ratio_vix * _x_vix(vix, p)
     w: list[float] = []
-    for level, days in zip((v9, float(vix), v3), _KNOT_DAYS, strict=True):
+    for level, days in zip((v9, float(vix), v3), KNOT_DAYS, strict=True):
         ratio = math.exp(base + p.atm_ratio_term * math.log(days / 30.0))
         w.append((ratio * level / 100.0) ** 2 * days / 365.0)
     if clock is None and session is not None:

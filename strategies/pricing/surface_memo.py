@@ -11,7 +11,7 @@ point (about 4% of a results-only point's CPU, issue 11).
 :meth:`MarketModel.spx_surface`'s own per-run cache), so a hit is the surface
 that would have been built. A surface is immutable; its variance clock fills
 a table of day counts on demand, each count bit for bit the same whatever
-filled it first (:class:`strategies.pricing.spx_surface._VarianceClock`).
+filled it first (:class:`strategies.pricing.variance_clock._VarianceClock`).
 
 Memory: a surface with its share of the session's clock is about 3 KB, so a
 2007-2024 range costs a few tens of MB per worker; at ``max_entries`` it

@@ -7,7 +7,8 @@ from datetime import date, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from strategies.pricing.spx_surface import SpxSurfaceParams, _variance_days_loop, variance_days
+from strategies.pricing.spx_surface import SpxSurfaceParams, variance_days
+from strategies.pricing.variance_clock import _variance_days_loop
 
 PARAMS = SpxSurfaceParams()
 # A holiday far outside every window forces the general (day-by-day) path

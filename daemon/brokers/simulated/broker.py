@@ -1,49 +1,15 @@
-"""The simulated broker used by replay: quotes from the option models, fills at mid plus slippage.
+"""The replay broker :class:`SimulatedBroker` (overview: :mod:`daemon.brokers.simulated`).
 
-It implements :class:`daemon.brokers.base.Broker` over real daily history
-(a daily-bar replay). The market a call sees is what of the clock's session
-is visible at the clock's time (:mod:`daemon.marketdata.visibility`): before
-the close, SPX and the VIX family at the session's open with the previous
-session's close-only series and futures settlements; from the close on, the
-session's close. Quotes, marks, fills, the account and the margin what-if
-all use that one visible context, so no job sees a later price.
-
-Stops and profit targets between two checks (:meth:`SimulatedBroker.path_since`,
-:mod:`strategies.exit_path`): once a session has closed, its range (SPX low
-and high with the VIX high) is visible, and the broker marks the held
-contracts at the open and at the range's extremes. A close order the exit
-rule marks ``resting`` (a stop or target the range reached) fills at its limit
-(the trigger level, or the open's mark on a gap) plus the fill model's
-slippage, not at the current quotes; it is cancelled when no marked state of
-the path reached its limit. Fills, commissions and cash settlement follow
-:class:`~daemon.brokers.fill_model.SimulationCosts` through
-:func:`~daemon.brokers.fill_model.simulate_fill` (the model ``alvh run
---dry-run`` shares), and the settlement rules below.
-
-Interest: with a ``cash_rate`` the cash balance earns it,
-credited by :meth:`SimulatedBroker.accrue_interest` at the first job of each
-session (:mod:`daemon.brokers.interest`).
-
-Settlement (cash, at expiry):
-
-* SPXW (PM-settled): the SPX close of the expiry session, at that session's
-  close (16:00 ET, 13:00 ET on early closes).
-* SPX (AM-settled standard monthlies, :mod:`daemon.brokers.monthly`): the
-  SOQ of the expiry morning, for which the bundle has no series; the proxy
-  is the SPX *open* of the expiry session, at 09:30 ET.
-* VIX options: the special opening quotation (SOQ) of expiry morning, for
-  which the bundled data has no series; the proxy is the VIX *open* of the
-  expiry session (the previous close when the open is missing), at 09:30 ET.
+The broker keeps the visible context of the clock's (session, phase), the
+quote caches of that session's phases (:mod:`.quotes`), the path states of
+the last session asked (:mod:`.session_path`) and the book (:mod:`.book`).
 """
 
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
-from typing import Protocol
+from datetime import date, datetime, timedelta
 
 import numpy as np
 
@@ -63,72 +29,32 @@ from daemon.brokers.base import (
     SettlementListener,
     closest_expiry,
 )
-from daemon.brokers.fill_model import SimulationCosts, resting_fill, simulate_fill
+from daemon.brokers.fill_model import SimulationCosts, simulate_fill
 from daemon.brokers.interest import CashRate, InterestCredit, accrued_interest
 from daemon.brokers.listings import not_listed_reason, spxw_expiries, vix_listed
 from daemon.brokers.monthly import spx_monthly_expiries
-from daemon.clock import NEW_YORK
-from daemon.marketdata.visibility import Phase, SessionRange, phase_at
-from strategies.domain import (
-    ChainSlice,
-    LegQuote,
-    MarketContext,
-    OptionContract,
-    Right,
+from daemon.brokers.simulated.book import (
+    SPX_SETTLEMENT_TIME,
+    Holding,
+    apply_fill,
+    settlement_time,
+    settlement_value,
 )
+from daemon.brokers.simulated.history import History
+from daemon.brokers.simulated.quotes import (
+    Chains,
+    PricingState,
+    QuoteCache,
+    chain_quote,
+    price_states,
+)
+from daemon.brokers.simulated.session_path import DayStates, day_states, resting_result
+from daemon.clock import NEW_YORK
+from daemon.marketdata.visibility import Phase, phase_at
+from strategies.domain import ChainSlice, LegQuote, MarketContext, OptionContract, Right
 from strategies.exit_path import MarketState, SessionPath
 from strategies.margin import margin_impact, margin_requirement
-from strategies.pricing.market_model import ClassRequest, MarketModel
-
-SPX_SETTLEMENT_TIME = time(16, 0)
-#: A resting order's limit is rounded to the 0.05 combo tick: it may lie this
-#: far (index points) outside the path's net mids and still have been reached.
-RESTING_TOLERANCE = 0.025 + 1e-9
-VIX_SETTLEMENT_TIME = time(9, 30)
-#: AM-settled SPX monthlies settle to the SOQ: the open is its proxy.
-SPX_AM_SETTLEMENT_TIME = time(9, 30)
-
-
-class History(Protocol):
-    """What the simulated broker needs from the market-data bundle."""
-
-    def index_of(self, session: date) -> int: ...
-
-    def context(self, index: int) -> MarketContext: ...
-
-    def visible_context(self, index: int, phase: Phase) -> MarketContext:
-        """Session ``index``'s context as a job in ``phase`` of it sees it."""
-        ...
-
-    def spx_settlement(self, session: date) -> float: ...
-
-    def spx_am_settlement(self, session: date) -> float: ...
-
-    def vix_settlement(self, session: date) -> float: ...
-
-    def vix_expiries(self, session: date, min_dte: int, max_dte: int) -> list[date]: ...
-
-    def session_range(self, index: int) -> SessionRange | None:
-        """Session ``index``'s SPX open/low/high and VIX open/high (None: no range)."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class _DayStates:
-    """A session's path states (open, the range's extremes, close) and the extremes' quotes."""
-
-    opening: MarketContext
-    low: MarketContext
-    high: MarketContext
-    closing: MarketContext
-    low_quotes: dict[OptionContract, LegQuote] = field(default_factory=dict)
-    high_quotes: dict[OptionContract, LegQuote] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class _Holding:
-    quantity: int
-    avg_cost: float
+from strategies.pricing.market_model import MarketModel
 
 
 class SimulatedBroker:
@@ -164,7 +90,7 @@ class SimulatedBroker:
         self._account_id = account_id
         self._session_close = session_close
         self._expiry_targets = dict(expiry_targets or {})
-        self._holdings: dict[OptionContract, _Holding] = {}
+        self._holdings: dict[OptionContract, Holding] = {}
         self._fill_listeners: list[FillListener] = []
         self._settlement_listeners: list[SettlementListener] = []
         self._exec_ids = itertools.count(1)
@@ -176,17 +102,15 @@ class SimulatedBroker:
         self._seen_session: tuple[datetime, date] | None = None
         # the chains handed out in the current (session, phase), by class, expiry and
         # right, with their strike index once asked (see _quotes)
-        self._chains: dict[
-            tuple[str, str, date, Right], tuple[ChainSlice, dict[float, int] | None]
-        ] = {}
+        self._chains: Chains = {}
         self._seen_phase: tuple[datetime, Phase] | None = None
         # the listed strikes of the current (session, phase), by class and expiry
         self._listed: dict[tuple[str, str, date], np.ndarray] = {}
         # One visible state per (session, phase): quotes cannot change within it, so cache them.
-        self._quote_cache: dict[OptionContract, LegQuote] = {}
+        self._quote_cache: QuoteCache = {}
         # the quote caches of the current session's phases: the path of a session
         # (marked at its open and close) reuses what its jobs already priced
-        self._phase_caches: dict[tuple[date, Phase], dict[OptionContract, LegQuote]] = {}
+        self._phase_caches: dict[tuple[date, Phase], QuoteCache] = {}
         #: Bumped by every fill and settlement (see :meth:`account`).
         self._book_version = 0
         #: Annual rate cash earns (None: none); see :meth:`accrue_interest`.
@@ -194,9 +118,9 @@ class SimulatedBroker:
         self._interest_through: date | None = None
         self._account_cache: tuple[tuple[date, Phase, int], AccountSnapshot] | None = None
         # the states of the last path handed out (what a resting order may fill against)
-        self._path_states: list[dict[OptionContract, LegQuote]] = []
+        self._path_states: list[QuoteCache] = []
         # the path states of the last session asked, with the extremes' quotes (_day_states)
-        self._days: tuple[date, _DayStates | None] | None = None
+        self._days: tuple[date, DayStates | None] | None = None
         # (session, book version) whose held contracts _states_ahead last priced
         self._ahead_for: tuple[date, int] | None = None
 
@@ -330,7 +254,7 @@ class SimulatedBroker:
         if self._chains:
             for contract in contracts:
                 if contract not in cache:
-                    quote = self._chain_quote(contract)
+                    quote = chain_quote(self._chains, contract)
                     if quote is not None:
                         cache[contract] = quote
         book = (ctx.session, self._book_version)
@@ -348,30 +272,6 @@ class SimulatedBroker:
                 return quotes
         return self._price(ctx, contracts, cache)
 
-    def _chain_quote(self, contract: OptionContract) -> LegQuote | None:
-        """``contract``'s quote from a chain of the current state, if one lists its strike."""
-        key = (contract.symbol, contract.trading_class, contract.expiry, contract.right)
-        found = self._chains.get(key)
-        if found is None:
-            return None
-        chain, index = found
-        if index is None:
-            index = {k: i for i, k in enumerate(chain.strikes.tolist())}
-            self._chains[key] = (chain, index)
-        i = index.get(contract.strike)
-        if i is None:
-            return None
-        return LegQuote(
-            contract,
-            float(chain.bid[i]),
-            float(chain.ask[i]),
-            float(chain.iv[i]),
-            float(chain.delta[i]),
-            float(chain.gamma[i]),
-            float(chain.vega[i]),
-            float(chain.theta[i]),
-        )
-
     def _price(
         self,
         ctx: MarketContext,
@@ -385,71 +285,13 @@ class SimulatedBroker:
         """
         return self._price_states(((ctx, cache, contracts),))[0]
 
-    def _price_states(
-        self,
-        states: Sequence[
-            tuple[MarketContext, dict[OptionContract, LegQuote], Sequence[OptionContract]]
-        ],
-    ) -> list[list[LegQuote]]:
-        """Model quotes of each ``(ctx, cache, contracts)`` state's contracts, one list per state.
-
-        What a state's cache holds is reused; the rest is priced and cached,
-        in one vectorised pass for every state and option class at once
-        (:meth:`MarketModel.leg_quotes_flat`: each option's numbers are those
-        of pricing it alone).
+    def _price_states(self, states: Sequence[PricingState]) -> list[list[LegQuote]]:
+        """Model quotes of each ``(ctx, cache, contracts)`` state (:func:`.quotes.price_states`).
 
         Raises:
             BrokerError: a contract expired before a state's session.
         """
-        found: list[list[LegQuote | None]] = []
-        requests: list[ClassRequest] = []
-        members: list[tuple[int, list[int]]] = []
-        for s, (ctx, cache, contracts) in enumerate(states):
-            quotes: list[LegQuote | None] = [cache.get(c) for c in contracts]
-            found.append(quotes)
-            if None not in quotes:
-                continue
-            groups: dict[tuple[str, str], list[int]] = {}
-            for i, contract in enumerate(contracts):
-                if quotes[i] is not None:
-                    continue
-                if contract.expiry < ctx.session:
-                    raise BrokerError(f"{contract.local_symbol} expired before {ctx.session}")
-                groups.setdefault((contract.symbol, contract.trading_class), []).append(i)
-            for (symbol, trading_class), ix in groups.items():
-                requests.append(
-                    (
-                        symbol,
-                        trading_class,
-                        ctx,
-                        [contracts[i].expiry for i in ix],
-                        [contracts[i].strike for i in ix],
-                        [contracts[i].right is Right.CALL for i in ix],
-                    )
-                )
-                members.append((s, ix))
-        if requests:
-            legs = self._model.leg_quotes_flat(requests)
-            # tolist(): the same Python floats as float(array[j]), one conversion per array
-            bid, ask, iv = legs.bid.tolist(), legs.ask.tolist(), legs.iv.tolist()
-            delta, gamma, vega, theta = (
-                legs.delta.tolist(),
-                legs.gamma.tolist(),
-                legs.vega.tolist(),
-                legs.theta.tolist(),
-            )
-            j = 0
-            for s, ix in members:
-                _, cache, contracts = states[s]
-                quotes = found[s]
-                for i in ix:
-                    contract = contracts[i]
-                    quote = LegQuote(
-                        contract, bid[j], ask[j], iv[j], delta[j], gamma[j], vega[j], theta[j]
-                    )
-                    quotes[i] = cache[contract] = quote
-                    j += 1
-        return [[q for q in quotes if q is not None] for quotes in found]
+        return price_states(self._model, states)
 
     async def path_since(
         self, contracts: Sequence[OptionContract], since: datetime
@@ -469,7 +311,7 @@ class SimulatedBroker:
         day = since.astimezone(NEW_YORK).date()
         today = now.astimezone(NEW_YORK).date()
         path: list[SessionPath] = []
-        states: list[dict[OptionContract, LegQuote]] = []
+        states: list[QuoteCache] = []
         while day <= today:
             if not self._is_session(day):
                 day += timedelta(days=1)
@@ -488,48 +330,21 @@ class SimulatedBroker:
         self._path_states = states
         return path
 
-    def _day_states(self, day: date) -> _DayStates | None:
+    def _day_states(self, day: date) -> DayStates | None:
         """Session ``day``'s path states, kept for the last session asked (None: no range).
 
         Only built here: when a job may see them is the callers' rule
         (:meth:`path_since` hands out sessions whose close has passed;
         :meth:`_states_ahead` prices into caches read after the close only).
-        The extremes' contexts: VIX9D and VIX3M scaled by VIX high / VIX close
-        (the term structure keeps its shape), the rest the close's.
+        The extremes' contexts: see :func:`.session_path.day_states`.
         """
         if self._days is not None and self._days[0] == day:
             return self._days[1]
-        states: _DayStates | None = None
-        try:
-            index = self._history.index_of(day)
-        except (KeyError, ValueError):
-            index = None
-        rng = self._history.session_range(index) if index is not None else None
-        if index is not None and rng is not None:
-            closing = self._history.context(index)
-            scale = rng.vix_high / closing.vix if closing.vix > 0 else 1.0
-
-            def extreme(spx: float) -> MarketContext:
-                return replace(
-                    closing,
-                    spx=spx,
-                    vix=rng.vix_high,
-                    vix9d=closing.vix9d * scale if closing.vix9d is not None else None,
-                    vix3m=closing.vix3m * scale if closing.vix3m is not None else None,
-                )
-
-            states = _DayStates(
-                self._history.visible_context(index, Phase.OPEN),
-                extreme(rng.spx_low),
-                extreme(rng.spx_high),
-                closing,
-            )
+        states = day_states(self._history, day)
         self._days = (day, states)
         return states
 
-    def _states_ahead(
-        self, day: date
-    ) -> list[tuple[MarketContext, dict[OptionContract, LegQuote], Sequence[OptionContract]]]:
+    def _states_ahead(self, day: date) -> list[PricingState]:
         """The held contracts in session ``day``'s later path states (extremes, close; [] if none).
 
         A session's quotes at the open and the marks of its path and close
@@ -649,35 +464,14 @@ class SimulatedBroker:
         return result
 
     def _resting_fill(self, order: ComboOrder) -> OrderResult:
-        """Fill a resting stop/target at its limit plus slippage if the last path reached it.
+        """Fill a resting stop/target against the path :meth:`path_since` last returned.
 
-        The path is the one :meth:`path_since` last returned; the state whose
-        net mid is nearest the limit gives the legs' spreads (its slippage) and
-        their prices. Cancelled when no state of the path priced every leg or
-        the limit lies outside the path's net mids (by more than half a tick).
+        See :func:`.session_path.resting_result`: at its limit plus slippage if
+        the path reached it, else cancelled.
         """
-        legs = order.legs
-        nets: list[tuple[float, list[LegQuote]]] = []
-        for quotes in self._path_states:
-            if all(leg.contract in quotes for leg in legs):
-                chosen = [quotes[leg.contract] for leg in legs]
-                nets.append(
-                    (sum(leg.ratio * q.mid for leg, q in zip(legs, chosen, strict=True)), chosen)
-                )
-        low = min((n for n, _ in nets), default=math.nan)
-        high = max((n for n, _ in nets), default=math.nan)
-        if not nets or not low - RESTING_TOLERANCE <= order.limit_price <= high + RESTING_TOLERANCE:
-            return OrderResult(
-                order.order_ref,
-                OrderStatus.CANCELLED,
-                0,
-                None,
-                (),
-                f"not filled: resting limit {order.limit_price:.2f} was not reached by the "
-                f"path since the last check (net mids {low:.2f}..{high:.2f})",
-            )
-        _, base = min(nets, key=lambda item: abs(item[0] - order.limit_price))
-        return resting_fill(order, base, self._costs, self._next_exec_id, self._clock())
+        return resting_result(
+            order, self._path_states, self._costs, self._next_exec_id, self._clock
+        )
 
     def _next_exec_id(self) -> str:
         return f"{self.exec_id_prefix}{next(self._exec_ids)}"
@@ -686,24 +480,7 @@ class SimulatedBroker:
         self._book_version += 1
         contract = fill.contract
         self._cash -= fill.quantity * fill.price * contract.multiplier + fill.commission
-        holding = self._holdings.get(contract)
-        if holding is None:
-            self._holdings[contract] = _Holding(fill.quantity, fill.price)
-            return
-        new_qty = holding.quantity + fill.quantity
-        if new_qty == 0:
-            del self._holdings[contract]
-        elif (holding.quantity > 0) == (fill.quantity > 0):
-            total = holding.quantity + fill.quantity
-            holding.avg_cost = (
-                holding.avg_cost * holding.quantity + fill.price * fill.quantity
-            ) / total
-            holding.quantity = new_qty
-        else:
-            if (new_qty > 0) != (holding.quantity > 0):
-                # The fill went through zero: what remains was opened at this fill's price.
-                holding.avg_cost = fill.price
-            holding.quantity = new_qty
+        apply_fill(self._holdings, fill)
 
     async def open_orders(self) -> list[BrokerOrder]:
         """None: a simulated order ends inside :meth:`place_order`."""
@@ -720,21 +497,7 @@ class SimulatedBroker:
         """The expiry session's SPX close (SPXW), SPX open (SPX monthlies) or VIX open."""
         if contract.expiry > self._session():
             return None
-        return self._settlement_value(contract)
-
-    def _settlement_value(self, contract: OptionContract) -> float:
-        if contract.symbol == "VIX":
-            return self._history.vix_settlement(contract.expiry)
-        if contract.trading_class == "SPX":
-            return self._history.spx_am_settlement(contract.expiry)
-        return self._history.spx_settlement(contract.expiry)
-
-    def _settlement_time(self, contract: OptionContract) -> time:
-        if contract.symbol == "VIX":
-            return VIX_SETTLEMENT_TIME
-        if contract.trading_class == "SPX":
-            return SPX_AM_SETTLEMENT_TIME
-        return self._pm_settlement_time(contract)
+        return settlement_value(self._history, contract)
 
     # -- interest ---------------------------------------------------------
     def accrue_interest(self) -> InterestCredit | None:
@@ -759,12 +522,6 @@ class SimulatedBroker:
         )
 
     # -- settlement -------------------------------------------------------
-    def _pm_settlement_time(self, contract: OptionContract) -> time:
-        """The close of the expiry session (13:00 ET on early closes), else 16:00 ET."""
-        if self._session_close is None:
-            return SPX_SETTLEMENT_TIME
-        return self._session_close(contract.expiry).astimezone(NEW_YORK).time()
-
     def process_settlements(self) -> list[Settlement]:
         """Cash-settle every held option whose settlement time has passed.
 
@@ -776,10 +533,10 @@ class SimulatedBroker:
         # Runs before every replay job: sort only what has expired, in the same order.
         due = [c for c in self._holdings if c.expiry <= today]
         for contract in sorted(due, key=lambda c: (c.expiry, c.local_symbol)):
-            settle_time = self._settlement_time(contract)
+            settle_time = settlement_time(contract, self._session_close)
             if contract.expiry == today and now.time() < settle_time:
                 continue
-            value = self._settlement_value(contract)
+            value = settlement_value(self._history, contract)
             holding = self._holdings.pop(contract)
             self._book_version += 1
             cash = holding.quantity * contract.intrinsic(value) * contract.multiplier
