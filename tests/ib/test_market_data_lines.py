@@ -12,7 +12,7 @@ import pytest
 
 from daemon.brokers.base import BrokerError
 from daemon.brokers.ib import IBSettings
-from daemon.brokers.ib.market_data import model_strike
+from daemon.brokers.ib.option_chains import model_strike
 from strategies.domain import ChainSlice, Right
 from tests.fake_tws import ErrorRule, In, Scenario
 from tests.fake_tws.server import FakeTWS

@@ -1,8 +1,8 @@
 """The Interactive Brokers broker: :class:`daemon.brokers.base.Broker` on ib_async.
 
 One :class:`IBBroker` holds one API session to TWS / IB Gateway (default the
-paper Gateway on 127.0.0.1:4002). It is a thin facade over four parts, one
-module each:
+paper Gateway on 127.0.0.1:4002). It is a thin facade over four parts, each in
+its own module(s):
 
 * :mod:`~daemon.brokers.ib.connection` - connect (bounded attempts, account
   guard, 326 is fatal, live mode refuses delayed data), reconnect with
@@ -10,8 +10,10 @@ module each:
   every request is awaited (a timeout is a
   :class:`~daemon.brokers.ib.errors.RequestTimeoutError`, a ``BrokerError``);
 * :mod:`~daemon.brokers.ib.market_data` (with
-  :mod:`~daemon.brokers.ib.lookup`) - quotes, chains, the market context,
-  the line budget, the delivered market-data type, settlement prices;
+  :mod:`~daemon.brokers.ib.lookup`) - quotes, the market context, the line
+  budget, the delivered market-data type; with
+  :mod:`~daemon.brokers.ib.option_chains` (which strikes of a chain to quote)
+  and :mod:`~daemon.brokers.ib.settlement` (settlement prices from daily bars);
 * :mod:`~daemon.brokers.ib.order_flow` - place, walk, cancel, adopt; an
   order whose fate is not known is reported ``UNKNOWN``, never assumed;
 * :mod:`~daemon.brokers.ib.executions` - exactly-once fills, execution
@@ -57,8 +59,10 @@ from daemon.brokers.ib.executions import (
 from daemon.brokers.ib.history import DailyHistory
 from daemon.brokers.ib.lookup import ContractLookup
 from daemon.brokers.ib.market_data import MarketData
+from daemon.brokers.ib.option_chains import OptionChains
 from daemon.brokers.ib.order_flow import OrderDesk
 from daemon.brokers.ib.settings import IBSettings
+from daemon.brokers.ib.settlement import SettlementPrices
 from daemon.brokers.ib.what_if import what_if
 from strategies.domain import ChainSlice, LegQuote, MarketContext, OptionContract, Right
 
@@ -102,6 +106,8 @@ class IBBroker:
         )
         self.lookup = ContractLookup(self.conn)
         self.market = MarketData(self.conn, self.lookup)
+        self.chains = OptionChains(self.market)
+        self.settlements = SettlementPrices(self.conn, self.lookup)
         self.history = DailyHistory(self.conn, self.lookup, self.market)
         self.executions = Executions(self.conn, fill_filter or bool)
         self.orders = OrderDesk(self.conn, self.lookup, self.executions)
@@ -246,7 +252,7 @@ class IBBroker:
                 live mode on delayed data.
         """
         await self.conn.ready()
-        return await self.market.option_chain(symbol, trading_class, min_dte, max_dte, rights)
+        return await self.chains.option_chain(symbol, trading_class, min_dte, max_dte, rights)
 
     async def quote(self, contracts: Sequence[OptionContract]) -> list[LegQuote]:
         """Quotes and model greeks for ``contracts``, in order (NaN fields when IB has none).
@@ -271,7 +277,7 @@ class IBBroker:
                 answer within ``request_timeout_s``.
         """
         await self.conn.ready()
-        return await self.market.settlement_price(contract)
+        return await self.settlements.settlement_price(contract)
 
     # ------------------------------------------------------------- daily history
 
