@@ -308,5 +308,6 @@ async def test_historical_data_error_162_is_a_broker_error() -> None:
         assert len(historical_requests(tws)) == 1
         [error] = [f for f in log.events("ib_error") if f["code"] == 162]
         assert "settlement price" in error["meaning"]
+        assert broker.settlements._hist_errors == []  # nothing kept once the request ended
         # the next job asks again and gets it (the fake serves the spot for the day)
         assert await broker.settlement_price(spxw) == 5000.0

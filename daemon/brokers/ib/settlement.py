@@ -43,7 +43,9 @@ class SettlementPrices:
     def _on_error(
         self, req_id: int, code: int, message: str, contract: Contract | None, policy: ErrorPolicy
     ) -> bool:
-        if policy.action is ErrorAction.REQUEST_FAILED:
+        # kept only while a daily-bar request waits: a daemon running for months
+        # would otherwise keep every failed request of any kind
+        if policy.action is ErrorAction.REQUEST_FAILED and self._hist_lock.locked():
             self._hist_errors.append((req_id, code, message))
         return False
 
@@ -94,7 +96,7 @@ class SettlementPrices:
         conn = self.conn
         end = datetime.combine(day, time(23, 59), NEW_YORK)
         async with self._hist_lock:
-            seen = len(self._hist_errors)
+            self._hist_errors.clear()
             conn.request_counts["historical_data"] += 1
             bars: list[BarData] = await conn.bounded(
                 conn.ib.reqHistoricalDataAsync(
@@ -102,7 +104,8 @@ class SettlementPrices:
                 ),
                 f"reqHistoricalData({index.symbol} daily bars to {day.isoformat()})",
             )
-            errors = self._hist_errors[seen:]
+            errors = self._hist_errors[:]
+            self._hist_errors.clear()
         if errors and not bars:
             _req_id, code, message = errors[-1]
             raise BrokerError(f"IB historical data error {code} for {index.symbol}: {message}")
