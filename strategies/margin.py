@@ -79,10 +79,17 @@ def _group_requirement(positions: Iterable[tuple[OptionContract, int]]) -> float
         return math.inf  # net short calls: the loss grows without bound
     points = {0.0, *(c.strike for c, _ in items)}
     # q * c.intrinsic(s) * c.multiplier with the intrinsic value written out (the
-    # same operations in the same order, without a method call per leg and point)
+    # same operations in the same order, without a method call per leg and point);
+    # max(s - k, 0.0) as a comparison: for finite strikes s - k < 0 exactly when
+    # s < k, and at s == k both give s - k (+0.0)
     terms = [(q, c.strike, c.multiplier, c.right is Right.CALL) for c, q in items]
     worst = min(
-        sum(q * (max(s - k, 0.0) if call else max(k - s, 0.0)) * m for q, k, m, call in terms)
+        sum(
+            [
+                q * ((0.0 if s < k else s - k) if call else (0.0 if k < s else k - s)) * m
+                for q, k, m, call in terms
+            ]
+        )
         for s in points
     )
     return max(0.0, -worst)
