@@ -95,15 +95,33 @@ def _group_requirement(positions: Iterable[tuple[OptionContract, int]]) -> float
     return max(0.0, -worst)
 
 
+#: Requirements of recent holdings, keyed by their (contract, quantity) pairs in
+#: order (the order the groups are summed in). A replay asks about 11,000 times
+#: for some 1,800 different books (the account after each fill, the book before
+#: each order); cleared when full.
+_REMEMBERED: dict[tuple[tuple[OptionContract, int], ...], float] = {}
+_REMEMBER_AT_MOST = 256
+
+
 def margin_requirement(holdings: Mapping[OptionContract, int]) -> float:
     """Initial margin of signed option holdings under the model above, dollars.
 
     Returns ``inf`` when a group holds net short calls (not defined risk).
+    Equal holdings in the same order give the same float, so a recent
+    answer is handed back (:data:`_REMEMBERED`).
     """
+    key = tuple(holdings.items())
+    known = _REMEMBERED.get(key)
+    if known is not None:
+        return known
     groups: dict[tuple[str, date], list[tuple[OptionContract, int]]] = {}
-    for contract, qty in holdings.items():
+    for contract, qty in key:
         groups.setdefault((contract.symbol, contract.expiry), []).append((contract, qty))
-    return sum(_group_requirement(items) for items in groups.values())
+    requirement = sum(_group_requirement(items) for items in groups.values())
+    if len(_REMEMBERED) >= _REMEMBER_AT_MOST:
+        _REMEMBERED.clear()
+    _REMEMBERED[key] = requirement
+    return requirement
 
 
 def holdings_after(
