@@ -91,7 +91,7 @@ class StructurePosition:
     # (held_units, is_balanced) until ``held`` or ``legs`` change: every job reads
     # them per structure many times; the portfolio's fills, settlements and
     # adjustments (the only writers of ``held``, ``legs`` and the opening fills) clear
-    # it and the two below through :meth:`held_changed`
+    # it and the three below through :meth:`held_changed`
     _held_shape: tuple[int, bool] | None = field(
         default=None, init=False, repr=False, compare=False
     )
@@ -99,6 +99,8 @@ class StructurePosition:
     _open_units: int | None = field(default=None, init=False, repr=False, compare=False)
     # view() until anything it shows changes (held, legs, opening fills, adjustments)
     _view: OpenStructure | None = field(default=None, init=False, repr=False, compare=False)
+    # expiry until the legs change
+    _expiry: date | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._ratios = leg_ratios(self.legs)
@@ -160,11 +162,15 @@ class StructurePosition:
         self._held_shape = None
         self._open_units = None
         self._view = None
+        self._expiry = None
 
     @property
     def expiry(self) -> date:
         """Earliest expiry among the legs."""
-        return min(leg.contract.expiry for leg in self.legs)
+        expiry = self._expiry
+        if expiry is None:
+            expiry = self._expiry = min(leg.contract.expiry for leg in self.legs)
+        return expiry
 
     def view(self) -> OpenStructure:
         """The rules' read-only view: the structure at the units it holds now.

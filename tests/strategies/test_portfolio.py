@@ -463,3 +463,16 @@ def test_last_close_follows_every_close_and_reopen() -> None:
     book.apply_fill(_fill("a", SP, 1, 1.0))
     book.mark_closed("a", date(2020, 3, 16), "flat")
     assert book.last_close(Structure.CONDOR) == date(2020, 3, 16)
+
+
+def test_the_remembered_expiry_follows_an_adjustment_to_another_expiry() -> None:
+    book = Portfolio()
+    hedge = _hedge(book, "h")
+    book.apply_fill(_fill("h", CALL, 2, 1.5))
+    assert hedge.expiry == CALL.expiry
+    nearer = OptionContract("VIX", "VIX", date(2020, 2, 19), 20.0, Right.CALL)
+    book.expect_adjustment("roll-in", "h", (Leg(CALL, -1), Leg(nearer, 1)), 2)
+    book.apply_fill(_fill("roll-in", CALL, -2, 1.6))
+    book.apply_fill(_fill("roll-in", nearer, 2, 1.1))
+    assert hedge.legs == (Leg(nearer, 1),)
+    assert hedge.expiry == nearer.expiry and hedge.view().expiry == nearer.expiry
