@@ -261,9 +261,7 @@ def plan_hedge(
     """Plan the ladder's next rung; see :func:`strategies.hedge.plan_ladder_entry`."""
     exposure, held = hedge_exposure(portfolio, quotes, ctx.spx, ctx.session, rules, vix_calls)
     triggers = evaluate_triggers(signals, rules)
-    signal_inputs: dict[str, float | int | str | None] = (
-        dict(signals.as_inputs()) if signals is not None else {}
-    )
+    signal_inputs: dict[str, float | int | str | None] = dict(_signal_inputs(signals))
     return Plan.of(
         plan_ladder_entry(ctx, vix_calls, held, exposure, triggers, rules, signal_inputs, pre_event)
     )
@@ -403,8 +401,24 @@ def plan_exit(
         condor_open,
         idle,
         vix_calls,
-        dict(signals.as_inputs()) if signals is not None else {},
+        dict(_signal_inputs(signals)),
     )
+
+
+#: The last signals' inputs and the signals they are of: every hedge decision of a
+#: session carries them, and the engine hands the same (frozen) signals to its jobs.
+_last_signals: tuple[HedgeSignals | None, Mapping[str, float | str]] = (None, {})
+
+
+def _signal_inputs(signals: HedgeSignals | None) -> Mapping[str, float | str]:
+    """``signals.as_inputs()`` (empty without signals); read it, copy it to change it."""
+    global _last_signals
+    last = _last_signals
+    if last[0] is signals:
+        return last[1]
+    inputs = signals.as_inputs() if signals is not None else {}
+    _last_signals = (signals, inputs)
+    return inputs
 
 
 def plan_flatten(position: StructurePosition, quotes: Quotes, why: str) -> Plan:

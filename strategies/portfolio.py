@@ -88,12 +88,19 @@ class StructurePosition:
     _ratios: dict[OptionContract, int] = field(init=False, repr=False, compare=False)
     # the same for the legs as opened (what the opening order's fills are counted in)
     _open_ratios: dict[OptionContract, int] = field(init=False, repr=False, compare=False)
-    # (held_units, is_balanced) until ``held`` or ``legs`` change: every job reads them
-    # per structure many times; the portfolio's fills, settlements and adjustments
-    # (the only writers of ``held`` and ``legs``) clear it
+    # (held_units, is_balanced) until ``held`` or ``legs`` change: every job reads
+    # them per structure many times; the portfolio's fills, settlements and
+    # adjustments (the only writers of ``held``, ``legs`` and the opening fills) clear
+    # it and the three below through :meth:`held_changed`
     _held_shape: tuple[int, bool] | None = field(
         default=None, init=False, repr=False, compare=False
     )
+    # open_units until an opening fill (``open_fills``) arrives
+    _open_units: int | None = field(default=None, init=False, repr=False, compare=False)
+    # view() until anything it shows changes (held, legs, opening fills, adjustments)
+    _view: OpenStructure | None = field(default=None, init=False, repr=False, compare=False)
+    # expiry until the legs change
+    _expiry: date | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._ratios = leg_ratios(self.legs)
@@ -111,7 +118,10 @@ class StructurePosition:
     @property
     def open_units(self) -> int:
         """Combo units the opening order filled (legs as opened, counted by their ratio)."""
-        return _units(self._open_ratios, self.open_fills)
+        units = self._open_units
+        if units is None:
+            units = self._open_units = _units(self._open_ratios, self.open_fills)
+        return units
 
     @property
     def open_price(self) -> float:
@@ -147,29 +157,42 @@ class StructurePosition:
         return shape
 
     def held_changed(self) -> None:
-        """Forget what was derived from ``held``/``legs`` (call after changing either)."""
+        """Forget what was derived from ``held``, ``legs``, ``open_fills``/``open_premium``
+        or ``adjusted_price`` (call after changing any of them)."""
         self._held_shape = None
+        self._open_units = None
+        self._view = None
+        self._expiry = None
 
     @property
     def expiry(self) -> date:
         """Earliest expiry among the legs."""
-        return min(leg.contract.expiry for leg in self.legs)
+        expiry = self._expiry
+        if expiry is None:
+            expiry = self._expiry = min(leg.contract.expiry for leg in self.legs)
+        return expiry
 
     def view(self) -> OpenStructure:
         """The rules' read-only view: the structure at the units it holds now.
 
+        The same (immutable) object until :meth:`held_changed`: the rules ask
+        for it several times per job.
+
         Raises:
             ValueError: nothing is held in whole units (see :attr:`is_balanced`).
         """
-        return OpenStructure(
-            self.id,
-            self.kind,
-            self.legs,
-            self.held_units,
-            self.open_price,
-            self.opened_session,
-            self.adjusted_price,
-        )
+        view = self._view
+        if view is None:
+            view = self._view = OpenStructure(
+                self.id,
+                self.kind,
+                self.legs,
+                self.held_units,
+                self.open_price,
+                self.opened_session,
+                self.adjusted_price,
+            )
+        return view
 
     def mark_value(self, quotes: Mapping[OptionContract, LegQuote]) -> float:
         """Dollar value of what is held, at quote mids (a missing quote counts 0)."""
@@ -210,9 +233,9 @@ class StructurePosition:
         """
         self.legs = legs
         self._ratios = leg_ratios(legs)
-        self._held_shape = None
         self.adjustments += 1
         self.adjusted_price += price
+        self.held_changed()
 
 
 def leg_ratios(legs: Sequence[Leg]) -> dict[OptionContract, int]:
@@ -361,12 +384,12 @@ class Portfolio:
         position.cash_flow -= fill.quantity * fill.price * multiplier + fill.commission
         position.commissions += fill.commission
         position.held[fill.contract] = position.held.get(fill.contract, 0) + fill.quantity
-        position.held_changed()
         if fill.order_ref == position.id:
             position.open_premium += fill.quantity * fill.price
             position.open_fills[fill.contract] = (
                 position.open_fills.get(fill.contract, 0) + fill.quantity
             )
+        position.held_changed()
         adjustment = self._adjustments.get(fill.order_ref)
         if adjustment is not None and not adjustment.done:
             adjustment.filled[fill.contract] = (
@@ -421,8 +444,12 @@ class Portfolio:
         position = self.structures[structure_id]
         if not position.is_flat:
             raise ValueError(f"structure {structure_id!r} still holds {position.held}")
+        if position.closed_session is not None:  # a new date for a close may move it either way
+            self._last_close.clear()
+        elif position.kind in self._last_close:  # one more close: the later of the two
+            latest = self._last_close[position.kind]
+            self._last_close[position.kind] = session if latest is None else max(latest, session)
         position.closed_session = session
-        self._last_close.clear()
         self._active.pop(structure_id, None)
         position.close_reason = reason
         return position
@@ -431,8 +458,8 @@ class Portfolio:
     def last_close(self, kind: Structure) -> date | None:
         """The latest session a structure of ``kind`` closed on (``None``: none closed yet).
 
-        Remembered until a structure closes or reopens: the replay asks every
-        job, and a scan of the whole book grows with its history.
+        Remembered until a structure reopens (a close updates it): the replay
+        asks every job, and a scan of the whole book grows with its history.
         """
         if kind not in self._last_close:
             closes = [
@@ -445,9 +472,10 @@ class Portfolio:
 
     def open_positions(self, kind: Structure | None = None) -> list[StructurePosition]:
         """Structures that hold something, optionally of one kind, in opening order."""
-        return [
-            p for p in self._active.values() if not p.is_flat and (kind is None or p.kind is kind)
-        ]
+        # any(held.values()) is ``not is_flat`` without a property call per structure
+        if kind is None:
+            return [p for p in self._active.values() if any(p.held.values())]
+        return [p for p in self._active.values() if p.kind is kind and any(p.held.values())]
 
     def unsettled(self) -> list[StructurePosition]:
         """Structures not marked closed (held, or still waiting for their first fill)."""

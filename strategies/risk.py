@@ -163,16 +163,6 @@ class Greeks:
         )
 
 
-def _leg_greeks(leg: Leg, quantity: int, quote: LegQuote) -> Greeks:
-    units = leg.ratio * quantity
-    return Greeks(
-        delta=units * quote.delta * CONTRACT_MULTIPLIER,
-        gamma=units * quote.gamma * CONTRACT_MULTIPLIER,
-        vega=units * quote.vega,
-        theta=units * quote.theta * CONTRACT_MULTIPLIER,
-    )
-
-
 def structure_greeks(
     position: OpenStructure, quotes: QuoteSource, symbol: str | None = None
 ) -> Greeks:
@@ -185,17 +175,26 @@ def structure_greeks(
         ValueError: if a summed leg has no quote.
     """
     by_contract = quote_map(quotes)
-    total = Greeks()
+    # the sums of Greeks() + one Greeks per leg, in the same order with the same
+    # operations (so the same floats), without two objects per leg: the hedge
+    # sizing and every mark ask for them
+    quantity = position.quantity
+    delta = gamma = vega = theta = 0.0
     for leg in position.legs:
-        if symbol is not None and leg.contract.symbol != symbol:
+        contract = leg.contract
+        if symbol is not None and contract.symbol != symbol:
             continue
-        quote = by_contract.get(leg.contract)
+        quote = by_contract.get(contract)
         if quote is None:
             raise ValueError(
-                f"no quote for leg {leg.contract.local_symbol} of position {position.id!r}"
+                f"no quote for leg {contract.local_symbol} of position {position.id!r}"
             )
-        total = total + _leg_greeks(leg, position.quantity, quote)
-    return total
+        units = leg.ratio * quantity
+        delta = delta + units * quote.delta * CONTRACT_MULTIPLIER
+        gamma = gamma + units * quote.gamma * CONTRACT_MULTIPLIER
+        vega = vega + units * quote.vega
+        theta = theta + units * quote.theta * CONTRACT_MULTIPLIER
+    return Greeks(delta, gamma, vega, theta)
 
 
 def portfolio_greeks(

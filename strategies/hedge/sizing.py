@@ -38,12 +38,19 @@ every hedge already held (rungs and recycled calls) at current quotes.
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from strategies.domain import CONTRACT_MULTIPLIER, ChainSlice, LegQuote, OptionContract
+from strategies.domain import (
+    CONTRACT_MULTIPLIER,
+    ChainSlice,
+    FloatArray,
+    LegQuote,
+    OptionContract,
+)
 from strategies.positions import OpenStructure
 from strategies.pricing.vix_model import future_spot_beta
 from strategies.risk import structure_greeks
@@ -90,8 +97,28 @@ def call_vix_dollars(
     term; a non-finite delta gives NaN.
     """
     beta = float(future_spot_beta(max(t_years, 0.0)))
+    return _vix_dollars(delta, vega, iv, beta, rules)
+
+
+def _vix_dollars(delta: float, vega: float, iv: float, beta: float, rules: HedgeRules) -> float:
+    """:func:`call_vix_dollars` with the future's beta to spot VIX given."""
     vol = vega * iv * rules.vvix_log_beta if math.isfinite(vega * iv) else 0.0
     return CONTRACT_MULTIPLIER * (delta * beta + vol)
+
+
+def _days_beta(days: int) -> float:
+    """The beta :func:`call_vix_dollars` uses for ``days / 365.0`` years (the same float).
+
+    Remembered: every hedge check values the same few expiries (a NumPy call
+    on a scalar costs more than the rest of the formula). Keyed by the beta
+    function too, so a test that replaces it is not served another's betas.
+    """
+    return _beta_of_days(future_spot_beta, days)
+
+
+@functools.lru_cache(maxsize=4096)
+def _beta_of_days(beta: Callable[[float], float | FloatArray], days: int) -> float:
+    return float(beta(max(days / 365.0, 0.0)))
 
 
 def slice_vix_dollars(chain: ChainSlice, index: int, rules: HedgeRules) -> float:
@@ -118,11 +145,11 @@ def hedge_vix_dollars(
         quote = quotes.get(leg.contract)
         if quote is None:
             return math.nan
-        t = (leg.contract.expiry - session).days / 365.0
+        beta = _days_beta((leg.contract.expiry - session).days)
         total += (
             leg.ratio
             * position.quantity
-            * call_vix_dollars(quote.delta, quote.vega, quote.iv, t, rules)
+            * _vix_dollars(quote.delta, quote.vega, quote.iv, beta, rules)
         )
     return total
 

@@ -51,8 +51,24 @@ class TriggerCheck:
         }
 
 
+#: The last check and what it was of: the hedge check asks twice per job (whether
+#: the chain is worth fetching, then the plan), with the same signals and rules.
+#: Both are frozen, so the same objects give the same check.
+_last: tuple[HedgeSignals | None, HedgeRules, TriggerCheck] | None = None
+
+
 def evaluate_triggers(signals: HedgeSignals | None, rules: HedgeRules) -> TriggerCheck:
     """Which expansion triggers fire and whether ``rules.trigger_combine`` passes."""
+    global _last
+    last = _last
+    if last is not None and last[0] is signals and last[1] is rules:
+        return last[2]
+    check = _evaluate(signals, rules)
+    _last = (signals, rules, check)
+    return check
+
+
+def _evaluate(signals: HedgeSignals | None, rules: HedgeRules) -> TriggerCheck:
     checks: dict[str, tuple[bool, bool, str]] = {}
     if signals is not None:
         rsi = signals.vix_rsi

@@ -370,6 +370,24 @@ def test_reg_t_margin_model() -> None:
     assert impact.equity_with_loan_after == pytest.approx(10_000.0 + CREDIT * 200 - 5.2)
 
 
+def test_remembered_margin_follows_the_holdings_not_the_mapping() -> None:
+    # one dict changed in place between asks, as a broker's book is
+    book = {LP: 1, SP: -1, SC: -1, LC: 1}
+    assert margin_requirement(book) == pytest.approx(5_000.0)
+    book[LC] = 0
+    assert margin_requirement(book) == math.inf  # the call wing gone: a naked short call
+    book[LC], book[SC] = 2, -2
+    book[LP], book[SP] = 2, -2
+    assert margin_requirement(book) == pytest.approx(10_000.0)
+    del book[LP]
+    assert margin_requirement(book) == pytest.approx(2 * 490_000.0)
+    # many different books in a row (past the memory's size) and back
+    for width in range(5, 1_500, 5):
+        wing = spx(4900 - width, Right.PUT)
+        assert margin_requirement({wing: 1, SP: -1}) == pytest.approx(width * 100.0)
+    assert margin_requirement({LP: 1, SP: -1, SC: -1, LC: 1}) == pytest.approx(5_000.0)
+
+
 def test_margin_gate_compares_margin_after_with_equity_with_loan_after() -> None:
     assert margin_gate(MarginImpact(0.0, 9_000.0, 10_000.0), RULES).status == "pass"
     blocked = margin_gate(MarginImpact(0.0, 11_000.0, 10_000.0), RULES)

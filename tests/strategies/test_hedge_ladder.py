@@ -30,6 +30,7 @@ from strategies.hedge import (
     call_vix_dollars,
     condor_vix_loss,
     evaluate_triggers,
+    hedge_vix_dollars,
     pick_call,
     plan_hedge_manage,
     plan_ladder_entry,
@@ -111,6 +112,19 @@ def test_call_gain_uses_the_futures_beta() -> None:
     )
 
 
+def test_hedge_gain_reads_the_beta_function_of_the_moment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the betas are remembered per day count: a replaced beta function is not served old ones
+    call = OptionContract("VIX", "VIX", SESSION + timedelta(days=73), 20.0, Right.CALL)
+    hedge = OpenStructure("h", Structure.HEDGE_LAYER, (Leg(call, 1),), 2, 1.0, SESSION)
+    quotes = {call: LegQuote(call, 1.0, 1.2, 0.9, 0.4, 0.0, 0.0, 0.0)}
+    rules = HedgeRules(vvix_log_beta=0.0)
+    real = 2 * call_vix_dollars(0.4, 0.0, 0.9, 73 / 365.0, rules)
+    assert hedge_vix_dollars(hedge, quotes, SESSION, rules) == real
+    assert real == pytest.approx(2 * 100 * 0.4 * math.exp(-6 * 0.2))
+    monkeypatch.setattr(sizing, "future_spot_beta", lambda t_years: 0.5)
+    assert hedge_vix_dollars(hedge, quotes, SESSION, rules) == pytest.approx(2 * 100 * 0.4 * 0.5)
+
+
 def test_exposure_target_and_gap_net_of_held() -> None:
     e = Exposure(condor_loss=700.0, hedge_gain=100.0, share=0.35)
     assert e.target == pytest.approx(245.0)
@@ -163,6 +177,16 @@ def test_combine_rules() -> None:
     assert not evaluate_triggers(two, HedgeRules(trigger_combine="all")).passed
     every = signals(vix_rsi=80.0, backwardation=True, vvix_hist_turning_up=True, ad_divergence=True)
     assert evaluate_triggers(every, HedgeRules(trigger_combine="all")).passed
+
+
+def test_the_remembered_trigger_check_is_of_these_signals_and_rules() -> None:
+    quiet, loud = signals(), signals(vix_rsi=80.0)
+    assert not evaluate_triggers(quiet, ANY).passed
+    assert evaluate_triggers(loud, ANY).passed  # other signals, the same rules
+    assert not evaluate_triggers(loud, replace(ANY, trigger_rsi=False)).passed  # other rules
+    assert evaluate_triggers(loud, ANY).passed
+    assert not evaluate_triggers(None, ANY).passed
+    assert evaluate_triggers(quiet, ANY).fired == ()
 
 
 def test_no_signals_fire_nothing() -> None:

@@ -393,3 +393,86 @@ def test_an_adjustment_is_only_for_a_known_structure() -> None:
     _condor(book, "c")
     with pytest.raises(ValueError, match="positive quantity"):
         book.expect_adjustment("adj", "c", SHIFT, 0)
+
+
+# -- remembered reads (view, open_units, last_close) follow every change ------------------
+
+
+def _fresh_view(position: StructurePosition) -> tuple[object, ...]:
+    """What ``view()`` must show, computed from the fields (no remembered value)."""
+    ratios = {leg.contract: leg.ratio for leg in position.legs}
+    units = min(abs(position.held.get(c, 0)) // abs(r) for c, r in ratios.items())
+    opening = {leg.contract: leg.ratio for leg in CONDOR_LEGS}
+    open_units = min(abs(position.open_fills.get(c, 0)) // abs(r) for c, r in opening.items())
+    price = position.open_premium / open_units + position.adjusted_price
+    return (position.legs, units, price, position.adjusted_price)
+
+
+def _shown(position: StructurePosition) -> tuple[object, ...]:
+    view = position.view()
+    return (view.legs, view.quantity, view.open_price, view.adjusted_price)
+
+
+def test_the_remembered_view_follows_every_fill_adjustment_and_settlement() -> None:
+    book = Portfolio()
+    position = _opened(book, units=2)
+    assert _shown(position) == _fresh_view(position)
+    # a second opening fill at another price: more units, a new average price
+    for leg, price in zip(CONDOR_LEGS, (1.0, 3.0, 2.0, 0.5), strict=True):
+        book.apply_fill(_fill("c", leg.contract, leg.ratio * 3, price, comm=0.0))
+    assert position.open_units == 5
+    assert _shown(position) == _fresh_view(position)
+    assert position.view().quantity == 5
+    assert position.view().open_price == pytest.approx((2 * -2.9 + 3 * -3.5) / 5)
+    # a partial close (another order): fewer units held, the same opening price
+    book.route("close", "c")
+    for leg in CONDOR_LEGS:
+        book.apply_fill(_fill("close", leg.contract, -leg.ratio, 1.0, comm=0.0))
+    assert position.view().quantity == 4 and position.open_units == 5
+    assert _shown(position) == _fresh_view(position)
+    # a completed wing shift: new legs, adjusted price
+    book.expect_adjustment("adj", "c", SHIFT, 4)
+    for leg in SHIFT:
+        book.apply_fill(_fill("adj", leg.contract, leg.ratio * 4, SHIFT_PRICES[leg.contract], 0.0))
+    assert position.view().legs == (Leg(NEW_LP, 1), Leg(NEW_SP, -1), Leg(SC, -1), Leg(LC, 1))
+    assert position.view().adjusted_price == pytest.approx(0.50)
+    assert _shown(position) == _fresh_view(position)
+    # a settlement of one leg: no whole unit left, so no view
+    book.apply_settlement(Settlement(SC, -4, 3000.0, 0.0, NOW, structure_id="c"))
+    assert position.held_units == 0
+    with pytest.raises(ValueError, match="positive quantity"):
+        position.view()
+
+
+def test_last_close_follows_every_close_and_reopen() -> None:
+    book = Portfolio()
+    assert book.last_close(Structure.CONDOR) is None  # remembered: none yet
+    for sid, day in (("a", date(2020, 3, 2)), ("b", date(2020, 2, 20)), ("c", date(2020, 3, 9))):
+        _condor(book, sid)
+        book.mark_closed(sid, day, "never filled")
+        latest = max(p.closed_session for p in book.structures.values() if p.closed_session)
+        assert book.last_close(Structure.CONDOR) == latest
+    assert book.last_close(Structure.CONDOR) == date(2020, 3, 9)
+    assert book.last_close(Structure.HEDGE_LAYER) is None
+    # a closed structure closed again on another date moves it back
+    book.mark_closed("c", date(2020, 2, 25), "again")
+    assert book.last_close(Structure.CONDOR) == date(2020, 3, 2)
+    # a reopened structure no longer counts until it closes again
+    book.apply_fill(_fill("a", SP, -1, 2.0))
+    assert book.last_close(Structure.CONDOR) == date(2020, 2, 25)
+    book.apply_fill(_fill("a", SP, 1, 1.0))
+    book.mark_closed("a", date(2020, 3, 16), "flat")
+    assert book.last_close(Structure.CONDOR) == date(2020, 3, 16)
+
+
+def test_the_remembered_expiry_follows_an_adjustment_to_another_expiry() -> None:
+    book = Portfolio()
+    hedge = _hedge(book, "h")
+    book.apply_fill(_fill("h", CALL, 2, 1.5))
+    assert hedge.expiry == CALL.expiry
+    nearer = OptionContract("VIX", "VIX", date(2020, 2, 19), 20.0, Right.CALL)
+    book.expect_adjustment("roll-in", "h", (Leg(CALL, -1), Leg(nearer, 1)), 2)
+    book.apply_fill(_fill("roll-in", CALL, -2, 1.6))
+    book.apply_fill(_fill("roll-in", nearer, 2, 1.1))
+    assert hedge.legs == (Leg(nearer, 1),)
+    assert hedge.expiry == nearer.expiry and hedge.view().expiry == nearer.expiry
