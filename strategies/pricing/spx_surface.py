@@ -25,16 +25,9 @@ ATM term structure
     Surface*, 2006, ch. 3), with constant ``w / tau`` outside the knots.
 
 Smile (:mod:`strategies.pricing.spx_smile`)
-    In normalised moneyness ``k = ln(K/F) / sqrt(w_atm)``:
-    ``sigma(K) = sigma_atm * clip(1 + a k + b k^2, min_ratio, max_ratio)``
-    with, for ``k < 0``,
-    ``a = -(put_slope + put_slope_skew x_s + put_slope_vix x_v) s``,
-    ``b = put_curvature + put_curvature_skew x_s`` and, for ``k >= 0``,
-    ``a = -(call_slope + call_slope_vix x_v) s``, ``b = call_curvature``
-    (the call wing held flat past the quadratic's minimum, which keeps far
-    call deltas monotone); ``s = (tau / 30d)^slope_term_exponent``. The SKEW
-    index is ``100 - 10 * risk-neutral skewness`` of 30-day returns (Cboe
-    SKEW White Paper, 2010), so ``x_s`` measures the left tail.
+    vol / ATM vol as a quadratic in normalised moneyness ``ln(K/F) / sqrt(w_atm)``,
+    clipped, with put and call slopes tilted by SKEW and VIX; the formula and
+    its sources are in that module.
 
 Calibration
     The shipped defaults come from :mod:`strategies.pricing.calibrated`

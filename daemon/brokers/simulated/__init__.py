@@ -24,16 +24,8 @@ Interest: with a ``cash_rate`` the cash balance earns it,
 credited by :meth:`SimulatedBroker.accrue_interest` at the first job of each
 session (:mod:`daemon.brokers.interest`).
 
-Settlement (cash, at expiry):
-
-* SPXW (PM-settled): the SPX close of the expiry session, at that session's
-  close (16:00 ET, 13:00 ET on early closes).
-* SPX (AM-settled standard monthlies, :mod:`daemon.brokers.monthly`): the
-  SOQ of the expiry morning, for which the bundle has no series; the proxy
-  is the SPX *open* of the expiry session, at 09:30 ET.
-* VIX options: the special opening quotation (SOQ) of expiry morning, for
-  which the bundled data has no series; the proxy is the VIX *open* of the
-  expiry session (the previous close when the open is missing), at 09:30 ET.
+Settlement is in cash at expiry, at the SPX close (SPXW) or an opening-price
+proxy for the SOQ (SPX monthlies, VIX options): :mod:`.book` gives the rules.
 
 Modules: :mod:`.broker` (:class:`SimulatedBroker`: the visible context, the
 quote caches, chains, orders, account), :mod:`.history` (:class:`History`,
